@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: MIT
+/// @file format.h
+/// @brief The trace format: what libvalley.so writes and `valley` reads. The only code both
+/// sides compile; a reader can be written from this header alone. No dependencies.
+///
+/// A run directory holds, per traced process image (a process, or the new image after exec):
+///
+///   <pid>-<n>.vseg    the segment: SegmentHeader, then the sections it names (counters, call
+///                     sites, stacks, modules, files, event ring). The shim maps it MAP_SHARED
+///                     while the process lives, so it is complete even after SIGKILL.
+///   <pid>-<n>.vev     the drained events: EventsHeader, then EventRecords in ring order.
+///
+/// <n> is the smallest number free for that pid when the image started (0 normally, 1 after
+/// the first exec, …); SegmentHeader::proc_start_ticks tells an exec (same value as the
+/// previous <pid>-<n-1>) from pid reuse (different value).
+///
+/// Reading events: records [0, ring_drained) are in the .vev file. Records
+/// [ring_drained, ring_head) are still in the ring (the process died before draining them):
+/// ring index i lives in slot i % ring.capacity and is valid only if its `commit` equals
+/// (uint32_t)(i + 1); otherwise it was torn (reserved, never committed). Records dropped
+/// because the ring was full are counted in events_dropped and never stored.
+///
+/// Every integer is little-endian, fixed width; every struct has its layout asserted below.
+/// Readers must check magic, version and header_size, and treat every count and offset as
+/// untrusted (clamp to the file size).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace valley {
+
+inline constexpr char kSegmentMagic[8] = {'V', 'A', 'L', 'L', 'E', 'Y', 'S', '\0'};
+inline constexpr char kEventsMagic[8] = {'V', 'A', 'L', 'L', 'E', 'Y', 'E', '\0'};
+/// Bump on any layout change; readers refuse newer versions.
+inline constexpr uint32_t kFormatVersion = 1;
+
+inline constexpr uint32_t kHistBuckets = 32; ///< log2 buckets, see bucket_of()
+inline constexpr uint32_t kMaxFrames = 62;   ///< frames kept per stack
+inline constexpr uint32_t kPathMax = 240;    ///< bytes kept of a path, NUL included
+inline constexpr uint32_t kCmdlineMax = 2048;
+
+enum class Op : uint8_t {
+#define X(name, value, dir, flags) name = value,
+#include "valley/ops.def"
+#undef X
+};
+inline constexpr uint8_t kOpMax = 29; ///< highest Op value
+
+enum class FdKind : uint8_t {
+#define X(name, value, label) name = value,
+#include "valley/fd_kinds.def"
+#undef X
+};
+inline constexpr uint8_t kFdKindMax = 22;
+
+/// Log2 bucket of a value: 0 → 0, 1 → 1, 2..3 → 2, 4..7 → 3, …, ≥2^30 → 31.
+/// Bucket b (b ≥ 1) covers [2^(b-1), 2^b).
+constexpr uint32_t bucket_of(uint64_t v) {
+  if (v == 0) return 0;
+  uint32_t b = 64u - static_cast<uint32_t>(__builtin_clzll(v));
+  return b < kHistBuckets ? b : kHistBuckets - 1;
+}
+
+/// A region of the segment file. Offsets are from the start of the file.
+struct Section {
+  uint64_t offset;
+  uint32_t capacity;   ///< number of entries the region holds
+  uint32_t entry_size; ///< sizeof the entry type when written
+};
+static_assert(sizeof(Section) == 16);
+
+/// How the shim's tick counter converts to time: two (ticks, CLOCK_MONOTONIC ns) pairs.
+/// ns_per_tick = (ns1 - ns0) / (ticks1 - ticks0). The second pair is refreshed at every drain
+/// and at exit, so even a killed process has a calibration.
+enum class ClockKind : uint32_t {
+  tsc = 1,       ///< x86 invariant TSC
+  monotonic = 2, ///< ticks are CLOCK_MONOTONIC nanoseconds
+};
+
+/// How a traced image began.
+enum class Origin : uint32_t {
+  start = 1, ///< the process was started with the preload (or exec'd: see file comment)
+  fork = 2,  ///< a fork child; parent_pid/parent_seq name the parent's segment
+};
+
+/// SegmentHeader::state bits.
+enum StateBits : uint32_t {
+  kStateFinished = 1u << 0,     ///< the image ended through exit/_exit; coverage is valid
+  kStateExec = 1u << 1,         ///< the image ended by a successful-looking exec
+  kStateRingReleased = 1u << 2, ///< the ring was drained and its storage given back
+  kStateCountersFull = 1u << 3, ///< some calls landed in the catch-all counter row
+};
+
+/// Kernel vs intercepted syscall counts for this image (from /proc/self/io at start and end).
+struct Coverage {
+  uint64_t valid;        ///< 1 if the fields below were measured
+  uint64_t kernel_syscr; ///< read-family syscalls the kernel counted for this image
+  uint64_t kernel_syscw; ///< write-family syscalls the kernel counted for this image
+  uint64_t kernel_rchar; ///< bytes
+  uint64_t kernel_wchar;
+  uint64_t seen_reads;   ///< intercepted read-family calls (Op direction in)
+  uint64_t seen_writes;  ///< intercepted write-family calls (Op direction out)
+  uint64_t seen_rbytes;
+  uint64_t seen_wbytes;
+};
+static_assert(sizeof(Coverage) == 72);
+
+/// At offset 0 of a .vseg file. 4096 bytes.
+struct SegmentHeader {
+  char magic[8];             ///< kSegmentMagic
+  uint32_t version;          ///< kFormatVersion
+  uint32_t header_size;      ///< sizeof(SegmentHeader) as written
+  uint64_t segment_size;     ///< bytes reserved for the file
+  uint32_t pid;              ///< process id
+  uint32_t ppid;             ///< getppid() at start
+  uint32_t seq;              ///< the <n> of the file name
+  Origin origin;             ///< how the image began
+  uint32_t parent_pid;       ///< for Origin::fork: the parent's pid
+  uint32_t parent_seq;       ///< for Origin::fork: the parent's <n>
+  uint64_t proc_start_ticks; ///< field 22 of /proc/self/stat: same across exec, differs on pid reuse
+  uint64_t start_realtime_ns;///< CLOCK_REALTIME when tracing began
+  ClockKind clock;           ///< what event ticks are
+  uint32_t state;            ///< StateBits, written with release order
+  uint64_t calib_ticks0, calib_ns0; ///< first calibration pair
+  uint64_t calib_ticks1, calib_ns1; ///< latest calibration pair
+  uint64_t start_ticks;      ///< tick counter when tracing began
+  uint64_t end_ticks;        ///< tick counter at the last drain or at exit
+
+  Section counters;          ///< CounterRow[]; row 0 is the catch-all when the table is full
+  Section sites;             ///< SiteRow[]; a call site's id is its row index
+  Section stacks;            ///< StackRow[]; a stack's id is its row index + 1 (0 = none)
+  Section modules;           ///< ModuleRow[], appended in load order
+  Section files;             ///< FileRow[], one per classified fd; id = row index + 1
+  Section ring;              ///< EventRecord[capacity], capacity a power of two
+
+  // Live positions; the shim updates them atomically.
+  uint64_t ring_head;        ///< next ring index to reserve (= events stored in the ring ever)
+  uint64_t ring_drained;     ///< ring indices below this are in the .vev file
+  uint64_t events_dropped;   ///< events not stored: ring full, or event log off
+  uint64_t events_torn;      ///< ring slots skipped while draining because never committed
+  uint64_t events_late;      ///< events after the final drain, appended to .vev directly
+  uint32_t counters_used, sites_used, stacks_used, modules_used, files_used;
+  uint32_t sites_full;       ///< call sites not given a row because the table was full
+  uint32_t stacks_full;      ///< stacks not stored because the table was full
+  uint32_t modules_full, files_full;
+  uint32_t stack_sample;     ///< a stack is re-captured every this many calls per thread (0: never)
+  uint32_t flags;            ///< reserved, 0
+
+  Coverage coverage;
+  char exe[kPathMax + 16];   ///< readlink(/proc/self/exe), NUL-terminated
+  char cmdline[kCmdlineMax]; ///< /proc/self/cmdline: NUL-separated argv, truncated
+  uint32_t cmdline_len;      ///< bytes used in cmdline
+  uint8_t reserved[4096 - 2684];
+};
+static_assert(offsetof(SegmentHeader, version) == 8);
+static_assert(offsetof(SegmentHeader, counters) == 120);
+static_assert(offsetof(SegmentHeader, ring_head) == 216);
+static_assert(offsetof(SegmentHeader, coverage) == 304);
+static_assert(offsetof(SegmentHeader, cmdline) == 632);
+static_assert(sizeof(SegmentHeader) == 4096);
+
+/// Counters of one (call site, op, fd kind). They never lose data: when the table is full,
+/// calls are added to row 0 (key kCatchAllKey). All fields are updated with relaxed atomics.
+struct CounterRow {
+  uint64_t key;          ///< 0 = empty; else counter_key(); claimed by compare-and-swap
+  uint32_t last_file;    ///< FileRow id (row + 1) of the fd used by the latest call, 0 = none
+  uint32_t reserved;
+  uint64_t calls;
+  uint64_t errors;       ///< calls that returned -1
+  uint64_t bytes;        ///< bytes transferred (sum of positive results)
+  uint64_t requested;    ///< bytes asked for (sum of sizes)
+  uint64_t ticks;        ///< time inside the real call, in ticks
+  uint64_t zero_results; ///< calls that returned 0 (EOF on reads)
+  uint64_t size_hist[kHistBuckets]; ///< by bucket_of(requested size)
+  uint64_t gap_hist[kHistBuckets];  ///< by bucket_of(ticks since the previous call on that fd);
+                                    ///< bucket 0 also counts first calls on an fd
+};
+static_assert(sizeof(CounterRow) == 576);
+
+inline constexpr uint64_t kCatchAllKey = ~uint64_t{0};
+constexpr uint64_t counter_key(uint32_t site, Op op, FdKind kind) {
+  return (uint64_t{site} + 1) << 16 | uint64_t{static_cast<uint8_t>(op)} << 8 |
+         static_cast<uint8_t>(kind);
+}
+constexpr uint32_t key_site(uint64_t key) { return static_cast<uint32_t>((key >> 16) - 1); }
+constexpr Op key_op(uint64_t key) { return static_cast<Op>((key >> 8) & 0xff); }
+constexpr FdKind key_kind(uint64_t key) { return static_cast<FdKind>(key & 0xff); }
+
+/// SiteRow::flags bits.
+enum SiteBits : uint32_t {
+  kSiteReady = 1u << 0,   ///< fields below `key` are written
+  kSiteSplit = 1u << 1,   ///< a library call site: `caller` splits it by the first frame outside
+  kSiteMarker = 1u << 2,  ///< not a call site: marks `return_address` as a library address whose
+                          ///< calls are keyed by (return_address, caller) rows instead
+  kSiteNoStack = 1u << 3, ///< the first stack could not be captured (signal context, table full)
+};
+
+/// A call site. Key: the return address into the caller of the wrapped function; for calls
+/// made from inside a shared library (libstdc++, …) also the first return address outside
+/// that library.
+struct SiteRow {
+  uint64_t key;            ///< 0 = empty; claimed by compare-and-swap
+  uint64_t return_address; ///< absolute address in the traced process
+  uint64_t caller;         ///< with kSiteSplit: first return address outside the library, else 0
+  uint32_t flags;          ///< SiteBits
+  uint32_t first_stack;    ///< StackRow id of the stack captured at first sight, 0 = none
+};
+static_assert(sizeof(SiteRow) == 32);
+
+/// A captured stack, innermost frame first, libvalley's own frames removed. Frames are
+/// absolute return addresses; resolve them with the ModuleRows [0, modules_seen).
+struct StackRow {
+  uint32_t site;         ///< call-site id this stack was captured for
+  uint32_t nframes;      ///< frames used
+  uint32_t hits;         ///< times this exact stack was captured (first sight + samples)
+  uint32_t modules_seen; ///< modules_used when captured
+  uint64_t frames[kMaxFrames];
+};
+static_assert(sizeof(StackRow) == 512);
+
+/// A loaded image (executable, shared library, vdso).
+struct ModuleRow {
+  uint64_t bias;        ///< load bias: file virtual address + bias = runtime address
+  uint64_t lo, hi;      ///< runtime address range of its PT_LOAD segments [lo, hi)
+  uint32_t build_id_len;///< bytes used in build_id (0: none found)
+  uint32_t is_main;     ///< 1 for the main executable
+  uint8_t build_id[32];
+  char path[kPathMax];  ///< absolute path, or the loader's name (linux-vdso.so.1)
+};
+static_assert(sizeof(ModuleRow) == 304);
+
+/// An fd as classified on first sight (or after open/dup/close changed it).
+struct FileRow {
+  int32_t fd;
+  uint8_t kind;         ///< FdKind
+  uint8_t reserved[3];
+  uint64_t first_ticks; ///< tick counter when classified
+  char path[kPathMax];  ///< readlink(/proc/self/fd/N): a path, "pipe:[ino]", "socket:[ino]", …
+};
+static_assert(sizeof(FileRow) == 256);
+
+/// EventRecord::flags bits.
+enum EventBits : uint8_t {
+  kEventNested = 1u << 0, ///< recorded while valley was already busy on this thread (signal handler)
+  kEventLate = 1u << 1,   ///< after the image's final drain (a destructor running after valley's)
+  kEventSplitSite = 1u << 2,
+};
+
+/// One intercepted call. 56 bytes.
+struct EventRecord {
+  uint32_t commit;   ///< (uint32_t)(ring index + 1), stored last with release order
+  uint32_t tid;      ///< thread id
+  uint64_t ticks;    ///< tick counter when the real call began
+  int64_t result;    ///< return value; on error -errno
+  int64_t offset;    ///< file offset for positional ops, -1 otherwise
+  uint32_t size;     ///< bytes requested (sum of iovecs / messages), saturated at UINT32_MAX
+  uint32_t duration; ///< ticks inside the real call, saturated at UINT32_MAX
+  int32_t fd;
+  uint32_t site;     ///< call-site id (SiteRow index)
+  uint8_t op;        ///< Op
+  uint8_t fd_kind;   ///< FdKind
+  uint8_t flags;     ///< EventBits
+  uint8_t reserved;
+  uint32_t file;     ///< FileRow id (row + 1) of the fd, 0 = none
+};
+static_assert(sizeof(EventRecord) == 56);
+static_assert(offsetof(EventRecord, ticks) == 8 && offsetof(EventRecord, site) == 44);
+
+/// At offset 0 of a .vev file; EventRecords follow.
+struct EventsHeader {
+  char magic[8];        ///< kEventsMagic
+  uint32_t version;     ///< kFormatVersion
+  uint32_t header_size; ///< sizeof(EventsHeader)
+  uint32_t record_size; ///< sizeof(EventRecord)
+  uint32_t pid;
+  uint32_t seq;
+  uint32_t reserved;
+};
+static_assert(sizeof(EventsHeader) == 32);
+
+// Names, for readers and diagnostics.
+constexpr const char* op_name(Op op) {
+  switch (op) {
+#define X(name, value, dir, flags) \
+  case Op::name: return #name;
+#include "valley/ops.def"
+#undef X
+  }
+  return nullptr;
+}
+
+/// True for ops that move data out of the program (write, send, …).
+constexpr bool op_is_output(Op op) {
+  switch (op) {
+#define out true
+#define in false
+#define X(name, value, dir, flags) \
+  case Op::name: return dir;
+#include "valley/ops.def"
+#undef X
+#undef out
+#undef in
+  }
+  return false;
+}
+
+constexpr const char* fd_kind_name(FdKind k) {
+  switch (k) {
+#define X(name, value, label) \
+  case FdKind::name: return label;
+#include "valley/fd_kinds.def"
+#undef X
+  }
+  return nullptr;
+}
+
+} // namespace valley
