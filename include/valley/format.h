@@ -179,6 +179,9 @@ struct CounterRow {
 static_assert(sizeof(CounterRow) == 576);
 
 inline constexpr uint64_t kCatchAllKey = ~uint64_t{0};
+/// Site id used when no row could be given (site table full, or a call from a signal handler
+/// that interrupted valley before the site's row was ready).
+inline constexpr uint32_t kSiteUnknown = 0xFFFFFFFEu;
 constexpr uint64_t counter_key(uint32_t site, Op op, FdKind kind) {
   return (uint64_t{site} + 1) << 16 | uint64_t{static_cast<uint8_t>(op)} << 8 |
          static_cast<uint8_t>(kind);
@@ -191,8 +194,10 @@ constexpr FdKind key_kind(uint64_t key) { return static_cast<FdKind>(key & 0xff)
 enum SiteBits : uint32_t {
   kSiteReady = 1u << 0,   ///< fields below `key` are written
   kSiteSplit = 1u << 1,   ///< a library call site: `caller` splits it by the first frame outside
-  kSiteMarker = 1u << 2,  ///< not a call site: marks `return_address` as a library address whose
-                          ///< calls are keyed by (return_address, caller) rows instead
+  kSiteMarker = 1u << 2,  ///< marks `return_address` as inside a library (`caller` then holds the
+                          ///< library's ModuleRow index); its calls are keyed by split rows
+                          ///< (return_address, caller). Calls that could not be split (signal
+                          ///< context) are counted on the marker row itself.
   kSiteNoStack = 1u << 3, ///< the first stack could not be captured (signal context, table full)
 };
 

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: MIT
+/// @file fd_table.h
+/// @brief What each fd is (kind and path), learned on first sight with fstat/getsockopt/
+/// readlink and cached until open/dup/close changes it.
+#pragma once
+
+#include "segment.h"
+
+namespace valley::shim {
+
+struct FdInfo {
+  FdKind kind;
+  uint32_t file;        ///< FileRow id, 0 = none
+  uint64_t prev_ticks;  ///< tick of the previous call on this fd, 0 = first call
+};
+
+/// Looks up (classifying on first sight) fd and stamps `now` as its latest call.
+FdInfo fd_lookup(Segment& seg, int fd, uint64_t now);
+
+/// Forgets what fd was: it was closed, or now names another file.
+void fd_forget(int fd);
+void fd_forget_range(unsigned lo, unsigned hi);
+
+/// A fork child starts a new segment, so cached FileRow ids no longer apply.
+void fd_table_new_generation();
+
+/// Classifies fd without caching; path receives readlink(/proc/self/fd/N). For tests, too.
+FdKind classify_fd(int fd, char* path, size_t cap);
+
+} // namespace valley::shim

@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: MIT
+#include "recorder.h"
+
+#include "clock.h"
+#include "diag.h"
+#include "fd_table.h"
+#include "modules.h"
+#include "options.h"
+#include "real.h"
+#include "ring.h"
+#include "segment.h"
+#include "sites.h"
+#include "sys.h"
+
+#include <atomic>
+#include <cerrno>
+#include <pthread.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+namespace valley::shim {
+namespace {
+
+enum Phase : int {
+  kUninit,   // nothing done yet
+  kIniting,  // one thread is setting up; others pass through unrecorded
+  kActive,   // recording
+  kOff,      // disabled (option, error, secure execution): pure pass-through
+  kFinished, // the final drain is done: counters still count, events go straight to the file
+};
+constinit std::atomic<int> g_phase{kUninit};
+constinit Options g_opts{};
+constinit Segment g_seg{};
+
+constexpr uint32_t kExecEnvMax = 16;
+char g_exec_env[kExecEnvMax][1200]; // LD_PRELOAD=… and VALLEY_*=… as they were at start
+uint32_t g_exec_env_count = 0;
+
+// Per-thread state. initial-exec TLS: no __tls_get_addr, no allocation on first touch.
+struct Tls {
+  uint32_t tid;
+  uint32_t busy;      // >0 while this thread is inside valley; a nested call is a signal handler
+  uint32_t countdown; // calls until the next stack sample
+  uint64_t last_ra;   // one-entry caches for a tight loop at one site
+  uint32_t last_site;
+  uint64_t last_key;
+  CounterRow* last_row;
+};
+constinit thread_local Tls t_tls __attribute__((tls_model("initial-exec"))){};
+
+uint32_t sat32(uint64_t v) { return v > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(v); }
+
+uint64_t mix(uint64_t k) {
+  k ^= k >> 31;
+  k *= 0x9E3779B97F4A7C15ULL;
+  return k ^ (k >> 29);
+}
+
+// Row 0 is the catch-all: counters never lose a call, even with a full table.
+CounterRow* counter_row(Segment& seg, uint64_t key) {
+  uint32_t i = static_cast<uint32_t>(mix(key)) & seg.counters_mask;
+  for (uint32_t n = 0; n < 64; ++n, i = (i + 1) & seg.counters_mask) {
+    if (i == 0) continue;
+    CounterRow& r = seg.counters[i];
+    uint64_t k = at(r.key).load(std::memory_order_acquire);
+    if (k == key) return &r;
+    if (k != 0) continue;
+    if (at(r.key).compare_exchange_strong(k, key, std::memory_order_acq_rel)) {
+      at(seg.hdr->counters_used).fetch_add(1, std::memory_order_relaxed);
+      return &r;
+    }
+    if (k == key) return &r;
+  }
+  at(seg.hdr->state).fetch_or(kStateCountersFull, std::memory_order_relaxed);
+  return &seg.counters[0];
+}
+
+void count(CounterRow* row, uint64_t requested, uint64_t transferred, ssize_t result,
+           uint64_t ticks, uint64_t gap, uint32_t file) {
+  constexpr auto rel = std::memory_order_relaxed;
+  at(row->calls).fetch_add(1, rel);
+  if (result < 0) at(row->errors).fetch_add(1, rel);
+  else if (result == 0) at(row->zero_results).fetch_add(1, rel);
+  if (transferred) at(row->bytes).fetch_add(transferred, rel);
+  at(row->requested).fetch_add(requested, rel);
+  at(row->ticks).fetch_add(ticks, rel);
+  at(row->size_hist[bucket_of(requested)]).fetch_add(1, rel);
+  at(row->gap_hist[bucket_of(gap)]).fetch_add(1, rel);
+  if (file && row->last_file != file) at(row->last_file).store(file, rel);
+}
+
+void save_exec_env() {
+  for (char** e = environ; e && *e && g_exec_env_count < kExecEnvMax; ++e) {
+    if (!starts_with(*e, "LD_PRELOAD=") && !starts_with(*e, "VALLEY_")) continue;
+    if (str_len(*e) >= sizeof g_exec_env[0]) continue;
+    str_copy(g_exec_env[g_exec_env_count++], *e, sizeof g_exec_env[0]);
+  }
+}
+
+void atfork_child();
+
+bool same_name(const char* entry, const char* want, size_t name_len) {
+  for (size_t k = 0; k < name_len; ++k)
+    if (entry[k] != want[k]) return false;
+  return entry[name_len] == '=';
+}
+
+void summarize_coverage(Segment& seg) {
+  Coverage& c = seg.hdr->coverage;
+  c.seen_reads = c.seen_writes = c.seen_rbytes = c.seen_wbytes = 0;
+  for (uint32_t i = 0; i < seg.hdr->counters.capacity; ++i) {
+    const CounterRow& r = seg.counters[i];
+    if (!r.key) continue;
+    // The catch-all row mixes directions; count it as writes (the common case).
+    bool out = r.key == kCatchAllKey || op_is_output(key_op(r.key));
+    (out ? c.seen_writes : c.seen_reads) += r.calls;
+    (out ? c.seen_wbytes : c.seen_rbytes) += r.bytes;
+  }
+}
+
+// Ends the image's trace; `exec` keeps the ring restorable. Returns false when nothing was done.
+bool finish(uint32_t state_bit) {
+  int expected = kActive;
+  if (g_phase.load(std::memory_order_acquire) != kActive) return false;
+  // A vfork child (or a child of a raw clone) shares or copies our memory without being the
+  // traced process: it must leave the parent's trace alone.
+  if (static_cast<uint32_t>(sys::getpid()) != g_seg.hdr->pid) return false;
+  if (!g_phase.compare_exchange_strong(expected, kFinished)) return false;
+  const bool drained = ring_drain_all(g_seg);
+  segment_record_end(&g_seg);
+  summarize_coverage(g_seg);
+  at(g_seg.hdr->state).fetch_or(state_bit, std::memory_order_release);
+  if (drained) segment_release_ring(&g_seg);
+  return true;
+}
+
+} // namespace
+
+void init() {
+  int expected = kUninit;
+  if (!g_phase.compare_exchange_strong(expected, kIniting)) return;
+  int saved = errno;
+  int next = kOff;
+  real::ready();
+  clock::init();
+  // Secure execution (setuid, capabilities): never act on VALLEY_* settings there.
+  if (getauxval(AT_SECURE) == 0 && read_options(environ, &g_opts) && !g_opts.off) {
+    segment_note_io_start();
+    if (segment_create(g_opts, Origin::start, nullptr, &g_seg)) {
+      modules_refresh(g_seg);
+      save_exec_env();
+      pthread_atfork(nullptr, nullptr, atfork_child);
+      if (g_opts.verbose) diag("tracing into ", g_seg.seg_path);
+      next = kActive;
+    }
+  }
+  g_phase.store(next, std::memory_order_release);
+  errno = saved;
+}
+
+ssize_t io_done(Op op, int fd, uint64_t requested, uint64_t transferred, int64_t offset,
+                ssize_t result, uint64_t t0, uint64_t ra) {
+  const uint64_t t1 = clock::ticks();
+  const int err = errno;
+  int phase = g_phase.load(std::memory_order_acquire);
+  if (phase != kActive) {
+    if (phase == kUninit) { // a call before valley's constructor ran
+      init();
+      phase = g_phase.load(std::memory_order_acquire);
+    }
+    if (phase != kActive && phase != kFinished) {
+      errno = err;
+      return result;
+    }
+  }
+  Tls& t = t_tls;
+  const bool nested = t.busy != 0;
+  ++t.busy;
+  if (!t.tid) t.tid = static_cast<uint32_t>(sys::gettid());
+  Segment& seg = g_seg;
+
+  const FdInfo fi = fd_lookup(seg, fd, t0);
+  uint32_t site;
+  if (ra == t.last_ra && !nested) {
+    site = t.last_site;
+  } else {
+    site = site_lookup(seg, ra, nested, g_opts.max_frames);
+    // Only a plain (unsplit) site may be cached by return address alone.
+    const bool plain = site != kSiteUnknown && seg.sites[site].key == ra &&
+                       (at(seg.sites[site].flags).load(std::memory_order_relaxed) & kSiteReady) &&
+                       !(seg.sites[site].flags & kSiteMarker);
+    if (plain && !nested) {
+      t.last_ra = ra;
+      t.last_site = site;
+    }
+  }
+  const uint64_t key = counter_key(site, op, fi.kind);
+  CounterRow* row;
+  if (key == t.last_key && !nested) {
+    row = t.last_row;
+  } else {
+    row = counter_row(seg, key);
+    if (!nested) {
+      t.last_key = key;
+      t.last_row = row;
+    }
+  }
+  count(row, requested, transferred, result, t1 - t0, fi.prev_ticks ? t0 - fi.prev_ticks : 0,
+        fi.file);
+
+  if (g_opts.stack_sample && !nested) {
+    if (t.countdown == 0) t.countdown = g_opts.stack_sample;
+    if (--t.countdown == 0) site_sample(seg, site, g_opts.max_frames);
+  }
+
+  if (seg.ring_mask) {
+    EventRecord tmp;
+    uint64_t index = 0;
+    EventRecord* r = phase == kActive ? ring_reserve(seg, &index) : &tmp;
+    if (r) {
+      r->tid = t.tid;
+      r->ticks = t0;
+      r->result = result < 0 ? -static_cast<int64_t>(err) : result;
+      r->offset = offset;
+      r->size = sat32(requested);
+      r->duration = sat32(t1 - t0);
+      r->fd = fd;
+      r->site = site;
+      r->op = static_cast<uint8_t>(op);
+      r->fd_kind = static_cast<uint8_t>(fi.kind);
+      r->flags = (nested ? kEventNested : 0) | (phase == kFinished ? kEventLate : 0);
+      r->reserved = 0;
+      r->file = fi.file;
+      if (phase == kActive) {
+        ring_commit(r, index);
+        ring_maybe_drain(seg, index);
+      } else {
+        r->commit = 0;
+        ring_append_late(seg, *r);
+      }
+    }
+  }
+  --t.busy;
+  errno = err;
+  return result;
+}
+
+int fd_created(int fd) {
+  if (fd >= 0) fd_forget(fd);
+  return fd;
+}
+
+int fd_pair_created(int r, const int* fds) {
+  if (r == 0) {
+    fd_forget(fds[0]);
+    fd_forget(fds[1]);
+  }
+  return r;
+}
+
+int fd_closed(int fd, int r) {
+  // Linux releases the fd even when close fails with EINTR or EIO.
+  fd_forget(fd);
+  return r;
+}
+
+int fd_range_closed(unsigned lo, unsigned hi, int flags, int r) {
+  if (r == 0 && !(flags & 4 /* CLOSE_RANGE_CLOEXEC: nothing is closed */))
+    fd_forget_range(lo, hi);
+  return r;
+}
+
+void image_ending() {
+  int saved = errno;
+  finish(kStateFinished);
+  errno = saved;
+}
+
+void exec_starting() {
+  int saved = errno;
+  finish(kStateExec);
+  errno = saved;
+}
+
+void exec_failed() {
+  int saved = errno;
+  if (g_phase.load(std::memory_order_acquire) == kFinished &&
+      static_cast<uint32_t>(sys::getpid()) == g_seg.hdr->pid &&
+      (at(g_seg.hdr->state).load(std::memory_order_acquire) & kStateExec)) {
+    at(g_seg.hdr->state).fetch_and(~uint32_t{kStateExec}, std::memory_order_release);
+    // The image goes on: back to recording into the ring (or, if its storage cannot be had
+    // again, on the slower direct-append path).
+    if (segment_restore_ring(&g_seg)) g_phase.store(kActive, std::memory_order_release);
+  }
+  errno = saved;
+}
+
+char* const* exec_env(char* const* env, char** out, size_t cap) {
+  if (g_exec_env_count == 0 || !env) return env;
+  size_t n = 0;
+  while (env[n]) ++n;
+  size_t added = 0;
+  for (uint32_t i = 0; i < g_exec_env_count; ++i) {
+    const char* want = g_exec_env[i];
+    size_t name_len = 0;
+    while (want[name_len] != '=') ++name_len;
+    bool present = false;
+    for (size_t j = 0; j < n && !present; ++j) present = same_name(env[j], want, name_len);
+    if (present) continue;
+    if (n + added + 1 >= cap) return env; // too large to extend safely: leave it as it is
+    out[n + added++] = g_exec_env[i];
+  }
+  if (added == 0) return env;
+  for (size_t j = 0; j < n; ++j) out[j] = env[j];
+  out[n + added] = nullptr;
+  return out;
+}
+
+namespace {
+
+void atfork_child() {
+  if (g_phase.load(std::memory_order_acquire) != kActive) return;
+  // Only the forking thread lives on in the child; its caches name the parent's rows.
+  t_tls = Tls{};
+  ring_reset_after_fork();
+  fd_table_new_generation();
+  segment_note_io_start();
+  Segment parent = g_seg;
+  Segment child{};
+  if (segment_create(g_opts, Origin::fork, parent.hdr, &child)) {
+    g_seg = child;
+  } else {
+    g_phase.store(kOff, std::memory_order_release);
+  }
+  // The parent's mapping stays with the parent: the child must never write into it.
+  segment_unmap(&parent);
+  if (g_phase.load(std::memory_order_relaxed) == kOff) g_seg.hdr = nullptr;
+}
+
+__attribute__((constructor)) void valley_constructor() { init(); }
+__attribute__((destructor)) void valley_destructor() { image_ending(); }
+
+} // namespace
+
+} // namespace valley::shim

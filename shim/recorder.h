@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+/// @file recorder.h
+/// @brief The only thing hooks call. Each function takes what the real call did, records it,
+/// and hands back the result with errno exactly as the real call left it.
+#pragma once
+
+#include "valley/format.h"
+
+#include <cstdint>
+#include <sys/types.h>
+
+namespace valley::shim {
+
+/// A completed data call. `transferred` is the byte count actually moved (for *mmsg, the sum
+/// of msg_len); `offset` is -1 for non-positional ops.
+ssize_t io_done(Op op, int fd, uint64_t requested, uint64_t transferred, int64_t offset,
+                ssize_t result, uint64_t t0, uint64_t ra);
+
+inline ssize_t io_done(Op op, int fd, uint64_t requested, int64_t offset, ssize_t result,
+                       uint64_t t0, uint64_t ra) {
+  return io_done(op, fd, requested, result > 0 ? static_cast<uint64_t>(result) : 0, offset,
+                 result, t0, ra);
+}
+
+/// fd bookkeeping after calls that create, replace or close fds. Preserve errno.
+int fd_created(int fd);           ///< open/socket/accept/dup/…: fd is new
+int fd_pair_created(int r, const int* fds); ///< pipe/socketpair: fds[0], fds[1] are new
+int fd_closed(int fd, int r);     ///< close: fd is gone
+int fd_range_closed(unsigned lo, unsigned hi, int flags, int r);
+
+/// The image is about to end (exit paths) or be replaced (exec): drain and record coverage.
+void image_ending();
+/// Marks the trace as ended by exec; exec_failed undoes it when exec returns.
+void exec_starting();
+void exec_failed();
+
+/// Environment for exec: `env` with LD_PRELOAD and VALLEY_* put back if the program removed
+/// them, so the new image is traced too. Returns env itself when nothing is missing; otherwise
+/// fills `out` (capacity `cap` pointers, NULL-terminated) and returns it.
+char* const* exec_env(char* const* env, char** out, size_t cap);
+
+/// Starts tracing (constructor, or the first hook that runs before it). Idempotent.
+void init();
+
+} // namespace valley::shim

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: MIT
+#include "segment.h"
+
+#include "clock.h"
+#include "diag.h"
+#include "sys.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace valley::shim {
+namespace {
+
+// Table sizes. Counters and sites are hash tables (power of two); the rest are append-only.
+constexpr uint32_t kCounterRows = 1024;
+constexpr uint32_t kSiteRows = 4096;
+constexpr uint32_t kStackRows = 1024;
+constexpr uint32_t kModuleRows = 256;
+constexpr uint32_t kFileRows = 1024;
+
+struct IoCounts {
+  uint64_t rchar, wchar, syscr, syscw;
+  bool ok;
+};
+constinit IoCounts g_io_start{};
+
+uint64_t field(const char* text, const char* name) {
+  for (const char* p = text; *p; ++p) {
+    if ((p == text || p[-1] == '\n') && starts_with(p, name)) {
+      p += str_len(name);
+      while (*p == ' ') ++p;
+      uint64_t v = 0;
+      while (*p >= '0' && *p <= '9') v = v * 10 + static_cast<uint64_t>(*p++ - '0');
+      return v;
+    }
+  }
+  return 0;
+}
+
+IoCounts read_io() {
+  char buf[512];
+  IoCounts c{};
+  if (sys::read_file("/proc/self/io", buf, sizeof buf) <= 0) return c;
+  c.rchar = field(buf, "rchar:");
+  c.wchar = field(buf, "wchar:");
+  c.syscr = field(buf, "syscr:");
+  c.syscw = field(buf, "syscw:");
+  c.ok = true;
+  return c;
+}
+
+// Field 22 of /proc/self/stat: the start time in clock ticks. It survives exec and differs
+// between two processes that got the same pid, which is what tells the two apart.
+uint64_t proc_start_ticks() {
+  char buf[1024];
+  if (sys::read_file("/proc/self/stat", buf, sizeof buf) <= 0) return 0;
+  const char* p = nullptr;
+  for (const char* q = buf; *q; ++q)
+    if (*q == ')') p = q; // the command may itself contain ')'
+  if (!p) return 0;
+  int fieldno = 2;
+  for (++p; *p && fieldno < 22; ++p)
+    if (*p == ' ') ++fieldno;
+  uint64_t v = 0;
+  while (*p >= '0' && *p <= '9') v = v * 10 + static_cast<uint64_t>(*p++ - '0');
+  return v;
+}
+
+// mkdir -p with 0700 for what it creates.
+bool make_dirs(const char* path) {
+  char buf[1024];
+  str_copy(buf, path, sizeof buf);
+  for (char* p = buf + 1; *p; ++p) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (sys::mkdir(buf, 0700) < 0 && errno != EEXIST) return false;
+    *p = '/';
+  }
+  return sys::mkdir(buf, 0700) == 0 || errno == EEXIST;
+}
+
+// The default directory lives under $TMPDIR, never in the program's working directory, where
+// it would be visible to the program (`ls` would list it).
+bool default_dir(char* out, size_t cap) {
+  const char* tmp = nullptr;
+  for (char** e = environ; e && *e; ++e)
+    if (starts_with(*e, "TMPDIR=")) tmp = *e + 7;
+  if (!tmp || *tmp != '/') tmp = "/tmp";
+  Text t(out, cap);
+  t.str(tmp).str("/valley-").num(getuid());
+  // A shared /tmp: the per-user directory must be ours and a real directory, not a symlink.
+  if (sys::mkdir(out, 0700) < 0 && errno != EEXIST) return false;
+  struct stat st;
+  if (lstat(out, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid()) return false;
+  t.str("/pgid-").num(static_cast<uint64_t>(getpgrp()));
+  return !t.truncated();
+}
+
+bool resolve_dir(const Options& opts, char* out, size_t cap) {
+  if (!opts.dir[0]) return default_dir(out, cap);
+  Text t(out, cap);
+  if (opts.dir[0] != '/') {
+    char cwd[512];
+    if (!getcwd(cwd, sizeof cwd)) return false;
+    t.str(cwd).chr('/');
+  }
+  t.str(opts.dir);
+  return !t.truncated();
+}
+
+size_t align(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+void layout(SegmentHeader* h, uint32_t ring_events) {
+  size_t off = sizeof(SegmentHeader);
+  auto place = [&](Section& s, uint32_t cap, uint32_t entry, size_t alignment) {
+    off = align(off, alignment);
+    s = Section{off, cap, entry};
+    off += size_t{cap} * entry;
+  };
+  place(h->counters, kCounterRows, sizeof(CounterRow), 64);
+  place(h->sites, kSiteRows, sizeof(SiteRow), 64);
+  place(h->stacks, kStackRows, sizeof(StackRow), 64);
+  place(h->modules, kModuleRows, sizeof(ModuleRow), 64);
+  place(h->files, kFileRows, sizeof(FileRow), 64);
+  // Last and page-aligned, so its storage can be punched out after the final drain.
+  place(h->ring, ring_events, sizeof(EventRecord), 4096);
+  h->segment_size = align(off, 4096);
+}
+
+template <class T> T* section(SegmentHeader* h, const Section& s) {
+  return reinterpret_cast<T*>(reinterpret_cast<char*>(h) + s.offset);
+}
+
+void bind(Segment* seg) {
+  SegmentHeader* h = seg->hdr;
+  seg->counters = section<CounterRow>(h, h->counters);
+  seg->counters_mask = h->counters.capacity - 1;
+  seg->sites = section<SiteRow>(h, h->sites);
+  seg->sites_mask = h->sites.capacity - 1;
+  seg->stacks = section<StackRow>(h, h->stacks);
+  seg->modules = section<ModuleRow>(h, h->modules);
+  seg->files = section<FileRow>(h, h->files);
+  seg->ring = section<EventRecord>(h, h->ring);
+  seg->ring_mask = h->ring.capacity ? h->ring.capacity - 1 : 0;
+}
+
+void fail(const char* what, const char* path) {
+  char msg[64];
+  Text t(msg, sizeof msg);
+  t.str(" (").str(strerrorname_np(errno) ? strerrorname_np(errno) : "error").str("); tracing off");
+  char head[1300];
+  Text h(head, sizeof head);
+  h.str("error: ").str(what).str(" ").str(path);
+  diag(head, msg);
+}
+
+bool create_events_file(Segment* seg) {
+  int fd = sys::open(seg->ev_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) return false;
+  fchmod(fd, 0600);
+  EventsHeader eh{};
+  memcpy(eh.magic, kEventsMagic, sizeof eh.magic);
+  eh.version = kFormatVersion;
+  eh.header_size = sizeof(EventsHeader);
+  eh.record_size = sizeof(EventRecord);
+  eh.pid = seg->hdr->pid;
+  eh.seq = seg->hdr->seq;
+  bool ok = sys::write_all(fd, &eh, sizeof eh);
+  sys::close(fd);
+  return ok;
+}
+
+} // namespace
+
+void segment_note_io_start() { g_io_start = read_io(); }
+
+void segment_calibrate(Segment* seg) {
+  uint64_t t = clock::ticks();
+  uint64_t ns = clock::monotonic_ns();
+  at(seg->hdr->calib_ticks1).store(t, std::memory_order_relaxed);
+  at(seg->hdr->calib_ns1).store(ns, std::memory_order_relaxed);
+  at(seg->hdr->end_ticks).store(t, std::memory_order_relaxed);
+}
+
+bool segment_create(const Options& opts, Origin origin, const SegmentHeader* parent,
+                    Segment* seg) {
+  char dir[1024];
+  if (!resolve_dir(opts, dir, sizeof dir)) {
+    fail("cannot resolve the run directory", opts.dir[0] ? opts.dir : "$TMPDIR/valley-<uid>");
+    return false;
+  }
+  if (!make_dirs(dir)) {
+    fail("cannot create the run directory", dir);
+    return false;
+  }
+  const uint64_t pid = static_cast<uint64_t>(sys::getpid());
+  int fd = -1;
+  uint32_t seq = 0;
+  // O_EXCL: never append to a file that is already there (an exec'd image of this pid takes
+  // the next number; a reused pid, too).
+  for (; seq < 1000; ++seq) {
+    Text(seg->seg_path, sizeof seg->seg_path).str(dir).chr('/').num(pid).chr('-').num(seq).str(".vseg");
+    fd = sys::open(seg->seg_path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd >= 0 || errno != EEXIST) break;
+  }
+  if (fd < 0) {
+    fail("cannot create the trace file", seg->seg_path);
+    return false;
+  }
+  Text(seg->ev_path, sizeof seg->ev_path).str(dir).chr('/').num(pid).chr('-').num(seq).str(".vev");
+  fchmod(fd, 0600); // whatever the umask: traces name files and code the user may not share
+
+  SegmentHeader proto{};
+  layout(&proto, opts.events ? opts.ring_events : 0);
+  // Reserve every byte now: on a full tmpfs a lazily backed page would SIGBUS the program on
+  // first touch, long after ftruncate said yes.
+  int err = posix_fallocate(fd, 0, static_cast<off_t>(proto.segment_size));
+  if (err != 0) {
+    errno = err;
+    sys::close(fd);
+    unlink(seg->seg_path);
+    fail("cannot reserve space for", seg->seg_path);
+    return false;
+  }
+  void* map = mmap(nullptr, proto.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  sys::close(fd); // valley keeps no fd open in the program
+  if (map == MAP_FAILED) {
+    unlink(seg->seg_path);
+    fail("cannot map", seg->seg_path);
+    return false;
+  }
+  seg->hdr = static_cast<SegmentHeader*>(map);
+  seg->map_size = proto.segment_size;
+  SegmentHeader* h = seg->hdr;
+  *h = proto;
+  h->version = kFormatVersion;
+  h->header_size = sizeof(SegmentHeader);
+  h->pid = static_cast<uint32_t>(pid);
+  h->ppid = static_cast<uint32_t>(getppid());
+  h->seq = seq;
+  h->origin = origin;
+  if (parent) {
+    h->parent_pid = parent->pid;
+    h->parent_seq = parent->seq;
+  }
+  h->proc_start_ticks = proc_start_ticks();
+  timespec rt;
+  clock_gettime(CLOCK_REALTIME, &rt);
+  h->start_realtime_ns = static_cast<uint64_t>(rt.tv_sec) * 1000000000u + static_cast<uint64_t>(rt.tv_nsec);
+  h->clock = clock::g_tsc ? ClockKind::tsc : ClockKind::monotonic;
+  h->calib_ticks0 = clock::ticks();
+  h->calib_ns0 = clock::monotonic_ns();
+  h->start_ticks = h->calib_ticks0;
+  // A first calibration pair 20 µs apart, so even a trace cut short has a usable scale.
+  while (clock::monotonic_ns() - h->calib_ns0 < 20000) {
+  }
+  h->calib_ticks1 = clock::ticks();
+  h->calib_ns1 = clock::monotonic_ns();
+  h->end_ticks = h->calib_ticks1;
+  h->stack_sample = opts.stack_sample;
+  ssize_t n = sys::readlink("/proc/self/exe", h->exe, sizeof h->exe - 1);
+  h->exe[n > 0 ? n : 0] = '\0';
+  char cmd[kCmdlineMax + 1];
+  ssize_t c = sys::read_file("/proc/self/cmdline", cmd, sizeof cmd);
+  if (c > 0) {
+    memcpy(h->cmdline, cmd, static_cast<size_t>(c));
+    h->cmdline_len = static_cast<uint32_t>(c);
+  }
+  bind(seg);
+  if (parent) { // a fork child has the same modules mapped at the same addresses
+    const uint32_t m = parent->modules_used < h->modules.capacity ? parent->modules_used : h->modules.capacity;
+    memcpy(seg->modules, reinterpret_cast<const char*>(parent) + parent->modules.offset,
+           size_t{m} * sizeof(ModuleRow));
+    h->modules_used = m;
+  }
+  if (!create_events_file(seg)) {
+    fail("cannot create the event file", seg->ev_path);
+    segment_unmap(seg);
+    unlink(seg->seg_path);
+    return false;
+  }
+  // The magic goes last: a reader never sees a half-initialised header as valid.
+  std::atomic_thread_fence(std::memory_order_release);
+  memcpy(h->magic, kSegmentMagic, sizeof h->magic);
+  return true;
+}
+
+void segment_unmap(Segment* seg) {
+  if (seg->hdr) munmap(seg->hdr, seg->map_size);
+  seg->hdr = nullptr;
+}
+
+void segment_record_end(Segment* seg) {
+  SegmentHeader* h = seg->hdr;
+  segment_calibrate(seg);
+  IoCounts now = read_io();
+  if (!now.ok || !g_io_start.ok) return;
+  // Valley's own reads and writes (draining, /proc) are not the program's.
+  sys::OwnIo own = sys::own_io();
+  Coverage& c = h->coverage;
+  auto sub = [](uint64_t a, uint64_t b) { return a > b ? a - b : 0; };
+  c.kernel_syscr = sub(now.syscr - g_io_start.syscr, own.reads);
+  c.kernel_syscw = sub(now.syscw - g_io_start.syscw, own.writes);
+  c.kernel_rchar = now.rchar - g_io_start.rchar;
+  c.kernel_wchar = now.wchar - g_io_start.wchar;
+  c.valid = 1;
+}
+
+void segment_release_ring(Segment* seg) {
+  SegmentHeader* h = seg->hdr;
+  if (!h->ring.capacity) return;
+  const size_t len = size_t{h->ring.capacity} * sizeof(EventRecord);
+  void* want = seg->ring;
+  void* p = mmap(want, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (p == MAP_FAILED) return;
+  int fd = sys::open(seg->seg_path, O_RDWR);
+  if (fd >= 0) {
+    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(h->ring.offset),
+              static_cast<off_t>(len));
+    sys::close(fd);
+  }
+  at(h->state).fetch_or(kStateRingReleased, std::memory_order_release);
+}
+
+bool segment_restore_ring(Segment* seg) {
+  SegmentHeader* h = seg->hdr;
+  if (!(at(h->state).load(std::memory_order_acquire) & kStateRingReleased)) return true;
+  const size_t len = size_t{h->ring.capacity} * sizeof(EventRecord);
+  int fd = sys::open(seg->seg_path, O_RDWR);
+  if (fd < 0) return false;
+  bool ok = posix_fallocate(fd, static_cast<off_t>(h->ring.offset), static_cast<off_t>(len)) == 0 &&
+            mmap(seg->ring, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+                 static_cast<off_t>(h->ring.offset)) != MAP_FAILED;
+  sys::close(fd);
+  if (ok) at(h->state).fetch_and(~uint32_t{kStateRingReleased}, std::memory_order_release);
+  return ok;
+}
+
+} // namespace valley::shim

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: MIT
+/// @file sites.h
+/// @brief Call sites: keyed by the return address into the wrapped function's caller, split by
+/// the first frame outside a library when that caller is a library; each gets a full stack
+/// (Boost.Stacktrace) at first sight, stored once in the stack table.
+#pragma once
+
+#include "segment.h"
+
+namespace valley::shim {
+
+/// The call-site id for a call whose return address is `ra`. `nested` means valley was already
+/// busy on this thread (a signal handler): then nothing that could take a lock is done.
+uint32_t site_lookup(Segment& seg, uint64_t ra, bool nested, uint32_t max_frames);
+
+/// Captures the current stack for `site` again (sampling); identical stacks add a hit.
+void site_sample(Segment& seg, uint32_t site, uint32_t max_frames);
+
+} // namespace valley::shim

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+#include "sys.h"
+
+#include <atomic>
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace valley::shim::sys {
+namespace {
+constinit std::atomic<uint64_t> g_own_reads{0}, g_own_writes{0};
+}
+
+int open(const char* path, int flags, int mode) {
+  return static_cast<int>(::syscall(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC, mode));
+}
+int close(int fd) { return static_cast<int>(::syscall(SYS_close, fd)); }
+ssize_t read(int fd, void* buf, size_t n) {
+  g_own_reads.fetch_add(1, std::memory_order_relaxed);
+  return ::syscall(SYS_read, fd, buf, n);
+}
+bool write_all(int fd, const void* buf, size_t n) {
+  auto* p = static_cast<const char*>(buf);
+  while (n > 0) {
+    g_own_writes.fetch_add(1, std::memory_order_relaxed);
+    ssize_t r = ::syscall(SYS_write, fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+ssize_t readlink(const char* path, char* buf, size_t n) {
+  return ::syscall(SYS_readlinkat, AT_FDCWD, path, buf, n);
+}
+int mkdir(const char* path, int mode) {
+  return static_cast<int>(::syscall(SYS_mkdirat, AT_FDCWD, path, mode));
+}
+pid_t getpid() { return static_cast<pid_t>(::syscall(SYS_getpid)); }
+pid_t gettid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
+ssize_t read_file(const char* path, char* buf, size_t n) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  size_t got = 0;
+  while (got + 1 < n) {
+    ssize_t r = read(fd, buf + got, n - 1 - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += static_cast<size_t>(r);
+  }
+  close(fd);
+  buf[got] = '\0';
+  return static_cast<ssize_t>(got);
+}
+
+OwnIo own_io() {
+  return {g_own_reads.load(std::memory_order_relaxed),
+          g_own_writes.load(std::memory_order_relaxed)};
+}
+
+} // namespace valley::shim::sys
+
+namespace valley::shim {
+
+Text& Text::str(const char* s) {
+  while (s && *s) chr(*s++);
+  return *this;
+}
+Text& Text::chr(char c) {
+  if (len_ + 1 < cap_) {
+    buf_[len_++] = c;
+    buf_[len_] = '\0';
+  } else {
+    truncated_ = true;
+  }
+  return *this;
+}
+Text& Text::num(uint64_t v) {
+  char tmp[24];
+  int n = 0;
+  do {
+    tmp[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n) chr(tmp[--n]);
+  return *this;
+}
+
+bool parse_u64(const char* s, uint64_t* out) {
+  if (!s || !*s) return false;
+  uint64_t v = 0;
+  for (; *s; ++s) {
+    if (*s < '0' || *s > '9') return false;
+    uint64_t d = static_cast<uint64_t>(*s - '0');
+    if (v > (~uint64_t{0} - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+bool starts_with(const char* s, const char* prefix) {
+  while (*prefix)
+    if (*s++ != *prefix++) return false;
+  return true;
+}
+size_t str_len(const char* s) {
+  size_t n = 0;
+  while (s[n]) ++n;
+  return n;
+}
+void str_copy(char* dst, const char* src, size_t cap) {
+  size_t i = 0;
+  for (; src && src[i] && i + 1 < cap; ++i) dst[i] = src[i];
+  dst[i] = '\0';
+}
+
+} // namespace valley::shim

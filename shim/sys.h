@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: MIT
+/// @file sys.h
+/// @brief Raw system calls and a fixed-size text builder. Everything valley does for itself
+/// goes through here, never through the libc names it wraps, so its own I/O is never traced
+/// and never re-enters a hook.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <sys/types.h>
+
+namespace valley::shim::sys {
+
+int open(const char* path, int flags, int mode = 0);
+int close(int fd);
+ssize_t read(int fd, void* buf, size_t n);
+/// Writes all of buf, retrying on EINTR and short writes. Returns false on error.
+bool write_all(int fd, const void* buf, size_t n);
+ssize_t readlink(const char* path, char* buf, size_t n);
+int mkdir(const char* path, int mode);
+pid_t getpid();
+pid_t gettid();
+/// Reads a small file (a /proc entry) into buf, NUL-terminated. Returns bytes read or -1.
+ssize_t read_file(const char* path, char* buf, size_t n);
+
+/// How many read/write syscalls valley itself made: the coverage figures subtract them.
+struct OwnIo {
+  uint64_t reads, writes;
+};
+OwnIo own_io();
+
+} // namespace valley::shim::sys
+
+namespace valley::shim {
+
+/// Builds a NUL-terminated string in a caller-provided buffer; silently truncates.
+class Text {
+public:
+  Text(char* buf, size_t cap) : buf_(buf), cap_(cap) { buf_[0] = '\0'; }
+  Text& str(const char* s);
+  Text& num(uint64_t v);
+  Text& chr(char c);
+  const char* c_str() const { return buf_; }
+  size_t size() const { return len_; }
+  bool truncated() const { return truncated_; }
+
+private:
+  char* buf_;
+  size_t cap_;
+  size_t len_ = 0;
+  bool truncated_ = false;
+};
+
+/// Parses a decimal unsigned integer; false on anything else (empty, sign, junk, overflow).
+bool parse_u64(const char* s, uint64_t* out);
+bool starts_with(const char* s, const char* prefix);
+size_t str_len(const char* s);
+void str_copy(char* dst, const char* src, size_t cap);
+
+} // namespace valley::shim
