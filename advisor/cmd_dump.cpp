@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+/// @file cmd_dump.cpp
+/// @brief `valley dump [--json] [--no-events] DIR`: every process, module, call site, counter
+/// and event of a run directory.
+#include "commands.h"
+#include "dump_model.h"
+
+#include <fmt/format.h>
+
+namespace valley::advisor {
+
+const char* const kDumpHelp =
+    R"(usage: valley dump [--json] [--no-events] DIR
+
+Print everything recorded in the run directory DIR: per process its origin, command,
+state, coverage and losses, then its modules, call sites with symbolized stacks,
+counters, files and events.
+
+  --json        machine-readable output (schema: advisor/dump-json.md)
+  --no-events   omit the event list (counts are still checked and shown)
+
+Exit status: 0 if every trace was read cleanly, 1 if anything was wrong with a trace
+(everything readable is still printed), 2 for bad arguments.
+)";
+
+namespace {
+
+DumpOptions parse_args(Args args) {
+  DumpOptions o;
+  bool dir_seen = false, options_done = false;
+  for (const std::string& a : args) {
+    if (!options_done && a == "--json") {
+      o.json = true;
+    } else if (!options_done && a == "--no-events") {
+      o.events = false;
+    } else if (!options_done && a == "--") {
+      options_done = true;
+    } else if (!options_done && a.size() > 1 && a[0] == '-') {
+      throw UsageError(fmt::format("dump: unknown option '{}'", a));
+    } else if (dir_seen) {
+      throw UsageError(
+          fmt::format("dump: one run directory expected, got '{}' and '{}'", o.dir, a));
+    } else {
+      o.dir = a;
+      dir_seen = true;
+    }
+  }
+  if (!dir_seen) throw UsageError("dump: missing run directory");
+  return o;
+}
+
+} // namespace
+
+int run_dump(Args args) {
+  DumpOptions o = parse_args(args);
+  RunDir run = read_run_dir(o.dir);
+  if (run.traces.empty() && run.problems.empty())
+    throw std::runtime_error(fmt::format("{}: no traces here (no <pid>-<n>.vseg files)", o.dir));
+
+  std::unique_ptr<DumpRenderer> out =
+      o.json ? make_json_renderer(stdout, o) : make_text_renderer(stdout, o);
+  Symbolizer symbolizer;
+  size_t problems = run.problems.size();
+  out->begin_run(run);
+  for (const Trace& t : run.traces) {
+    std::optional<ProcessInfo> info;
+    std::optional<TraceModel> model;
+    if (t.header_valid) {
+      info = describe(t, run);
+      model = build_model(t, symbolizer);
+    }
+    ProcessView view{t, info ? &*info : nullptr, model ? &*model : nullptr,
+                     info ? info->clock.ns_per_tick : 1.0};
+    out->begin_process(view);
+    std::vector<Problem> trace_problems = t.problems;
+    EventTally tally = read_events(
+        t,
+        [&](const EventRecord& e, EventSource src) {
+          if (o.events) out->event(view, e, src);
+        },
+        trace_problems);
+    out->end_process(view, tally, trace_problems);
+    problems += trace_problems.size();
+  }
+  out->end_run(run.problems, problems);
+  if (std::fflush(stdout) != 0 || std::ferror(stdout))
+    throw std::runtime_error("cannot write the output");
+  if (problems > 0) {
+    fmt::print(stderr, "valley: error: {} problem(s) in the traces of {}; shown with the output\n",
+               problems, o.dir);
+    return 1;
+  }
+  return 0;
+}
+
+} // namespace valley::advisor

@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: MIT
+/// @file cmd_run.cpp
+/// @brief `valley run [--dir DIR] -- CMD ARGS…`: runs CMD with libvalley.so preloaded for its
+/// whole process tree and exits as CMD did.
+#include "commands.h"
+#include "text.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <vector>
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace valley::advisor {
+namespace fs = std::filesystem;
+
+const char* const kRunHelp =
+    R"(usage: valley run [--dir DIR] [--] CMD [ARGS...]
+
+Run CMD with libvalley.so preloaded into it and every process it starts, then print
+where the traces are. valley exits with CMD's exit status (or dies from the same
+signal), and leaves CMD's stdin, stdout and stderr alone.
+
+  --dir DIR   write the traces to DIR (created if missing; must be empty if it exists)
+              default: ./valley.<CMD>.<pid>
+
+Environment:
+  VALLEY_SHIM   path of libvalley.so (default: ../lib/libvalley.so next to valley)
+)";
+
+namespace {
+
+struct RunOptions {
+  std::optional<std::string> dir;
+  std::vector<std::string> command;
+};
+
+RunOptions parse_args(Args args) {
+  RunOptions o;
+  size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (a == "--dir" || a.starts_with("--dir=")) {
+      std::string value;
+      if (a == "--dir") {
+        if (i + 1 == args.size()) throw UsageError("run: --dir needs a directory");
+        value = args[++i];
+      } else {
+        value = a.substr(6);
+      }
+      if (value.empty()) throw UsageError("run: --dir needs a directory");
+      o.dir = value;
+      continue;
+    }
+    if (a.size() > 1 && a[0] == '-') throw UsageError(fmt::format("run: unknown option '{}'", a));
+    break; // the command, taken without "--" since it does not look like an option
+  }
+  o.command.assign(args.begin() + static_cast<ptrdiff_t>(i), args.end());
+  if (o.command.empty()) throw UsageError("run: missing the command to run");
+  if (o.command[0].empty()) throw UsageError("run: the command is an empty string");
+  return o;
+}
+
+fs::path find_shim() {
+  fs::path shim;
+  if (const char* env = std::getenv("VALLEY_SHIM"); env && *env) {
+    shim = env;
+  } else {
+    std::error_code ec;
+    fs::path self = fs::read_symlink("/proc/self/exe", ec);
+    if (ec) throw std::runtime_error("cannot find libvalley.so: /proc/self/exe: " + ec.message());
+    shim = self.parent_path() / ".." / "lib" / "libvalley.so";
+  }
+  std::error_code ec;
+  fs::path abs = fs::weakly_canonical(fs::absolute(shim), ec);
+  if (ec || !fs::is_regular_file(abs, ec) || ::access(abs.c_str(), R_OK) != 0)
+    throw std::runtime_error(fmt::format(
+        "cannot find libvalley.so at {} (not a readable file; set VALLEY_SHIM)", shim.string()));
+  // ld.so splits LD_PRELOAD at spaces and colons.
+  if (abs.string().find_first_of(": ") != std::string::npos)
+    throw std::runtime_error(fmt::format(
+        "the path of libvalley.so contains ':' or a space, which LD_PRELOAD cannot carry: {}",
+        abs.string()));
+  return abs;
+}
+
+/// Creates the run directory; returns it as the user should type it.
+fs::path make_run_dir(const RunOptions& o) {
+  std::error_code ec;
+  if (o.dir) {
+    fs::path dir = *o.dir;
+    if (fs::exists(dir, ec)) {
+      if (!fs::is_directory(dir, ec))
+        throw UsageError(fmt::format("run: {} exists and is not a directory", dir.string()));
+      if (!fs::is_empty(dir, ec) || ec)
+        throw UsageError(
+            fmt::format("{} exists and is not empty; choose another --dir", dir.string()));
+      return dir;
+    }
+    fs::create_directories(dir, ec);
+    if (ec)
+      throw std::runtime_error(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+    return dir;
+  }
+  std::string base =
+      fmt::format("valley.{}.{}", fs::path(o.command[0]).filename().string(), ::getpid());
+  // mkdir is the existence check: a path that exists is never reused.
+  for (int n = 1; n < 1000; ++n) {
+    std::string name = n == 1 ? base : fmt::format("{}.{}", base, n);
+    if (::mkdir(name.c_str(), 0777) == 0) return fs::path(".") / name;
+    if (errno != EEXIST)
+      throw std::runtime_error(fmt::format("cannot create {}: {}", name, std::strerror(errno)));
+  }
+  throw std::runtime_error(fmt::format("cannot create {}: too many runs with this name", base));
+}
+
+std::vector<std::string> child_environment(const fs::path& shim, const fs::path& dir) {
+  std::vector<std::string> env;
+  std::string preload = shim.string();
+  for (char** e = environ; *e; ++e) {
+    std::string_view kv(*e);
+    if (kv.starts_with("VALLEY_DIR=")) continue;
+    if (kv.starts_with("LD_PRELOAD=")) {
+      if (kv.size() > 11) preload += ":" + std::string(kv.substr(11));
+      continue;
+    }
+    env.emplace_back(kv);
+  }
+  env.push_back("VALLEY_DIR=" + dir.string());
+  env.push_back("LD_PRELOAD=" + preload);
+  return env;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (std::string& s : v)
+    out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+volatile sig_atomic_t g_child = 0;
+
+void forward_signal(int sig) {
+  // Before fork returns in the parent g_child is 0, and kill(0) would hit our process group.
+  if (g_child > 0) ::kill(g_child, sig);
+}
+
+size_t count_traces(const fs::path& dir) {
+  size_t n = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".vseg") ++n;
+  return n;
+}
+
+std::string signal_name(int sig) {
+  if (const char* abbrev = ::sigabbrev_np(sig)) return fmt::format("SIG{}", abbrev);
+  return fmt::format("signal {}", sig);
+}
+
+/// Dies from `sig` like the child did, without a core file of valley; 128+sig if it survives.
+int die_like(int sig) {
+  struct rlimit none {};
+  ::setrlimit(RLIMIT_CORE, &none);
+  ::signal(sig, SIG_DFL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
+  ::raise(sig);
+  return 128 + sig;
+}
+
+} // namespace
+
+int run_run(Args args) {
+  RunOptions o = parse_args(args);
+  fs::path shim = find_shim();
+  fs::path dir = make_run_dir(o);
+  fs::path abs_dir = fs::absolute(dir).lexically_normal();
+  std::vector<std::string> env = child_environment(shim, abs_dir);
+  std::vector<char*> envp = c_strings(env);
+  std::vector<char*> argv = c_strings(o.command);
+
+  // Like time(1): the terminal's SIGINT/SIGQUIT go to the child, which decides; valley waits
+  // and reports. SIGTERM/SIGHUP are sent to valley alone by kill/hangup, so they are passed on.
+  struct sigaction ignore {
+  }, forward{}, old_int{}, old_quit{}, old_term{}, old_hup{};
+  ignore.sa_handler = SIG_IGN;
+  forward.sa_handler = forward_signal;
+  sigemptyset(&forward.sa_mask);
+  sigset_t forwarded, old_mask;
+  sigemptyset(&forwarded);
+  sigaddset(&forwarded, SIGTERM);
+  sigaddset(&forwarded, SIGHUP);
+  ::sigprocmask(SIG_BLOCK, &forwarded, &old_mask);
+  ::sigaction(SIGINT, &ignore, &old_int);
+  ::sigaction(SIGQUIT, &ignore, &old_quit);
+  ::sigaction(SIGTERM, &forward, &old_term);
+  ::sigaction(SIGHUP, &forward, &old_hup);
+
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::sigaction(SIGINT, &old_int, nullptr);
+    ::sigaction(SIGQUIT, &old_quit, nullptr);
+    ::sigaction(SIGTERM, &old_term, nullptr);
+    ::sigaction(SIGHUP, &old_hup, nullptr);
+    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+    ::execvpe(argv[0], argv.data(), envp.data());
+    int err = errno;
+    ::dprintf(2, "valley: error: cannot run %s: %s\n", argv[0], std::strerror(err));
+    ::_exit(err == EACCES ? 126 : 127);
+  }
+  int fork_errno = errno;
+  if (pid > 0) g_child = pid;
+  ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+  if (pid < 0) throw std::runtime_error(fmt::format("cannot fork: {}", std::strerror(fork_errno)));
+
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR)
+      throw std::runtime_error(
+          fmt::format("waiting for {}: {}", o.command[0], std::strerror(errno)));
+  }
+  g_child = 0;
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGQUIT, &old_quit, nullptr);
+  ::sigaction(SIGTERM, &old_term, nullptr);
+  ::sigaction(SIGHUP, &old_hup, nullptr);
+
+  size_t traced = count_traces(dir);
+  std::string how = WIFSIGNALED(status)
+                        ? fmt::format(" (killed by {})", signal_name(WTERMSIG(status)))
+                        : std::string();
+  std::string shown = shell_join({dir.string()});
+  fmt::print(stderr, "valley: traced {} process{} of {} in {}{} — see: valley dump {}\n", traced,
+             traced == 1 ? "" : "es", printable(o.command[0]), shown, how, shown);
+  std::fflush(nullptr);
+  if (WIFSIGNALED(status)) return die_like(WTERMSIG(status));
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+} // namespace valley::advisor

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+/// @file commands.h
+/// @brief The `valley` subcommands. Each takes the arguments after its name.
+#pragma once
+
+#include <span>
+#include <stdexcept>
+#include <string>
+
+namespace valley::advisor {
+
+/// Bad command-line arguments: main() prints it and exits with status 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+using Args = std::span<const std::string>;
+
+int run_dump(Args args);
+int run_run(Args args);
+
+extern const char* const kDumpHelp;
+extern const char* const kRunHelp;
+
+} // namespace valley::advisor

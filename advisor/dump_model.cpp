@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: MIT
+/// @file dump_model.cpp
+/// @brief Symbolized view of a trace for `valley dump`, and labels both renderers share.
+#include "dump_model.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace valley::advisor {
+
+TraceModel build_model(const Trace& t, Symbolizer& symbolizer) {
+  TraceModel m;
+  std::span<const ModuleRow> all(t.modules);
+  m.stacks.reserve(t.stacks.size());
+  for (const StackRow& s : t.stacks) {
+    std::span<const ModuleRow> seen = all.first(s.modules_seen);
+    std::vector<Frame> frames;
+    frames.reserve(s.nframes);
+    for (uint32_t i = 0; i < s.nframes; ++i)
+      frames.push_back(symbolizer.resolve(s.frames[i], seen));
+    m.stacks.push_back(std::move(frames));
+  }
+  for (const SiteEntry& e : t.sites) {
+    // The modules loaded when the site was first seen, if its stack says so.
+    std::span<const ModuleRow> seen = all;
+    if (e.data.first_stack != 0) seen = all.first(t.stacks[e.data.first_stack - 1].modules_seen);
+    SiteModel s;
+    s.entry = &e;
+    s.frame = symbolizer.resolve(e.data.return_address, seen);
+    if ((e.data.flags & kSiteSplit) && e.data.caller != 0)
+      s.caller = symbolizer.resolve(e.data.caller, seen);
+    m.sites.emplace(e.id, std::move(s));
+  }
+  for (uint32_t id = 1; id <= t.stacks.size(); ++id) {
+    auto it = m.sites.find(t.stacks[id - 1].site);
+    if (it == m.sites.end())
+      m.orphan_stacks.push_back(id);
+    else
+      it->second.stacks.push_back(id);
+  }
+  return m;
+}
+
+double ProcessView::since_start_us(uint64_t ticks) const {
+  uint64_t start = trace.header_valid ? trace.header.start_ticks : 0;
+  // Signed: a bad record may predate the start.
+  auto delta = static_cast<int64_t>(ticks - start);
+  return ticks_to_ns(delta) / 1000.0;
+}
+
+const FileRow* ProcessView::file(uint32_t id) const {
+  if (id == 0 || id > trace.files.size()) return nullptr;
+  return &trace.files[id - 1];
+}
+
+std::vector<std::string> site_flag_names(uint32_t flags) {
+  std::vector<std::string> out;
+  if (!(flags & kSiteReady)) out.emplace_back("incomplete");
+  if (flags & kSiteSplit) out.emplace_back("split");
+  if (flags & kSiteMarker) out.emplace_back("marker");
+  if (flags & kSiteNoStack) out.emplace_back("no-stack");
+  return out;
+}
+
+std::vector<std::string> event_flag_names(uint8_t flags, EventSource src) {
+  std::vector<std::string> out;
+  if (flags & kEventNested) out.emplace_back("nested");
+  if (flags & kEventLate) out.emplace_back("late");
+  if (flags & kEventSplitSite) out.emplace_back("split");
+  if (src == EventSource::ring) out.emplace_back("ring");
+  return out;
+}
+
+std::vector<std::string> state_flag_names(uint32_t state) {
+  std::vector<std::string> out;
+  if (state & kStateRingReleased) out.emplace_back("ring-released");
+  if (state & kStateCountersFull) out.emplace_back("counters-full");
+  return out;
+}
+
+std::string op_label(uint8_t op) {
+  const char* name = op >= 1 && op <= kOpMax ? op_name(static_cast<Op>(op)) : nullptr;
+  return name ? name : fmt::format("op{}", op);
+}
+
+std::string kind_label(uint8_t kind) {
+  const char* name = kind <= kFdKindMax ? fd_kind_name(static_cast<FdKind>(kind)) : nullptr;
+  return name ? name : fmt::format("kind{}", kind);
+}
+
+std::string site_label(uint32_t site) {
+  return site == kSiteUnknown ? std::string("?") : std::to_string(site);
+}
+
+std::string format_ns(double ns) {
+  struct Unit {
+    double scale;
+    const char* name;
+  };
+  static constexpr Unit kUnits[] = {{1e9, "s"}, {1e6, "ms"}, {1e3, "us"}};
+  for (const Unit& u : kUnits) {
+    if (std::fabs(ns) >= u.scale) {
+      double v = ns / u.scale;
+      return fmt::format("{:.{}f}{}", v,
+                         std::fabs(v) >= 100  ? 0
+                         : std::fabs(v) >= 10 ? 1
+                                              : 2,
+                         u.name);
+    }
+  }
+  return fmt::format("{:.0f}ns", ns);
+}
+
+std::string hex_bytes(const uint8_t* data, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i)
+    out += fmt::format("{:02x}", data[i]);
+  return out;
+}
+
+} // namespace valley::advisor

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+/// @file dump_model.h
+/// @brief What `valley dump` shows of one trace, symbolized, and the renderer interface the
+/// text and JSON outputs implement. Events are streamed to the renderer, never collected.
+#pragma once
+
+#include "process.h"
+#include "segment_reader.h"
+#include "symbolizer.h"
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace valley::advisor {
+
+struct SiteModel {
+  const SiteEntry* entry = nullptr;
+  Frame frame;                  ///< the return address (a library frame for split sites)
+  std::optional<Frame> caller;  ///< split sites: the first frame outside the library
+  std::vector<uint32_t> stacks; ///< ids of the stacks captured for this site
+
+  /// Where the program made the call: the caller for split sites, else the frame.
+  const Frame& location() const { return caller ? *caller : frame; }
+};
+
+struct TraceModel {
+  std::map<uint32_t, SiteModel> sites;    ///< by site id
+  std::vector<std::vector<Frame>> stacks; ///< by stack id - 1
+  std::vector<uint32_t> orphan_stacks;    ///< stack ids whose site has no row
+
+  const SiteModel* site(uint32_t id) const {
+    auto it = sites.find(id);
+    return it == sites.end() ? nullptr : &it->second;
+  }
+};
+
+TraceModel build_model(const Trace& t, Symbolizer& symbolizer);
+
+/// One process as the renderers see it. `info` and `model` are null when the header is
+/// unreadable (the events file may still be).
+struct ProcessView {
+  const Trace& trace;
+  const ProcessInfo* info;
+  const TraceModel* model;
+  double ns_per_tick;
+
+  double ticks_to_ns(int64_t ticks) const { return static_cast<double>(ticks) * ns_per_tick; }
+  /// Microseconds since the trace began.
+  double since_start_us(uint64_t ticks) const;
+  /// The FileRow an id (row + 1) refers to, or null.
+  const FileRow* file(uint32_t id) const;
+};
+
+struct DumpOptions {
+  std::string dir;
+  bool json = false;
+  bool events = true;
+};
+
+class DumpRenderer {
+public:
+  virtual ~DumpRenderer() = default;
+  virtual void begin_run(const RunDir& run) = 0;
+  virtual void begin_process(const ProcessView& p) = 0;
+  virtual void event(const ProcessView& p, const EventRecord& e, EventSource src) = 0;
+  virtual void end_process(const ProcessView& p, const EventTally& tally,
+                           const std::vector<Problem>& problems) = 0;
+  /// `problems`: those of the run directory itself, not of a trace.
+  virtual void end_run(const std::vector<Problem>& problems, size_t total_problems) = 0;
+};
+
+std::unique_ptr<DumpRenderer> make_text_renderer(std::FILE* out, const DumpOptions& o);
+std::unique_ptr<DumpRenderer> make_json_renderer(std::FILE* out, const DumpOptions& o);
+
+// Labels shared by both renderers.
+std::vector<std::string> site_flag_names(uint32_t flags);
+std::vector<std::string> event_flag_names(uint8_t flags, EventSource src);
+std::vector<std::string> state_flag_names(uint32_t state);
+std::string op_label(uint8_t op);
+std::string kind_label(uint8_t kind);
+/// "7", or "?" for kSiteUnknown (calls that got no site row).
+std::string site_label(uint32_t site);
+/// "850ns", "1.23us", "12.3ms", "4.50s"
+std::string format_ns(double ns);
+std::string hex_bytes(const uint8_t* data, size_t n);
+
+} // namespace valley::advisor

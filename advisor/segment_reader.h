@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+/// @file segment_reader.h
+/// @brief Reads a run directory (.vseg segments and .vev event files) into plain structs,
+/// treating every byte as untrusted: problems become diagnostics, never exceptions or UB.
+#pragma once
+
+#include "valley/format.h"
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace valley::advisor {
+
+/// Something wrong in a trace file. The reader keeps everything it still can.
+struct Problem {
+  std::string file;    ///< file name inside the run directory, e.g. "3410-0.vseg"
+  std::string message; ///< what is wrong and where (field name or byte offset)
+};
+
+struct CounterEntry {
+  uint32_t row; ///< index in the counters section
+  CounterRow data;
+};
+
+struct SiteEntry {
+  uint32_t id; ///< the call-site id events and counters refer to (its row index)
+  SiteRow data;
+};
+
+/// One traced process image: <pid>-<n>.vseg and, if present, <pid>-<n>.vev.
+struct Trace {
+  std::string name; ///< "<pid>-<n>"
+  uint32_t pid = 0; ///< from the file name
+  uint32_t seq = 0; ///< from the file name
+  std::filesystem::path segment_path;
+  std::filesystem::path events_path; ///< empty when there is no .vev file
+  uint64_t segment_file_size = 0;
+
+  /// False when the header could not be read or is unusable; the tables below are then empty.
+  bool header_valid = false;
+  SegmentHeader header{};
+  std::vector<CounterEntry> counters; ///< rows with a key, in row order
+  std::vector<SiteEntry> sites;       ///< rows with a key, in id order
+  std::vector<StackRow> stacks;       ///< stack id = index + 1; frame counts clamped
+  std::vector<ModuleRow> modules;     ///< load order; build_id_len clamped
+  std::vector<FileRow> files;         ///< file id = index + 1
+  std::vector<Problem> problems;      ///< found while reading the segment and the .vev header
+};
+
+/// The traces of a run directory, sorted by (pid, seq).
+struct RunDir {
+  std::filesystem::path path;
+  std::vector<Trace> traces;
+  std::vector<Problem> problems; ///< files that belong to no readable trace (stray .vev, bad names)
+};
+
+/// Reads every <pid>-<n>.vseg in `dir`. Throws std::runtime_error only when the directory itself
+/// cannot be listed; anything wrong inside the files is reported in the Problems.
+RunDir read_run_dir(const std::filesystem::path& dir);
+
+/// Reads one segment (and checks the header of its events file, which may be empty).
+Trace read_trace(const std::filesystem::path& segment, const std::filesystem::path& events);
+
+enum class EventSource : uint8_t {
+  file, ///< drained into the .vev file
+  ring, ///< recovered from the ring: the process ended before draining it
+};
+
+struct EventTally {
+  uint64_t from_file = 0; ///< complete, valid records read from the .vev file
+  uint64_t from_ring = 0; ///< committed records read from the undrained ring tail
+  uint64_t torn = 0;      ///< undrained ring slots never committed
+  uint64_t invalid = 0;   ///< records skipped because a field was out of range
+  uint64_t late = 0;      ///< delivered records flagged kEventLate
+  uint64_t total() const { return from_file + from_ring; }
+};
+
+using EventVisitor = std::function<void(const EventRecord&, EventSource)>;
+
+/// Streams the events of a trace in ring order: the .vev file, then the undrained ring tail.
+/// Memory use does not depend on the number of events. Problems are appended to `problems`.
+EventTally read_events(const Trace& trace, const EventVisitor& visit,
+                       std::vector<Problem>& problems);
+
+/// The text of a fixed-size char field, up to its first NUL (or the whole field).
+template <size_t N> std::string_view fixed_string(const char (&field)[N]) {
+  return {field, ::strnlen(field, N)};
+}
+
+} // namespace valley::advisor
