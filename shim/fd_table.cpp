@@ -118,7 +118,10 @@ FdInfo fd_lookup(Segment& seg, int fd, uint64_t now) {
   }
   Slot& s = g_slots[fd];
   uint64_t w = s.word.load(std::memory_order_acquire);
-  uint64_t prev = s.last.exchange(now, std::memory_order_relaxed);
+  // Load then store, not exchange: a race between threads only blurs one gap, and a locked
+  // exchange would cost more than the rest of the lookup.
+  uint64_t prev = s.last.load(std::memory_order_relaxed);
+  s.last.store(now, std::memory_order_relaxed);
   if (!(w & 1) || (w >> 48) != (gen & 0xffff)) {
     char path[kPathMax];
     FdKind kind = classify_fd(fd, path, sizeof path);

@@ -35,18 +35,34 @@ void read_build_id(const dl_phdr_info* info, ModuleRow& row) {
   }
 }
 
-int add_module(dl_phdr_info* info, size_t, void* arg) {
-  auto& seg = *static_cast<Segment*>(arg);
-  SegmentHeader* h = seg.hdr;
-  uint64_t lo = ~uint64_t{0}, hi = 0;
+// The runtime address range [lo, hi) covered by an image's PT_LOAD segments.
+bool load_range(const dl_phdr_info* info, uint64_t* lo, uint64_t* hi) {
+  *lo = ~uint64_t{0};
+  *hi = 0;
   for (int i = 0; i < info->dlpi_phnum; ++i) {
     const ElfW(Phdr)& ph = info->dlpi_phdr[i];
     if (ph.p_type != PT_LOAD) continue;
     uint64_t a = info->dlpi_addr + ph.p_vaddr;
-    if (a < lo) lo = a;
-    if (a + ph.p_memsz > hi) hi = a + ph.p_memsz;
+    if (a < *lo) *lo = a;
+    if (a + ph.p_memsz > *hi) *hi = a + ph.p_memsz;
   }
-  if (hi == 0) return 0;
+  return *hi != 0;
+}
+
+int find_self(dl_phdr_info* info, size_t, void*) {
+  uint64_t lo, hi;
+  const uint64_t self = reinterpret_cast<uint64_t>(&in_self);
+  if (!load_range(info, &lo, &hi) || self < lo || self >= hi) return 0;
+  g_self_lo = lo;
+  g_self_hi = hi;
+  return 1;
+}
+
+int add_module(dl_phdr_info* info, size_t, void* arg) {
+  auto& seg = *static_cast<Segment*>(arg);
+  SegmentHeader* h = seg.hdr;
+  uint64_t lo, hi;
+  if (!load_range(info, &lo, &hi)) return 0;
   const uint32_t used = at(h->modules_used).load(std::memory_order_acquire);
   for (uint32_t i = used; i-- > 0;)
     if (seg.modules[i].lo == lo && seg.modules[i].bias == info->dlpi_addr) return 0;
@@ -69,11 +85,6 @@ int add_module(dl_phdr_info* info, size_t, void* arg) {
     str_copy(row.path, name, sizeof row.path);
   }
   read_build_id(info, row);
-  const uint64_t self = reinterpret_cast<uint64_t>(&in_self);
-  if (self >= lo && self < hi) {
-    g_self_lo = lo;
-    g_self_hi = hi;
-  }
   at(h->modules_used).store(used + 1, std::memory_order_release);
   return 0;
 }
@@ -95,6 +106,10 @@ int module_of(Segment& seg, uint64_t addr, bool refresh) {
     modules_refresh(seg);
   }
   return -1;
+}
+
+void find_self_range() {
+  if (!g_self_hi) dl_iterate_phdr(find_self, nullptr);
 }
 
 bool in_self(uint64_t addr) { return addr >= g_self_lo && addr < g_self_hi; }

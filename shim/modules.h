@@ -16,7 +16,11 @@ void modules_refresh(Segment& seg);
 /// triggers one refresh first.
 int module_of(Segment& seg, uint64_t addr, bool refresh);
 
-/// True if addr lies in libvalley itself (its frames are dropped from stacks).
+/// Finds libvalley's own address range (once). in_self() is false for everything before.
+void find_self_range();
+
+/// True if addr lies in libvalley itself (its frames are dropped from stacks, and a "real"
+/// function must never point there).
 bool in_self(uint64_t addr);
 
 } // namespace valley::shim

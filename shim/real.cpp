@@ -2,6 +2,7 @@
 #include "real.h"
 
 #include "diag.h"
+#include "modules.h"
 
 #include <dlfcn.h>
 
@@ -30,15 +31,11 @@ bool resolve_all() {
   // A pointer must never lead back into valley itself (valley dlopen'ed, or RTLD_NEXT
   // confused by another interposer): that would loop forever. Such a function falls back to
   // the raw system call.
-  Dl_info self{}, info{};
-  if (dladdr(reinterpret_cast<void*>(&resolve_all), &self) != 0) {
-#define X(name, type)                                                                 \
-  if (name && dladdr(reinterpret_cast<void*>(name), &info) != 0 &&                     \
-      info.dli_fbase == self.dli_fbase)                                                \
-    name = nullptr;
-    VALLEY_REAL_FUNCS(X)
+  find_self_range();
+#define X(name, type) \
+  if (in_self(reinterpret_cast<uint64_t>(name))) name = nullptr;
+  VALLEY_REAL_FUNCS(X)
 #undef X
-  }
   if (!write || !read || !close) diag("warning: libc's write/read/close not found; using raw system calls");
   g_resolved = true;
   t_resolving = false;

@@ -2,6 +2,7 @@
 #include "recorder.h"
 
 #include "clock.h"
+#include "counter_ops.h"
 #include "diag.h"
 #include "fd_table.h"
 #include "modules.h"
@@ -77,16 +78,15 @@ CounterRow* counter_row(Segment& seg, uint64_t key) {
 
 void count(CounterRow* row, uint64_t requested, uint64_t transferred, ssize_t result,
            uint64_t ticks, uint64_t gap, uint32_t file) {
-  constexpr auto rel = std::memory_order_relaxed;
-  at(row->calls).fetch_add(1, rel);
-  if (result < 0) at(row->errors).fetch_add(1, rel);
-  else if (result == 0) at(row->zero_results).fetch_add(1, rel);
-  if (transferred) at(row->bytes).fetch_add(transferred, rel);
-  at(row->requested).fetch_add(requested, rel);
-  at(row->ticks).fetch_add(ticks, rel);
-  at(row->size_hist[bucket_of(requested)]).fetch_add(1, rel);
-  at(row->gap_hist[bucket_of(gap)]).fetch_add(1, rel);
-  if (file && row->last_file != file) at(row->last_file).store(file, rel);
+  add(row->calls, 1);
+  if (result < 0) add(row->errors, 1);
+  else if (result == 0) add(row->zero_results, 1);
+  if (transferred) add(row->bytes, transferred);
+  add(row->requested, requested);
+  add(row->ticks, ticks);
+  add(row->size_hist[bucket_of(requested)], 1);
+  add(row->gap_hist[bucket_of(gap)], 1);
+  if (file && row->last_file != file) at(row->last_file).store(file, std::memory_order_relaxed);
 }
 
 void save_exec_env() {
@@ -220,7 +220,7 @@ ssize_t io_done(Op op, int fd, uint64_t requested, uint64_t transferred, int64_t
     if (r) {
       r->tid = t.tid;
       r->ticks = t0;
-      r->result = result < 0 ? -static_cast<int64_t>(err) : result;
+      r->result = result < 0 ? -err : static_cast<int32_t>(result > 0x7fffffff ? 0x7fffffff : result);
       r->offset = offset;
       r->size = sat32(requested);
       r->duration = sat32(t1 - t0);
@@ -230,7 +230,6 @@ ssize_t io_done(Op op, int fd, uint64_t requested, uint64_t transferred, int64_t
       r->fd_kind = static_cast<uint8_t>(fi.kind);
       r->flags = (nested ? kEventNested : 0) | (phase == kFinished ? kEventLate : 0);
       r->reserved = 0;
-      r->file = fi.file;
       if (phase == kActive) {
         ring_commit(r, index);
         ring_maybe_drain(seg, index);

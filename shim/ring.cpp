@@ -2,6 +2,7 @@
 #include "ring.h"
 
 #include "clock.h"
+#include "counter_ops.h"
 #include "diag.h"
 #include "sys.h"
 
@@ -15,6 +16,7 @@ namespace valley::shim {
 namespace {
 
 constexpr uint64_t kTornTimeoutNs = 1000000000; // a writer stalled 1 s between reserve and commit
+constexpr uint64_t kNestSlack = 16; // slots kept free for signal handlers nesting in a producer
 
 constinit std::atomic<bool> g_draining{false};
 // The slot the drain last stopped at, and since when: a slot stuck that long is torn.
@@ -97,10 +99,22 @@ bool drain_locked(Segment& seg) {
 EventRecord* ring_reserve(Segment& seg, uint64_t* index) {
   SegmentHeader* h = seg.hdr;
   const uint64_t cap = seg.ring_mask + 1;
+  if (__libc_single_threaded) {
+    // One thread: only a signal handler can interleave, and it can only nest (reserve and
+    // commit before we go on). A single-instruction fetch_inc keeps slots distinct; the
+    // kNestSlack spare slots keep a nested reservation from reaching an undrained one.
+    const uint64_t drained = at(h->ring_drained).load(std::memory_order_acquire);
+    if (seg.ring_mask == 0 || at(h->ring_head).load(std::memory_order_relaxed) - drained >= cap - kNestSlack) {
+      add(h->events_dropped, 1);
+      return nullptr;
+    }
+    *index = fetch_inc(h->ring_head);
+    return &seg.ring[*index & seg.ring_mask];
+  }
   uint64_t head = at(h->ring_head).load(std::memory_order_relaxed);
   for (;;) {
     const uint64_t drained = at(h->ring_drained).load(std::memory_order_acquire);
-    if (seg.ring_mask == 0 || head - drained >= cap) {
+    if (seg.ring_mask == 0 || head - drained >= cap - kNestSlack) {
       at(h->events_dropped).fetch_add(1, std::memory_order_relaxed);
       return nullptr;
     }
