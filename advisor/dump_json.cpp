@@ -235,7 +235,9 @@ public:
 
   void event(const ProcessView& p, const EventRecord& e, EventSource src) override {
     json j = {
-        {"t_us", p.since_start_us(e.ticks)},
+        // Without a readable header there is no calibration: only raw ticks.
+        {"ticks", e.ticks},
+        {"t_us", p.info ? json(p.since_start_us(e.ticks)) : json(nullptr)},
         {"tid", e.tid},
         {"op", op_label(e.op)},
         {"fd", e.fd},
@@ -244,9 +246,11 @@ public:
         {"result", e.result},
         {"errno", e.result < 0 ? json(errno_name(static_cast<int>(-e.result))) : json(nullptr)},
         {"offset", e.offset == -1 ? json(nullptr) : json(e.offset)},
-        {"duration_ns", static_cast<uint64_t>(p.ticks_to_ns(e.duration) + 0.5)},
+        {"duration_ticks", e.duration},
+        {"duration_ns",
+         p.info ? json(static_cast<uint64_t>(p.ticks_to_ns(e.duration) + 0.5)) : json(nullptr)},
         {"site", e.site == kSiteUnknown ? json(nullptr) : json(e.site)},
-        {"file", e.file ? json(e.file) : json(nullptr)},
+        {"file", p.event_file(e) ? json(p.event_file(e)) : json(nullptr)},
         {"flags", event_flag_names(e.flags, src)},
         {"source", src == EventSource::file ? "file" : "ring"}};
     fmt::print(out_, "{}\n{}", first_event_ ? "" : ",", dump(j));

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace valley::advisor {
@@ -32,6 +33,10 @@ TraceModel build_model(const Trace& t, Symbolizer& symbolizer) {
       s.caller = symbolizer.resolve(e.data.caller, seen);
     m.sites.emplace(e.id, std::move(s));
   }
+  for (uint32_t id = 1; id <= t.files.size(); ++id)
+    m.files_by_fd[t.files[id - 1].fd].emplace_back(t.files[id - 1].first_ticks, id);
+  for (auto& [fd, rows] : m.files_by_fd)
+    std::stable_sort(rows.begin(), rows.end());
   for (uint32_t id = 1; id <= t.stacks.size(); ++id) {
     auto it = m.sites.find(t.stacks[id - 1].site);
     if (it == m.sites.end())
@@ -40,6 +45,15 @@ TraceModel build_model(const Trace& t, Symbolizer& symbolizer) {
       it->second.stacks.push_back(id);
   }
   return m;
+}
+
+uint32_t TraceModel::file_at(int32_t fd, uint64_t ticks) const {
+  auto it = files_by_fd.find(fd);
+  if (it == files_by_fd.end()) return 0;
+  const auto& rows = it->second;
+  // Later rows win ties: a row re-classified at the same tick replaces the earlier one.
+  auto after = std::upper_bound(rows.begin(), rows.end(), std::pair{ticks, UINT32_MAX});
+  return after == rows.begin() ? 0 : std::prev(after)->second;
 }
 
 double ProcessView::since_start_us(uint64_t ticks) const {
@@ -67,7 +81,6 @@ std::vector<std::string> event_flag_names(uint8_t flags, EventSource src) {
   std::vector<std::string> out;
   if (flags & kEventNested) out.emplace_back("nested");
   if (flags & kEventLate) out.emplace_back("late");
-  if (flags & kEventSplitSite) out.emplace_back("split");
   if (src == EventSource::ring) out.emplace_back("ring");
   return out;
 }

@@ -31,11 +31,15 @@ struct TraceModel {
   std::map<uint32_t, SiteModel> sites;    ///< by site id
   std::vector<std::vector<Frame>> stacks; ///< by stack id - 1
   std::vector<uint32_t> orphan_stacks;    ///< stack ids whose site has no row
+  /// FileRow ids by fd, in first_ticks order: an fd's rows change with open/close/dup.
+  std::map<int32_t, std::vector<std::pair<uint64_t, uint32_t>>> files_by_fd;
 
   const SiteModel* site(uint32_t id) const {
     auto it = sites.find(id);
     return it == sites.end() ? nullptr : &it->second;
   }
+  /// The id of the FileRow that described `fd` at `ticks`: the latest one classified by then.
+  uint32_t file_at(int32_t fd, uint64_t ticks) const;
 };
 
 TraceModel build_model(const Trace& t, Symbolizer& symbolizer);
@@ -53,6 +57,10 @@ struct ProcessView {
   double since_start_us(uint64_t ticks) const;
   /// The FileRow an id (row + 1) refers to, or null.
   const FileRow* file(uint32_t id) const;
+  /// The FileRow id of an event's fd, 0 when unknown.
+  uint32_t event_file(const EventRecord& e) const {
+    return model ? model->file_at(e.fd, e.ticks) : 0;
+  }
 };
 
 struct DumpOptions {

@@ -67,8 +67,7 @@ public:
     line("");
     if (!p.info) {
       line("== process {}: segment unreadable", t.name);
-      if (opts_.events && !t.events_path.empty())
-        line("  events (times in ticks, not calibrated):");
+      if (opts_.events && !t.events_path.empty()) line("  events (raw ticks: no calibration):");
       return;
     }
     const SegmentHeader& h = t.header;
@@ -112,10 +111,14 @@ public:
                                       : std::to_string(e.result);
     std::string offset = e.offset == -1 ? "-" : std::to_string(e.offset);
     auto flags = event_flag_names(e.flags, src);
-    line("    +{:.3f}us tid {} {} fd {} {} size {} -> {} off {} dur {:.0f}ns site {} file {}{}",
-         p.since_start_us(e.ticks), e.tid, op_label(e.op), e.fd, kind_label(e.fd_kind), e.size,
-         result, offset, p.ticks_to_ns(e.duration), site_label(e.site), e.file,
-         flags.empty() ? "" : " [" + join(flags, ",") + "]");
+    // Without a readable header there is no calibration and no start: raw ticks.
+    std::string when =
+        p.info ? fmt::format("+{:.3f}us", p.since_start_us(e.ticks)) : fmt::format("@{}t", e.ticks);
+    std::string dur = p.info ? fmt::format("{:.0f}ns", p.ticks_to_ns(e.duration))
+                             : fmt::format("{}t", e.duration);
+    line("    {} tid {} {} fd {} {} size {} -> {} off {} dur {} site {} file {}{}", when, e.tid,
+         op_label(e.op), e.fd, kind_label(e.fd_kind), e.size, result, offset, dur,
+         site_label(e.site), p.event_file(e), flags.empty() ? "" : " [" + join(flags, ",") + "]");
   }
 
   void end_process(const ProcessView& p, const EventTally& tally,

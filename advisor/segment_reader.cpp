@@ -433,7 +433,10 @@ void read_ring_tail(const Trace& t, uint64_t skip, const EventVisitor& visit,
   }
   SectionView v =
       check_section("ring", h.ring, sizeof(EventRecord), h.header_size, file.size(), report);
-  if (v.count == 0) return; // check_section said why
+  if (v.count < cap) {
+    if (v.count > 0) report("ring tail not read: the ring section is cut short");
+    return;
+  }
   uint64_t from = h.ring_drained;
   if (h.ring_head - from > cap) {
     // The shim drops when full, so more undrained indices than slots means a bad header.
@@ -443,23 +446,29 @@ void read_ring_tail(const Trace& t, uint64_t skip, const EventVisitor& visit,
   }
   from += std::min(skip, h.ring_head - from);
   EventChecker checker(report);
-  EventRecord e{};
-  for (uint64_t i = from; i < h.ring_head; ++i) {
+  std::vector<EventRecord> buf(static_cast<size_t>(std::min<uint64_t>(cap, kEventChunk)));
+  for (uint64_t i = from; i < h.ring_head;) {
+    // A run of consecutive slots, up to the ring's end.
     uint64_t slot = i & (cap - 1);
+    uint64_t n = std::min<uint64_t>({buf.size(), h.ring_head - i, cap - slot});
     uint64_t at = v.offset + slot * sizeof(EventRecord);
-    if (slot >= v.count || !file.read_at(at, &e, sizeof(e))) {
-      ++tally.torn; // past the end of a truncated file: the slot is as good as torn
-      continue;
+    if (!file.read_at(at, buf.data(), n * sizeof(EventRecord))) {
+      report("cannot read ring slots at offset {}", hex(at));
+      return;
     }
-    if (e.commit != static_cast<uint32_t>(i + 1)) {
-      ++tally.torn;
-      continue;
+    for (uint64_t k = 0; k < n; ++k, ++i) {
+      const EventRecord& e = buf[k];
+      if (e.commit != static_cast<uint32_t>(i + 1)) {
+        ++tally.torn;
+        continue;
+      }
+      if (!checker.ok(e, fmt::format("ring slot {} (index {}) at offset {}", slot + k, i,
+                                     hex(at + k * sizeof(EventRecord)))))
+        continue;
+      if (e.flags & kEventLate) ++tally.late;
+      ++tally.from_ring;
+      visit(e, EventSource::ring);
     }
-    if (!checker.ok(e, fmt::format("ring slot {} (index {}) at offset {}", slot, i, hex(at))))
-      continue;
-    if (e.flags & kEventLate) ++tally.late;
-    ++tally.from_ring;
-    visit(e, EventSource::ring);
   }
   checker.finish();
   tally.invalid += checker.bad();
@@ -516,9 +525,12 @@ EventTally read_events(const Trace& t, const EventVisitor& visit, std::vector<Pr
 
 RunDir read_run_dir(const fs::path& dir) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    throw std::runtime_error(
-        fmt::format("{}: {}", dir.string(), ec ? ec.message() : "not a directory"));
+  fs::file_status st = fs::status(dir, ec);
+  if (st.type() == fs::file_type::not_found)
+    throw std::runtime_error(fmt::format("{}: no such directory", dir.string()));
+  if (ec) throw std::runtime_error(fmt::format("{}: {}", dir.string(), ec.message()));
+  if (st.type() != fs::file_type::directory)
+    throw std::runtime_error(fmt::format("{}: not a directory", dir.string()));
   RunDir run;
   run.path = dir;
   struct Names {
