@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+// The built `valley run`: exit status and death signal passed through, stdio untouched,
+// environment for the preload, run-directory rules, bad arguments. VALLEY_SHIM points at an
+// empty shared object so these do not depend on the shim; with the real shim built, the last
+// test also checks that traces appear and dump cleanly.
+#include "subprocess.h"
+#include "trace_builder.h"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <regex>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+using valley::testing::Child;
+using valley::testing::Outcome;
+using valley::testing::read_file;
+using valley::testing::run;
+using valley::testing::SpawnOptions;
+using valley::testing::TempDir;
+using valley::testing::write_file;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kShimEnv = std::string("VALLEY_SHIM=") + VALLEY_EMPTY_PRELOAD;
+
+std::vector<std::string> valley_run(std::vector<std::string> args) {
+  args.insert(args.begin(), {VALLEY_BIN, "run"});
+  return args;
+}
+
+SpawnOptions with_shim(SpawnOptions o = {}) {
+  o.env.push_back(kShimEnv);
+  return o;
+}
+
+class RunTest : public ::testing::Test {
+protected:
+  TempDir tmp;
+  std::string dir(const std::string& name = "run") const { return (tmp.path() / name).string(); }
+  std::string summary(const std::string& cmd, const std::string& d, const std::string& how = "") {
+    return "valley: traced 0 processes of " + cmd + " in " + d + how + " — see: valley dump " + d +
+           "\n";
+  }
+};
+
+TEST_F(RunTest, ExitStatusPassesThrough) {
+  Outcome r = run(valley_run({"--dir", dir(), "--", "sh", "-c", "exit 3"}), with_shim());
+  EXPECT_TRUE(r.exited(3)) << r.describe();
+  EXPECT_EQ(r.err, summary("sh", dir()));
+  EXPECT_TRUE(fs::is_directory(dir()));
+}
+
+TEST_F(RunTest, CommandWithoutDoubleDash) {
+  Outcome r = run(valley_run({"--dir", dir(), "sh", "-c", "exit 0"}), with_shim());
+  EXPECT_TRUE(r.exited(0)) << r.describe();
+}
+
+TEST_F(RunTest, DiesFromTheSignalThatKilledTheChild) {
+  Outcome r = run(valley_run({"--dir", dir(), "--", "sh", "-c", "kill -TERM $$"}), with_shim());
+  EXPECT_TRUE(r.signaled(SIGTERM)) << r.describe();
+  EXPECT_EQ(r.err, summary("sh", dir(), " (killed by SIGTERM)"));
+
+  Outcome segv =
+      run(valley_run({"--dir", dir("segv"), "--", "sh", "-c", "kill -SEGV $$"}), with_shim());
+  EXPECT_TRUE(segv.signaled(SIGSEGV)) << segv.describe();
+  EXPECT_FALSE(WCOREDUMP(segv.status)) << "valley must not dump core for its child's crash";
+}
+
+TEST_F(RunTest, StdinStdoutAndStderrAreUntouched) {
+  std::string bytes;
+  for (int i = 0; i < 200000; ++i)
+    bytes += static_cast<char>(i * 7 % 256);
+  SpawnOptions o = with_shim();
+  o.input = bytes;
+  Outcome r = run(valley_run({"--dir", dir(), "--", "sh", "-c", "cat; echo to-stderr >&2"}), o);
+  ASSERT_TRUE(r.exited(0)) << r.describe();
+  EXPECT_EQ(r.out.size(), bytes.size());
+  EXPECT_TRUE(r.out == bytes) << "stdout differs from stdin";
+  EXPECT_EQ(r.err, "to-stderr\n" + summary("sh", dir()));
+}
+
+TEST_F(RunTest, ChildGetsPreloadAndRunDirectory) {
+  SpawnOptions o = with_shim();
+  o.env.push_back(std::string("LD_PRELOAD=") + VALLEY_EMPTY_PRELOAD);
+  o.env.push_back("VALLEY_DIR=/somewhere/else");
+  Outcome r = run(valley_run({"--dir", dir("a/b/c"), "--", "sh", "-c",
+                              "printf '%s|%s' \"$VALLEY_DIR\" \"$LD_PRELOAD\""}),
+                  o);
+  ASSERT_TRUE(r.exited(0)) << r.describe();
+  std::string shim = fs::canonical(VALLEY_EMPTY_PRELOAD).string();
+  EXPECT_EQ(r.out, dir("a/b/c") + "|" + shim + ":" + VALLEY_EMPTY_PRELOAD);
+}
+
+TEST_F(RunTest, RefusesANonEmptyDirectoryAndTouchesNothing) {
+  fs::create_directories(dir());
+  write_file(dir() + "/keep", "precious");
+  Outcome r = run(valley_run({"--dir", dir(), "--", "touch", dir() + "/ran"}), with_shim());
+  EXPECT_TRUE(r.exited(2)) << r.describe();
+  EXPECT_EQ(r.err.rfind(
+                "valley: error: " + dir() + " exists and is not empty; choose another --dir\n", 0),
+            0u)
+      << r.err;
+  EXPECT_EQ(read_file(dir() + "/keep"), "precious");
+  EXPECT_FALSE(fs::exists(dir() + "/ran")) << "the command must not run";
+}
+
+TEST_F(RunTest, AcceptsAnEmptyExistingDirectory) {
+  fs::create_directories(dir());
+  Outcome r = run(valley_run({"--dir=" + dir(), "--", "true"}), with_shim());
+  EXPECT_TRUE(r.exited(0)) << r.describe();
+}
+
+TEST_F(RunTest, DefaultDirectoryIsNewAndNamedAfterTheCommand) {
+  SpawnOptions o = with_shim();
+  o.cwd = tmp.path().string();
+  Outcome r = run(valley_run({"--", "/bin/true"}), o);
+  ASSERT_TRUE(r.exited(0)) << r.describe();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.err, m,
+                                std::regex("in \\./(valley\\.true\\.[0-9]+) — see: "
+                                           "valley dump \\./valley\\.true\\.[0-9]+\n$")))
+      << r.err;
+  EXPECT_TRUE(fs::is_directory(tmp.path() / m[1].str()));
+}
+
+TEST_F(RunTest, BadArgumentsExitTwoAndCreateNothing) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {}, {"--dir"}, {"--dir", dir()}, {"--bogus", "true"}, {"--dir=", "true"}, {"--", ""}}) {
+    Outcome r = run(valley_run(args), with_shim());
+    EXPECT_TRUE(r.exited(2)) << r.describe();
+    EXPECT_EQ(r.err.rfind("valley: error: run: ", 0), 0u) << r.err;
+    EXPECT_FALSE(fs::exists(dir()));
+  }
+}
+
+TEST_F(RunTest, UnrunnableCommandsExitLikeAShell) {
+  Outcome missing = run(valley_run({"--dir", dir(), "--", "/nonexistent/cmd"}), with_shim());
+  EXPECT_TRUE(missing.exited(127)) << missing.describe();
+  EXPECT_EQ(missing.err.rfind(
+                "valley: error: cannot run /nonexistent/cmd: No such file or directory\n", 0),
+            0u)
+      << missing.err;
+
+  std::string script = (tmp.path() / "not-executable").string();
+  write_file(script, "#!/bin/sh\n");
+  ::chmod(script.c_str(), 0644);
+  Outcome denied = run(valley_run({"--dir", dir("d2"), "--", script}), with_shim());
+  EXPECT_TRUE(denied.exited(126)) << denied.describe();
+  EXPECT_NE(denied.err.find("Permission denied"), std::string::npos) << denied.err;
+}
+
+TEST_F(RunTest, MissingShimIsAnErrorBeforeAnythingIsCreated) {
+  SpawnOptions o;
+  o.env.push_back("VALLEY_SHIM=" + (tmp.path() / "no-such-lib.so").string());
+  Outcome r = run(valley_run({"--dir", dir(), "--", "true"}), o);
+  EXPECT_TRUE(r.exited(1)) << r.describe();
+  EXPECT_EQ(r.err.rfind("valley: error: cannot find libvalley.so at " +
+                            (tmp.path() / "no-such-lib.so").string(),
+                        0),
+            0u)
+      << r.err;
+  EXPECT_FALSE(fs::exists(dir()));
+}
+
+TEST_F(RunTest, IgnoresSigintAndForwardsSigterm) {
+  Child c(valley_run({"--dir", dir(), "--", "sh", "-c",
+                      "trap 'echo got-term; exit 7' TERM; echo ready; "
+                      "while :; do sleep 0.05; done"}),
+          with_shim());
+  ASSERT_TRUE(c.wait_for_output("ready\n", 10));
+  // Sent to valley alone, as a terminal's ^C also reaches the child, which decides.
+  ASSERT_EQ(::kill(c.pid(), SIGINT), 0);
+  ::usleep(200 * 1000);
+  ASSERT_EQ(::kill(c.pid(), SIGTERM), 0);
+  Outcome r = c.wait(10);
+  EXPECT_TRUE(r.exited(7)) << r.describe();
+  EXPECT_EQ(r.out, "ready\ngot-term\n");
+}
+
+#ifdef VALLEY_REAL_SHIM
+// With the real libvalley.so: every process of the tree leaves a trace that dumps cleanly.
+TEST_F(RunTest, RealShimLeavesTracesThatDump) {
+  SpawnOptions o;
+  o.env.push_back(std::string("VALLEY_SHIM=") + VALLEY_REAL_SHIM);
+  Outcome r = run(valley_run({"--dir", dir(), "--", "sh", "-c", "echo hi; /bin/echo there"}), o);
+  ASSERT_TRUE(r.exited(0)) << r.describe();
+  EXPECT_EQ(r.out, "hi\nthere\n");
+  EXPECT_NE(r.err.find("valley: traced "), std::string::npos);
+  EXPECT_EQ(r.err.find("traced 0 processes"), std::string::npos) << r.err;
+  Outcome d = run({VALLEY_BIN, "dump", dir()});
+  EXPECT_TRUE(d.exited(0)) << d.describe();
+}
+#endif
+
+} // namespace
