@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: MIT
+// The recorder under the real preload, on victims with known call counts (tests/shim/victims,
+// ground truth on each file's first lines), read back with `valley dump --json`.
+#include "subprocess.h"
+
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using valley::testing::Outcome;
+using valley::testing::run;
+
+namespace {
+
+fs::path temp_dir() {
+  char tmpl[] = "/tmp/valley-e2e-XXXXXX";
+  return fs::path(mkdtemp(tmpl));
+}
+
+struct Traced {
+  Outcome out;  // the victim's
+  json dump;    // valley dump --json of its run directory
+  fs::path dir; // the run directory
+  ~Traced() {
+    if (!dir.empty()) fs::remove_all(dir);
+  }
+  const json& procs() const { return dump["processes"]; }
+  const json& proc(size_t i = 0) const { return dump["processes"].at(i); }
+};
+
+valley::testing::SpawnOptions with_env(std::vector<std::string> env) {
+  valley::testing::SpawnOptions o;
+  o.env = std::move(env);
+  return o;
+}
+
+Outcome dump_json(const fs::path& dir) { return run({VALLEY_BIN, "dump", "--json", dir}); }
+
+// Runs argv with the shim preloaded into a fresh run directory and dumps it.
+std::unique_ptr<Traced> traced(const std::vector<std::string>& argv,
+                               std::vector<std::string> env = {}) {
+  auto t = std::make_unique<Traced>();
+  t->dir = temp_dir();
+  env.push_back(std::string("LD_PRELOAD=") + VALLEY_SHIM);
+  env.push_back("VALLEY_DIR=" + t->dir.string());
+  t->out = run(argv, with_env(env));
+  Outcome d = dump_json(t->dir);
+  EXPECT_TRUE(d.exited(0)) << d.describe();
+  t->dump = json::parse(d.out, nullptr, false);
+  EXPECT_FALSE(t->dump.is_discarded()) << d.out.substr(0, 400);
+  EXPECT_TRUE(t->dump["problems"].empty()) << t->dump["problems"].dump();
+  return t;
+}
+
+// Sums a counter field over the rows matching op (and fd kind, and function, when given).
+uint64_t sum(const json& proc, const std::string& field, const std::string& op,
+             const std::string& kind = "", const std::string& function = "") {
+  uint64_t total = 0;
+  for (const json& c : proc["counters"]) {
+    if (c["op"] != op) continue;
+    if (!kind.empty() && c["fd_kind"] != kind) continue;
+    if (!function.empty() && c["function"] != function) continue;
+    total += c[field].get<uint64_t>();
+  }
+  return total;
+}
+uint64_t calls(const json& proc, const std::string& op, const std::string& kind = "",
+               const std::string& function = "") {
+  return sum(proc, "calls", op, kind, function);
+}
+
+uint64_t all_calls(const json& proc) {
+  uint64_t total = 0;
+  for (const json& c : proc["counters"]) total += c["calls"].get<uint64_t>();
+  return total;
+}
+
+std::string victim(const char* name) { return std::string(VALLEY_VICTIMS) + "/" + name; }
+
+} // namespace
+
+TEST(Recorder, EveryEntryPointCountedWithErrnoIntact) {
+  fs::path data = temp_dir();
+  auto t = traced({victim("valley_victim_calls"), data});
+  fs::remove_all(data);
+  ASSERT_TRUE(t->out.exited(0)) << t->out.describe(); // the victim checks errno itself
+  ASSERT_EQ(t->procs().size(), 1u);
+  const json& p = t->proc();
+  const std::vector<std::tuple<std::string, std::string, uint64_t>> expected = {
+      {"write", "file", 7},        {"writev", "file", 3},       {"pwrite", "file", 4},
+      {"pwritev", "file", 2},      {"pwritev2", "file", 1},     {"read", "file", 5},
+      {"readv", "file", 2},        {"pread", "file", 6},        {"preadv", "file", 1},
+      {"preadv2", "file", 1},      {"send", "unix-stream", 8},  {"recv", "unix-stream", 8},
+      {"sendmsg", "unix-stream", 2}, {"recvmsg", "unix-stream", 2}, {"sendto", "udp", 3},
+      {"recvfrom", "udp", 3},      {"sendmmsg", "udp", 1},      {"recvmmsg", "udp", 1},
+      {"write", "pipe", 2},        {"read", "pipe", 2}};
+  uint64_t expected_total = 0;
+  for (const auto& [op, kind, n] : expected) {
+    EXPECT_EQ(calls(p, op, kind), n) << op << " on " << kind;
+    expected_total += n;
+  }
+  // One failing call per entry point, on fd -1.
+  for (const char* op : {"write", "writev", "pwrite", "pwritev", "pwritev2", "read", "readv",
+                         "pread", "preadv", "preadv2", "send", "sendto", "sendmsg", "sendmmsg",
+                         "recv", "recvfrom", "recvmsg", "recvmmsg"}) {
+    EXPECT_EQ(calls(p, op, "bad-fd"), 1u) << op;
+    EXPECT_EQ(sum(p, "errors", op, "bad-fd"), 1u) << op;
+    ++expected_total;
+  }
+  EXPECT_EQ(all_calls(p), expected_total);
+  EXPECT_EQ(sum(p, "bytes", "sendmmsg", "udp"), 16u); // 4 messages of 4 bytes
+  EXPECT_EQ(sum(p, "bytes", "write", "file"), 14u);
+  EXPECT_EQ(p["events"].size(), expected_total);
+  EXPECT_EQ(p["events_dropped"], 0);
+  EXPECT_EQ(p["state"], "finished");
+  // Coverage: what valley saw next to what the kernel counted.
+  EXPECT_EQ(p["coverage"]["valid"], true) << p["coverage"].dump();
+}
+
+TEST(Recorder, LargeFileOffsetBuildUsesThe64BitNames) {
+  fs::path data = temp_dir();
+  auto t = traced({victim("valley_victim_calls_lfs"), data});
+  fs::remove_all(data);
+  ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+  const json& p = t->proc();
+  EXPECT_EQ(calls(p, "pwrite64", "file"), 4u);
+  EXPECT_EQ(calls(p, "pwritev64", "file"), 2u);
+  EXPECT_EQ(calls(p, "pwritev64v2", "file"), 1u);
+  EXPECT_EQ(calls(p, "pread64", "file"), 6u);
+  EXPECT_EQ(calls(p, "preadv64", "file"), 1u);
+  EXPECT_EQ(calls(p, "preadv64v2", "file"), 1u);
+  EXPECT_EQ(calls(p, "pwrite"), 0u);
+  EXPECT_EQ(calls(p, "write", "file"), 7u);
+}
+
+TEST(Recorder, FortifiedReadsAreSeenAndStillCheck) {
+  for (const char* name : {"valley_victim_fortified", "valley_victim_fortified_lfs"}) {
+    SCOPED_TRACE(name);
+    auto t = traced({victim(name), "/etc/passwd", "8"});
+    ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+    const json& p = t->proc();
+    EXPECT_EQ(calls(p, "read_chk", "file"), 3u);
+    EXPECT_EQ(calls(p, "pread_chk", "file") + calls(p, "pread64_chk", "file"), 2u);
+    EXPECT_EQ(calls(p, "recv_chk", "unix-stream"), 4u);
+    EXPECT_EQ(calls(p, "recvfrom_chk", "unix-stream"), 1u);
+    // glibc's overflow check still fires, exactly as without valley.
+    Outcome bare = run({victim(name), "/etc/passwd", "8", "overflow"});
+    auto over = traced({victim(name), "/etc/passwd", "8", "overflow"});
+    EXPECT_TRUE(bare.signaled(SIGABRT)) << bare.describe();
+    EXPECT_EQ(over->out.status, bare.status);
+    EXPECT_EQ(over->out.err, bare.err);
+  }
+}
+
+TEST(Recorder, ThreadsShareOneTraceAndNothingIsLostUncounted) {
+  auto t = traced({victim("valley_victim_threads"), "8", "100000"});
+  ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+  ASSERT_EQ(t->procs().size(), 1u);
+  const json& p = t->proc();
+  EXPECT_EQ(calls(p, "write", "chardev", "writer"), 800000u);
+  EXPECT_EQ(p["events_total"].get<uint64_t>() + p["events_dropped"].get<uint64_t>(), 800000u);
+  std::set<uint64_t> tids;
+  for (const json& e : p["events"]) tids.insert(e["tid"].get<uint64_t>());
+  EXPECT_EQ(tids.size(), 8u);
+}
+
+TEST(Recorder, ForkedChildrenGetTheirOwnTraces) {
+  auto t = traced({victim("valley_victim_forker")});
+  ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+  ASSERT_EQ(t->procs().size(), 4u);
+  int parent_pid = -1;
+  for (const json& p : t->procs())
+    if (p["origin"] == "start") parent_pid = p["pid"];
+  ASSERT_NE(parent_pid, -1);
+  int children = 0;
+  for (const json& p : t->procs()) {
+    if (p["pid"] == parent_pid) {
+      EXPECT_EQ(calls(p, "write", "chardev"), 105u);
+      continue;
+    }
+    ++children;
+    EXPECT_EQ(p["origin"], "fork");
+    EXPECT_EQ(p["ppid"], parent_pid);
+    EXPECT_EQ(p["parent"]["pid"], parent_pid);
+    EXPECT_EQ(calls(p, "write", "chardev", "child_work"), 1000u);
+    EXPECT_EQ(p["state"], "finished") << "every exit path (_exit, exit, return) closes the trace";
+  }
+  EXPECT_EQ(children, 3);
+}
+
+TEST(Recorder, ExecKeepsTracingTheNewImage) {
+  for (const char* how : {"execv", "execvp", "execl", "scrub"}) {
+    SCOPED_TRACE(how);
+    auto t = traced({victim("valley_victim_execer"), how});
+    ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+    ASSERT_EQ(t->procs().size(), 2u);
+    const json* first = nullptr;
+    const json* second = nullptr;
+    for (const json& p : t->procs()) (p["seq"] == 0 ? first : second) = &p;
+    ASSERT_TRUE(first && second);
+    EXPECT_EQ((*first)["pid"], (*second)["pid"]);
+    EXPECT_EQ((*first)["state"], "exec");
+    EXPECT_EQ((*second)["origin"], "exec");
+    EXPECT_EQ(calls(*first, "write", "chardev"), 10u);
+    EXPECT_EQ(calls(*second, "write", "chardev"), 20u);
+    EXPECT_EQ((*second)["command"].at(2), "stage2");
+  }
+}
+
+TEST(Recorder, DlopenedLibraryIsSymbolized) {
+  auto t = traced({victim("valley_victim_dlopener"), VALLEY_PLUGIN});
+  ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+  const json& p = t->proc();
+  bool module_seen = false;
+  for (const json& m : p["modules"]) module_seen |= m["path"] == VALLEY_PLUGIN;
+  EXPECT_TRUE(module_seen) << "the module map is refreshed after dlopen";
+  // A library writing for itself is split by its caller (main); the library frame is named.
+  uint64_t n = 0;
+  for (const json& s : p["sites"]) {
+    if (s["frame"]["function"] != "plugin_emit") continue;
+    for (const json& c : p["counters"])
+      if (c["site"] == s["id"]) n += c["calls"].get<uint64_t>();
+  }
+  EXPECT_EQ(n, 50u);
+}
+
+TEST(Recorder, TraceSurvivesSigkill) {
+  auto t = traced({victim("valley_victim_killed")});
+  ASSERT_TRUE(t->out.signaled(SIGKILL)) << t->out.describe();
+  const json& p = t->proc();
+  EXPECT_EQ(p["state"], "killed-or-crashed");
+  EXPECT_EQ(calls(p, "write", "chardev"), 1000u);
+  EXPECT_EQ(p["events_total"], 1000);
+  EXPECT_EQ(p["coverage"]["valid"], false);
+}
+
+TEST(Recorder, CallsBeforeTheConstructorAndAfterTheDestructorAreKept) {
+  Outcome bare = run({victim("valley_victim_early")});
+  auto t = traced({victim("valley_victim_early")});
+  EXPECT_EQ(bare.err, "early\nmain\nlate\n");
+  EXPECT_EQ(t->out.err, bare.err);
+  EXPECT_EQ(t->out.status, bare.status);
+  const json& p = t->proc();
+  EXPECT_EQ(calls(p, "write"), 3u);
+  int late = 0;
+  for (const json& e : p["events"])
+    for (const json& f : e["flags"]) late += f == "late";
+  EXPECT_EQ(late, 1) << "the destructor's write after valley's own is kept and marked";
+}
+
+TEST(Recorder, LibraryCallsSplitByCallingFunction) {
+  Outcome bare = run({victim("valley_victim_streams")});
+  auto t = traced({victim("valley_victim_streams")});
+  EXPECT_EQ(t->out.out, bare.out);
+  const json& p = t->proc();
+  std::map<std::string, uint64_t> by_caller;
+  for (const json& s : p["sites"]) {
+    if (s["caller"].is_null()) continue;
+    for (const json& c : p["counters"])
+      if (c["site"] == s["id"]) by_caller[s["caller"]["function"]] += c["calls"].get<uint64_t>();
+  }
+  EXPECT_EQ(by_caller["emit_alpha()"], 10u) << json(by_caller).dump();
+  EXPECT_EQ(by_caller["emit_beta()"], 10u) << json(by_caller).dump();
+}
+
+TEST(Recorder, CallSitesCarryFunctionFileAndLine) {
+  fs::path cfg = temp_dir() / "config";
+  std::ofstream(cfg) << "abcdefghij";
+  Outcome bare = run({victim("valley_victim_sites"), cfg});
+  auto t = traced({victim("valley_victim_sites"), cfg});
+  fs::remove_all(cfg.parent_path());
+  EXPECT_EQ(t->out.out, bare.out);
+  EXPECT_EQ(t->out.out, std::string(3, '#') + std::string(300, 'r'));
+  const json& p = t->proc();
+  EXPECT_EQ(calls(p, "write", "", "emit_row"), 300u);
+  EXPECT_EQ(calls(p, "write", "", "emit_header"), 3u);
+  EXPECT_EQ(calls(p, "read", "file", "read_config"), 11u); // 10 bytes, then EOF
+  EXPECT_EQ(sum(p, "zero_results", "read", "file", "read_config"), 1u);
+  for (const json& c : p["counters"]) {
+    if (c["function"] != "emit_row") continue;
+    EXPECT_TRUE(c["file"].get<std::string>().ends_with("sites.c")) << c.dump();
+    EXPECT_EQ(c["line"], 11) << c.dump(); // the write(1, "r", 1) line in sites.c
+  }
+}
+
+TEST(Recorder, ExportsOnlyTheWrappedLibcNames) {
+  Outcome nm = run({"nm", "-D", "--defined-only", VALLEY_SHIM});
+  ASSERT_TRUE(nm.exited(0)) << nm.describe();
+  std::set<std::string> exported;
+  std::istringstream lines(nm.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::string addr, type, name;
+    std::istringstream(line) >> addr >> type >> name;
+    exported.insert(name);
+  }
+  std::ifstream map(VALLEY_EXPORTS_MAP);
+  std::set<std::string> allowed;
+  std::string word;
+  bool in_global = false;
+  while (map >> word) {
+    if (word == "global:") in_global = true;
+    else if (word == "local:") in_global = false;
+    else if (in_global && word.back() == ';') allowed.insert(word.substr(0, word.size() - 1));
+  }
+  EXPECT_EQ(exported, allowed);
+  EXPECT_GT(allowed.size(), 60u);
+  Outcome needed = run({"readelf", "-d", VALLEY_SHIM});
+  EXPECT_EQ(needed.out.find("libstdc++"), std::string::npos);
+  EXPECT_EQ(needed.out.find("libgcc_s"), std::string::npos);
+}
+
+TEST(Recorder, BadSettingsLeaveTheProgramUntracedAndUnchanged) {
+  Outcome bare = run({victim("valley_victim_sites")});
+  for (const char* bad : {"VALLEY_RING_EVENTS=lots", "VALLEY_MAX_FRAMES=0", "VALLEY_DIR=/proc/no/such"}) {
+    SCOPED_TRACE(bad);
+    fs::path dir = temp_dir();
+    std::vector<std::string> env = {std::string("LD_PRELOAD=") + VALLEY_SHIM, "VALLEY_DIR=" + dir.string(), bad};
+    Outcome o = run({victim("valley_victim_sites")}, with_env(env));
+    EXPECT_EQ(o.out, bare.out);
+    EXPECT_EQ(o.status, bare.status);
+    EXPECT_TRUE(o.err.starts_with("valley: ")) << o.err;
+    EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+    EXPECT_TRUE(fs::is_empty(dir));
+    fs::remove_all(dir);
+  }
+}
+
+TEST(Recorder, TraceFilesArePrivateWhateverTheUmask) {
+  fs::path dir = temp_dir();
+  std::vector<std::string> env = {std::string("LD_PRELOAD=") + VALLEY_SHIM,
+                                  "VALLEY_DIR=" + (dir / "run").string()};
+  Outcome o = run({"sh", "-c", "umask 000; exec \"$0\"", victim("valley_victim_sites")},
+                  with_env(env));
+  ASSERT_TRUE(o.exited(0)) << o.describe();
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(dir / "run")) {
+    struct stat st {};
+    ASSERT_EQ(stat(e.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << e.path();
+    ++files;
+  }
+  EXPECT_GE(files, 2);
+  fs::remove_all(dir);
+}
+
+TEST(Recorder, FullTmpfsMeansUntracedNotSigbus) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  fs::path mnt = temp_dir();
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=1m") != 0)
+    GTEST_SKIP() << "cannot mount tmpfs here";
+  Outcome bare = run({victim("valley_victim_sites")});
+  std::vector<std::string> env = {std::string("LD_PRELOAD=") + VALLEY_SHIM,
+                                  "VALLEY_DIR=" + mnt.string()};
+  Outcome o = run({victim("valley_victim_sites")}, with_env(env));
+  umount(mnt.c_str());
+  fs::remove_all(mnt);
+  EXPECT_EQ(o.status, bare.status) << o.describe();
+  EXPECT_EQ(o.out, bare.out);
+  EXPECT_TRUE(o.err.starts_with("valley: error: cannot reserve space")) << o.err;
+}

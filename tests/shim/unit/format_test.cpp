@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+// The format's helpers: buckets, counter keys and names round-trip.
+#include "valley/format.h"
+
+#include <gtest/gtest.h>
+#include <string>
+
+using namespace valley;
+
+TEST(Format, Buckets) {
+  EXPECT_EQ(bucket_of(0), 0u);
+  EXPECT_EQ(bucket_of(1), 1u);
+  EXPECT_EQ(bucket_of(2), 2u);
+  EXPECT_EQ(bucket_of(3), 2u);
+  EXPECT_EQ(bucket_of(4), 3u);
+  EXPECT_EQ(bucket_of(65535), 16u);
+  EXPECT_EQ(bucket_of(65536), 17u);
+  EXPECT_EQ(bucket_of(~uint64_t{0}), kHistBuckets - 1);
+}
+
+TEST(Format, CounterKeysRoundTrip) {
+  for (uint32_t site : {0u, 1u, 4095u, kSiteUnknown}) {
+    uint64_t k = counter_key(site, Op::recvmmsg, FdKind::unix_seqpacket);
+    EXPECT_NE(k, 0u);
+    EXPECT_NE(k, kCatchAllKey);
+    EXPECT_EQ(key_site(k), site);
+    EXPECT_EQ(key_op(k), Op::recvmmsg);
+    EXPECT_EQ(key_kind(k), FdKind::unix_seqpacket);
+  }
+}
+
+TEST(Format, EveryOpAndKindHasAName) {
+  for (uint8_t v = 1; v <= kOpMax; ++v) EXPECT_NE(op_name(static_cast<Op>(v)), nullptr) << int(v);
+  for (uint8_t v = 0; v <= kFdKindMax; ++v)
+    EXPECT_NE(fd_kind_name(static_cast<FdKind>(v)), nullptr) << int(v);
+  EXPECT_TRUE(op_is_output(Op::sendmmsg));
+  EXPECT_FALSE(op_is_output(Op::recvfrom_chk));
+  EXPECT_EQ(std::string(op_name(Op::pread64_chk)), "pread64_chk");
+}
