@@ -102,7 +102,7 @@ TEST(Recorder, EveryEntryPointCountedWithErrnoIntact) {
       {"preadv2", "file", 1},      {"send", "unix-stream", 8},  {"recv", "unix-stream", 8},
       {"sendmsg", "unix-stream", 2}, {"recvmsg", "unix-stream", 2}, {"sendto", "udp", 3},
       {"recvfrom", "udp", 3},      {"sendmmsg", "udp", 1},      {"recvmmsg", "udp", 1},
-      {"write", "pipe", 2},        {"read", "pipe", 2}};
+      {"write", "pipe", 2},        {"read", "pipe", 2},         {"write", "chardev", 1}};
   uint64_t expected_total = 0;
   for (const auto& [op, kind, n] : expected) {
     EXPECT_EQ(calls(p, op, kind), n) << op << " on " << kind;
@@ -140,6 +140,7 @@ TEST(Recorder, LargeFileOffsetBuildUsesThe64BitNames) {
   EXPECT_EQ(calls(p, "preadv64v2", "file"), 1u);
   EXPECT_EQ(calls(p, "pwrite"), 0u);
   EXPECT_EQ(calls(p, "write", "file"), 7u);
+  EXPECT_EQ(calls(p, "write", "chardev"), 1u);
 }
 
 TEST(Recorder, FortifiedReadsAreSeenAndStillCheck) {

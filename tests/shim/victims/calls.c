@@ -1,7 +1,8 @@
 // Ground truth: every data entry point with a known count; errno kept on success, EBADF on fd -1.
 // file: write 7, writev 3, pwrite 4, pwritev 2, pwritev2 1, read 5, readv 2, pread 6, preadv 1,
 // preadv2 1; unix stream: send 8, recv 8, sendmsg 2, recvmsg 2; udp: sendto 3, recvfrom 3,
-// sendmmsg 1 (4 messages, 16 bytes), recvmmsg 1; pipe: write 2, read 2; plus one failing call per
+// sendmmsg 1 (4 messages, 16 bytes), recvmmsg 1; pipe: write 2, read 2; /dev/null: write 1 (its
+// classification probes TCGETS, which fails: errno must not show it); plus one failing call per
 // entry point on fd -1 (each an error of that op). Exit 0, or 1 naming the op that broke errno.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -105,6 +106,9 @@ int main(int argc, char** argv) {
     OK("pipe write", write(p[1], "z", 1));
     OK("pipe read", read(p[0], buf, 1));
   }
+
+  int dev_null = open("/dev/null", O_WRONLY);
+  OK("write /dev/null", write(dev_null, buf, 1));
 
   BAD("write", write(-1, buf, 1));
   BAD("writev", writev(-1, iov, 2));
