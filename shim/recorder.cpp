@@ -105,14 +105,26 @@ bool same_name(const char* entry, const char* want, size_t name_len) {
   return entry[name_len] == '=';
 }
 
+// Only what the kernel's syscr/syscw count is comparable: the read and write families.
+// Socket calls (send*, recv*) move data through their own paths, which those counters skip.
+bool counted_by_kernel(Op op) {
+  switch (op) {
+  case Op::send: case Op::sendto: case Op::sendmsg: case Op::sendmmsg: case Op::recv:
+  case Op::recvfrom: case Op::recvmsg: case Op::recvmmsg: case Op::recv_chk:
+  case Op::recvfrom_chk:
+    return false;
+  default:
+    return true;
+  }
+}
+
 void summarize_coverage(Segment& seg) {
   Coverage& c = seg.hdr->coverage;
   c.seen_reads = c.seen_writes = c.seen_rbytes = c.seen_wbytes = 0;
-  for (uint32_t i = 0; i < seg.hdr->counters.capacity; ++i) {
+  for (uint32_t i = 1; i < seg.hdr->counters.capacity; ++i) {
     const CounterRow& r = seg.counters[i];
-    if (!r.key) continue;
-    // The catch-all row mixes directions; count it as writes (the common case).
-    bool out = r.key == kCatchAllKey || op_is_output(key_op(r.key));
+    if (!r.key || !counted_by_kernel(key_op(r.key))) continue;
+    const bool out = op_is_output(key_op(r.key));
     (out ? c.seen_writes : c.seen_reads) += r.calls;
     (out ? c.seen_wbytes : c.seen_rbytes) += r.bytes;
   }

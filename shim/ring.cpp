@@ -31,6 +31,7 @@ bool append(Segment& seg, const iovec* iov, int n) {
   size_t total = 0;
   for (int i = 0; i < n; ++i) total += iov[i].iov_len;
   ssize_t w = ::syscall(SYS_writev, fd, iov, n);
+  if (w >= 0) sys::note_own_write(static_cast<uint64_t>(w));
   bool ok = w == static_cast<ssize_t>(total);
   if (!ok && w >= 0) { // short write: finish it piece by piece
     size_t skip = static_cast<size_t>(w);

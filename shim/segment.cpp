@@ -297,16 +297,17 @@ void segment_unmap(Segment* seg) {
 void segment_record_end(Segment* seg) {
   SegmentHeader* h = seg->hdr;
   segment_calibrate(seg);
+  // Valley's own reads and writes (draining, /proc) are not the program's. Taken before the
+  // final /proc/self/io read, whose own counts the kernel adds only after answering it.
+  sys::OwnIo own = sys::own_io();
   IoCounts now = read_io();
   if (!now.ok || !g_io_start.ok) return;
-  // Valley's own reads and writes (draining, /proc) are not the program's.
-  sys::OwnIo own = sys::own_io();
   Coverage& c = h->coverage;
   auto sub = [](uint64_t a, uint64_t b) { return a > b ? a - b : 0; };
   c.kernel_syscr = sub(now.syscr - g_io_start.syscr, own.reads);
   c.kernel_syscw = sub(now.syscw - g_io_start.syscw, own.writes);
-  c.kernel_rchar = now.rchar - g_io_start.rchar;
-  c.kernel_wchar = now.wchar - g_io_start.wchar;
+  c.kernel_rchar = sub(now.rchar - g_io_start.rchar, own.rbytes);
+  c.kernel_wchar = sub(now.wchar - g_io_start.wchar, own.wbytes);
   c.valid = 1;
 }
 

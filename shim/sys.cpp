@@ -9,7 +9,7 @@
 
 namespace valley::shim::sys {
 namespace {
-constinit std::atomic<uint64_t> g_own_reads{0}, g_own_writes{0};
+constinit std::atomic<uint64_t> g_own_reads{0}, g_own_writes{0}, g_own_rbytes{0}, g_own_wbytes{0};
 }
 
 int open(const char* path, int flags, int mode) {
@@ -18,7 +18,9 @@ int open(const char* path, int flags, int mode) {
 int close(int fd) { return static_cast<int>(::syscall(SYS_close, fd)); }
 ssize_t read(int fd, void* buf, size_t n) {
   g_own_reads.fetch_add(1, std::memory_order_relaxed);
-  return ::syscall(SYS_read, fd, buf, n);
+  ssize_t r = ::syscall(SYS_read, fd, buf, n);
+  if (r > 0) g_own_rbytes.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
+  return r;
 }
 bool write_all(int fd, const void* buf, size_t n) {
   auto* p = static_cast<const char*>(buf);
@@ -27,6 +29,7 @@ bool write_all(int fd, const void* buf, size_t n) {
     ssize_t r = ::syscall(SYS_write, fd, p, n);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return false;
+    g_own_wbytes.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
     p += r;
     n -= static_cast<size_t>(r);
   }
@@ -57,8 +60,13 @@ ssize_t read_file(const char* path, char* buf, size_t n) {
 }
 
 OwnIo own_io() {
-  return {g_own_reads.load(std::memory_order_relaxed),
-          g_own_writes.load(std::memory_order_relaxed)};
+  return {g_own_reads.load(std::memory_order_relaxed), g_own_writes.load(std::memory_order_relaxed),
+          g_own_rbytes.load(std::memory_order_relaxed), g_own_wbytes.load(std::memory_order_relaxed)};
+}
+
+void note_own_write(uint64_t bytes) {
+  g_own_writes.fetch_add(1, std::memory_order_relaxed);
+  g_own_wbytes.fetch_add(bytes, std::memory_order_relaxed);
 }
 
 } // namespace valley::shim::sys

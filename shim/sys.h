@@ -23,11 +23,13 @@ pid_t gettid();
 /// Reads a small file (a /proc entry) into buf, NUL-terminated. Returns bytes read or -1.
 ssize_t read_file(const char* path, char* buf, size_t n);
 
-/// How many read/write syscalls valley itself made: the coverage figures subtract them.
+/// The read/write syscalls (and bytes) valley itself made: coverage figures subtract them.
 struct OwnIo {
-  uint64_t reads, writes;
+  uint64_t reads, writes, rbytes, wbytes;
 };
 OwnIo own_io();
+/// Notes a write valley made with its own raw syscall (outside write_all).
+void note_own_write(uint64_t bytes);
 
 } // namespace valley::shim::sys
 

@@ -92,15 +92,18 @@ enum StateBits : uint32_t {
   kStateCountersFull = 1u << 3, ///< some calls landed in the catch-all counter row
 };
 
-/// Kernel vs intercepted syscall counts for this image (from /proc/self/io at start and end).
+/// Kernel vs intercepted syscall counts for this image (from /proc/self/io at start and end),
+/// with valley's own reads and writes (draining, /proc) taken out of the kernel's figures.
 struct Coverage {
   uint64_t valid;        ///< 1 if the fields below were measured
   uint64_t kernel_syscr; ///< read-family syscalls the kernel counted for this image
   uint64_t kernel_syscw; ///< write-family syscalls the kernel counted for this image
   uint64_t kernel_rchar; ///< bytes
   uint64_t kernel_wchar;
-  uint64_t seen_reads;   ///< intercepted read-family calls (Op direction in)
-  uint64_t seen_writes;  ///< intercepted write-family calls (Op direction out)
+  uint64_t seen_reads;   ///< intercepted read/readv/pread/preadv-family calls (what syscr counts;
+                         ///< socket calls are not in syscr/syscw and not here); the catch-all
+                         ///< counter row, whose op is unknown, is left out
+  uint64_t seen_writes;  ///< intercepted write-family calls, likewise
   uint64_t seen_rbytes;
   uint64_t seen_wbytes;
 };

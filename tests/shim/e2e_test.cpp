@@ -293,6 +293,23 @@ TEST(Recorder, CallSitesCarryFunctionFileAndLine) {
   }
 }
 
+TEST(Recorder, CoverageCountsWhatValleyCouldNotSee) {
+  fs::path in = temp_dir() / "two";
+  std::ofstream(in) << "ab";
+  auto t = traced({victim("valley_victim_coverage"), in});
+  fs::remove_all(in.parent_path());
+  ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+  EXPECT_EQ(t->out.out, "wwwwwstdio\n");
+  const json& c = t->proc()["coverage"];
+  ASSERT_EQ(c["valid"], true);
+  EXPECT_EQ(c["seen_writes"], 5);
+  EXPECT_EQ(c["kernel_syscw"], 6) << "the stdio write is the kernel's, not valley's";
+  EXPECT_EQ(c["seen_reads"], 3);
+  EXPECT_EQ(c["kernel_syscr"], 3) << "valley's own reads of /proc are not the program's";
+  EXPECT_EQ(c["kernel_wchar"], 11);
+  EXPECT_EQ(c["seen_wbytes"], 5);
+}
+
 TEST(Recorder, ExportsOnlyTheWrappedLibcNames) {
   Outcome nm = run({"nm", "-D", "--defined-only", VALLEY_SHIM});
   ASSERT_TRUE(nm.exited(0)) << nm.describe();
