@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Recorder overhead: 10 million 1-byte write()s to /dev/null, bare against valley (and valley
+# with counters only), in the same run as `strace -c` and `uftrace record` (fewer calls for
+# those: they cost microseconds each). Medians of hyperfine runs; prints a markdown table.
+# Usage: bench/run.sh [BUILD_DIR]   (needs hyperfine; strace and uftrace are used if present)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build}
+bin=$build/bin
+shim=$build/lib/libvalley.so
+runs=${RUNS:-7}
+N=${N:-10000000}
+N_SLOW=${N_SLOW:-200000}
+command -v hyperfine > /dev/null || { echo "bench: hyperfine is needed (apt-get install hyperfine)" >&2; exit 1; }
+work=$(mktemp -d "${TMPDIR:-/tmp}/valley-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# name | calls | command
+cases=(
+  "bare|$N|$bin/valley_bench_write $N"
+  "valley (counters + events)|$N|env LD_PRELOAD=$shim VALLEY_DIR=$work/run $bin/valley_bench_write $N"
+  "valley (counters only, VALLEY_EVENTS=0)|$N|env LD_PRELOAD=$shim VALLEY_EVENTS=0 VALLEY_DIR=$work/run $bin/valley_bench_write $N"
+)
+command -v strace > /dev/null && cases+=("strace -c|$N_SLOW|strace -c -o $work/strace.out $bin/valley_bench_write $N_SLOW")
+command -v uftrace > /dev/null && cases+=("uftrace record (-pg build)|$N_SLOW|uftrace record -d $work/uftrace.data $bin/valley_bench_write_pg $N_SLOW")
+
+args=()
+for c in "${cases[@]}"; do args+=("${c##*|}"); done
+hyperfine -N --warmup 1 --runs "$runs" --prepare "rm -rf $work/run $work/uftrace.data" \
+  --export-json "$work/h.json" "${args[@]}" > "$work/hyperfine.log" 2>&1 || { cat "$work/hyperfine.log"; exit 1; }
+
+python3 - "$work/h.json" "$N" "${cases[@]}" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+cases = [c.split("|", 2) for c in sys.argv[3:]]
+bare = results[0]["median"] / int(cases[0][1]) * 1e9
+print(f"| tool | calls | median wall time | ns per call | ratio to bare |")
+print(f"|---|---:|---:|---:|---:|")
+for (name, calls, _), r in zip(cases, results):
+    ns = r["median"] / int(calls) * 1e9
+    print(f"| {name} | {int(calls):,} | {r['median']:.3f} s | {ns:.1f} | {ns / bare:.2f} |")
+PY
+
+echo
+echo "Call-site cost (1000 distinct call sites; medians of $runs runs):"
+site() {
+  for _ in $(seq "$runs"); do "$@" "$bin/valley_bench_site_cost"; rm -rf "$work/run"; done |
+    awk -v k="$1" '$1 == k {print $2}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+bare_first=$(site first_sight_ns env)
+bare_known=$(site known_site_ns env)
+v_first=$(site first_sight_ns env LD_PRELOAD="$shim" VALLEY_DIR="$work/run")
+v_known=$(site known_site_ns env LD_PRELOAD="$shim" VALLEY_DIR="$work/run")
+echo "| call | bare ns | valley ns | valley extra ns |"
+echo "|---|---:|---:|---:|"
+awk -v a="$bare_first" -v b="$v_first" 'BEGIN {printf "| first call at a new site (full stack capture) | %.0f | %.0f | %.0f |\n", a, b, b - a}'
+awk -v a="$bare_known" -v b="$v_known" 'BEGIN {printf "| call at a known site | %.0f | %.0f | %.0f |\n", a, b, b - a}'
