@@ -43,9 +43,12 @@ PY
 
 echo
 echo "Call-site cost (1000 distinct call sites; medians of $runs runs):"
+# site KEY CMD...: the median of KEY's value over $runs runs of CMD valley_bench_site_cost.
 site() {
+  local key=$1
+  shift
   for _ in $(seq "$runs"); do "$@" "$bin/valley_bench_site_cost"; rm -rf "$work/run"; done |
-    awk -v k="$1" '$1 == k {print $2}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+    awk -v k="$key" '$1 == k {print $2}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 bare_first=$(site first_sight_ns env)
 bare_known=$(site known_site_ns env)
