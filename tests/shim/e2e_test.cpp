@@ -310,6 +310,67 @@ TEST(Recorder, CoverageCountsWhatValleyCouldNotSee) {
   EXPECT_EQ(c["seen_wbytes"], 5);
 }
 
+TEST(Recorder, WritesFromSignalHandlersWhileRecording) {
+  // Stacks captured on every call, so handlers also land inside valley's slowest path.
+  for (const char* sample : {"VALLEY_STACK_SAMPLE=4096", "VALLEY_STACK_SAMPLE=1"}) {
+    SCOPED_TRACE(sample);
+    auto t = traced({victim("valley_victim_sigwrite"), "100000"}, {sample});
+    ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+    const long handled = std::stol(t->out.err);
+    EXPECT_GT(handled, 0);
+    EXPECT_EQ(std::count(t->out.out.begin(), t->out.out.end(), '\n'), 100000 + handled);
+    const json& p = t->proc();
+    EXPECT_EQ(calls(p, "write", "", "main"), 100000u);
+    EXPECT_EQ(calls(p, "write", "", "on_alarm"), static_cast<uint64_t>(handled));
+    EXPECT_EQ(p["events_total"].get<uint64_t>() + p["events_dropped"].get<uint64_t>(),
+              100000u + handled);
+  }
+}
+
+TEST(Recorder, CancellationStillEndsAThreadInWrite) {
+  auto t = traced({victim("valley_victim_cancel")});
+  EXPECT_TRUE(t->out.exited(0)) << t->out.describe();
+  EXPECT_EQ(t->out.out, "cancelled\n");
+}
+
+TEST(Recorder, WorksBesideAnotherPreloadedAllocator) {
+  const std::string jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+  if (!fs::exists(jemalloc)) GTEST_SKIP() << "libjemalloc2 is not installed";
+  Outcome bare = run({victim("valley_victim_sites")});
+  for (const std::string& order : {jemalloc + ":" + VALLEY_SHIM, VALLEY_SHIM + (":" + jemalloc)}) {
+    SCOPED_TRACE(order);
+    fs::path dir = temp_dir();
+    Outcome o = run({victim("valley_victim_sites")},
+                    with_env({"LD_PRELOAD=" + order, "VALLEY_DIR=" + dir.string()}));
+    EXPECT_EQ(o.out, bare.out);
+    EXPECT_EQ(o.err, bare.err);
+    EXPECT_EQ(o.status, bare.status);
+    Outcome d = dump_json(dir);
+    json j = json::parse(d.out, nullptr, false);
+    ASSERT_FALSE(j.is_discarded());
+    EXPECT_EQ(calls(j["processes"][0], "write", "", "emit_row"), 300u);
+    fs::remove_all(dir);
+  }
+}
+
+TEST(Recorder, TenMillionCallsLoseNoEventWithDefaults) {
+  fs::path dir = temp_dir();
+  std::vector<std::string> env = {std::string("LD_PRELOAD=") + VALLEY_SHIM, "VALLEY_DIR=" + dir.string()};
+  Outcome o = run({victim("valley_victim_threads"), "1", "10000000"}, with_env(env));
+  ASSERT_TRUE(o.exited(0)) << o.describe();
+  Outcome d = run({VALLEY_BIN, "dump", "--json", "--no-events", dir});
+  json j = json::parse(d.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << d.describe();
+  const json& p = j["processes"][0];
+  EXPECT_EQ(calls(p, "write", "chardev", "writer"), 10000000u);
+  EXPECT_EQ(p["events_dropped"], 0);
+  uint64_t event_bytes = 0;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".vev") event_bytes += e.file_size();
+  EXPECT_EQ(event_bytes, 32u + 10000000u * 48u) << "every event drained into the .vev file";
+  fs::remove_all(dir);
+}
+
 TEST(Recorder, ExportsOnlyTheWrappedLibcNames) {
   Outcome nm = run({"nm", "-D", "--defined-only", VALLEY_SHIM});
   ASSERT_TRUE(nm.exited(0)) << nm.describe();
