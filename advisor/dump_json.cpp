@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+
 namespace valley::advisor {
 namespace {
 
@@ -47,6 +49,11 @@ json gap_hist_json(const uint64_t (&h)[kHistBuckets], double ns_per_tick) {
   for (uint32_t b = 0; b < kHistBuckets; ++b)
     if (h[b]) out[ns_key(static_cast<double>(bucket_low(b)) * ns_per_tick)] = h[b];
   return out;
+}
+
+/// A number, or null when `present` is false.
+template <typename T> std::string nullable(bool present, T v) {
+  return present ? fmt::format("{}", v) : std::string("null");
 }
 
 json problems_json(const std::vector<Problem>& problems) {
@@ -121,6 +128,7 @@ json counters_json(const ProcessView& p) {
     j["function"] = loc ? opt_string(loc->function) : json(nullptr);
     j["file"] = loc ? opt_string(loc->file) : json(nullptr);
     j["line"] = loc && loc->line ? json(loc->line) : json(nullptr);
+    j["location"] = loc ? json(frame_text(*loc)) : json(nullptr);
     j["calls"] = r.calls;
     j["bytes"] = r.bytes;
     j["requested"] = r.requested;
@@ -233,27 +241,38 @@ public:
     first_event_ = true;
   }
 
+  // Events are the bulk of a dump: formatted directly rather than through json objects.
+  // Every string here is an ASCII label (op, kind, errno and flag names) needing no escapes.
   void event(const ProcessView& p, const EventRecord& e, EventSource src) override {
-    json j = {
-        // Without a readable header there is no calibration: only raw ticks.
-        {"ticks", e.ticks},
-        {"t_us", p.info ? json(p.since_start_us(e.ticks)) : json(nullptr)},
-        {"tid", e.tid},
-        {"op", op_label(e.op)},
-        {"fd", e.fd},
-        {"fd_kind", kind_label(e.fd_kind)},
-        {"size", e.size},
-        {"result", e.result},
-        {"errno", e.result < 0 ? json(errno_name(static_cast<int>(-e.result))) : json(nullptr)},
-        {"offset", e.offset == -1 ? json(nullptr) : json(e.offset)},
-        {"duration_ticks", e.duration},
-        {"duration_ns",
-         p.info ? json(static_cast<uint64_t>(p.ticks_to_ns(e.duration) + 0.5)) : json(nullptr)},
-        {"site", e.site == kSiteUnknown ? json(nullptr) : json(e.site)},
-        {"file", p.event_file(e) ? json(p.event_file(e)) : json(nullptr)},
-        {"flags", event_flag_names(e.flags, src)},
-        {"source", src == EventSource::file ? "file" : "ring"}};
-    fmt::print(out_, "{}\n{}", first_event_ ? "" : ",", dump(j));
+    buf_.clear();
+    auto out = std::back_inserter(buf_);
+    fmt::format_to(out, "{}\n{{\"ticks\":{},\"t_us\":", first_event_ ? "" : ",", e.ticks);
+    // Without a readable header there is no calibration: only raw ticks.
+    if (p.info)
+      fmt::format_to(out, "{}", p.since_start_us(e.ticks));
+    else
+      fmt::format_to(out, "null");
+    fmt::format_to(out,
+                   ",\"tid\":{},\"op\":\"{}\",\"fd\":{},\"fd_kind\":\"{}\",\"size\":{},"
+                   "\"result\":{},\"errno\":",
+                   e.tid, op_label(e.op), e.fd, kind_label(e.fd_kind), e.size, e.result);
+    if (e.result < 0)
+      fmt::format_to(out, "\"{}\"", errno_name(-e.result));
+    else
+      fmt::format_to(out, "null");
+    fmt::format_to(out, ",\"offset\":{},\"duration_ticks\":{},\"duration_ns\":{}",
+                   nullable(e.offset != -1, e.offset), e.duration,
+                   nullable(p.info != nullptr, std::llround(p.ticks_to_ns(e.duration))));
+    uint32_t file = p.event_file(e);
+    fmt::format_to(out, ",\"site\":{},\"file\":{},\"flags\":[",
+                   nullable(e.site != kSiteUnknown, e.site), nullable(file != 0, file));
+    bool first_flag = true;
+    for (const std::string& f : event_flag_names(e.flags, src)) {
+      fmt::format_to(out, "{}\"{}\"", first_flag ? "" : ",", f);
+      first_flag = false;
+    }
+    fmt::format_to(out, "],\"source\":\"{}\"}}", src == EventSource::file ? "file" : "ring");
+    std::fwrite(buf_.data(), 1, buf_.size(), out_);
     first_event_ = false;
   }
 
@@ -280,6 +299,7 @@ private:
   bool first_process_ = true;
   bool first_event_ = true;
   std::vector<Problem> all_problems_;
+  fmt::memory_buffer buf_;
 };
 
 } // namespace

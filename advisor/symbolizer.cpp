@@ -26,9 +26,11 @@ const Dwfl_Callbacks kOfflineCallbacks = {
     .debuginfo_path = &debuginfo_path,
 };
 
-std::string demangle(const char* name) {
+std::string demangle(std::string name) {
+  // Versioned dynamic symbols come as "name@@GLIBC_2.34"; the version is noise here.
+  if (size_t at = name.find('@'); at != std::string::npos && at > 0) name.resize(at);
   int status = 0;
-  char* out = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  char* out = abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status);
   if (status != 0 || out == nullptr) return name;
   std::string s(out);
   std::free(out);

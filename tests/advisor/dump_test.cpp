@@ -175,6 +175,7 @@ TEST_F(DumpTest, JsonFieldsEqualTheFixture) {
   EXPECT_EQ(c["requested"], 800);
   EXPECT_EQ(c["errors"], 0);
   EXPECT_EQ(c["time_ns"], 10000);
+  EXPECT_EQ(c["location"], "victim+0x1234");
   EXPECT_EQ(c["size_hist"], (json{{"8", 100}}));
   EXPECT_EQ(c["gap_hist_ns"], (json{{"0", 1}, {"1024", 99}}));
   EXPECT_TRUE(p["counters"][0]["catch_all"]);
