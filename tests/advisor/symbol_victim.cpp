@@ -17,7 +17,11 @@
 
 namespace {
 
-__attribute__((noinline)) void* return_address() { return __builtin_return_address(0); }
+// Stores rather than returns, so that nothing of the call's line follows the call: the return
+// address then belongs to the next line, and only address - 1 finds the call's line.
+__attribute__((noinline)) void capture_return_address(void** out) {
+  *out = __builtin_return_address(0);
+}
 
 void print_build_id(const dl_phdr_info* info) {
   for (int i = 0; i < info->dlpi_phnum; ++i) {
@@ -69,7 +73,8 @@ int print_module(dl_phdr_info* info, size_t, void* data) {
 
 namespace victim {
 __attribute__((noinline)) void* outer_function(int* line) {
-  void* ra = return_address();
+  void* ra = nullptr;
+  capture_return_address(&ra);
   *line = __LINE__ - 1; // the line of the call above
   return ra;
 }

@@ -4,12 +4,17 @@
 #include "symbol_victim.h"
 
 namespace {
-__attribute__((noinline)) void* return_address() { return __builtin_return_address(0); }
+// Stores rather than returns, so that nothing of the call's line follows the call: the return
+// address then belongs to the next line, and only address - 1 finds the call's line.
+__attribute__((noinline)) void capture_return_address(void** out) {
+  *out = __builtin_return_address(0);
+}
 } // namespace
 
 namespace victim_lib {
 void* library_function(int* line) {
-  void* ra = return_address();
+  void* ra = nullptr;
+  capture_return_address(&ra);
   *line = __LINE__ - 1; // the line of the call above
   return ra;
 }
