@@ -156,9 +156,61 @@ std::vector<char*> c_strings(std::vector<std::string>& v) {
 volatile sig_atomic_t g_child = 0;
 
 void forward_signal(int sig) {
-  // Before fork returns in the parent g_child is 0, and kill(0) would hit our process group.
+  // Until fork returns in the parent g_child is 0, and kill(0) would hit our process group.
   if (g_child > 0) ::kill(g_child, sig);
 }
+
+/// valley's signals while its child runs, like time(1): the terminal's SIGINT and SIGQUIT
+/// reach the child as well, which decides; valley ignores them and waits to report. SIGTERM
+/// and SIGHUP come to valley alone (kill, hangup), so they are passed on. SIGCHLD gets its
+/// default so that waitpid works even when valley was started with it ignored.
+class ChildSignals {
+public:
+  ChildSignals() {
+    sigset_t forwarded;
+    sigemptyset(&forwarded);
+    sigaddset(&forwarded, SIGTERM);
+    sigaddset(&forwarded, SIGHUP);
+    // Blocked until the child's pid is known to the handler.
+    ::sigprocmask(SIG_BLOCK, &forwarded, &old_mask_);
+    struct sigaction ignore {
+    }, forward{}, dfl{};
+    ignore.sa_handler = SIG_IGN;
+    dfl.sa_handler = SIG_DFL;
+    forward.sa_handler = forward_signal;
+    sigemptyset(&forward.sa_mask);
+    const struct sigaction* wanted[] = {&ignore, &ignore, &forward, &forward, &dfl};
+    for (size_t i = 0; i < std::size(kSignals); ++i)
+      ::sigaction(kSignals[i], wanted[i], &old_[i]);
+  }
+  ~ChildSignals() { finished(); }
+  ChildSignals(const ChildSignals&) = delete;
+  ChildSignals& operator=(const ChildSignals&) = delete;
+
+  /// In the forked child before exec: everything as valley found it.
+  void restore_for_child() const {
+    for (size_t i = 0; i < std::size(kSignals); ++i)
+      ::sigaction(kSignals[i], &old_[i], nullptr);
+    ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
+  }
+  void started(pid_t child) {
+    if (child > 0) g_child = child;
+    ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
+  }
+  void finished() {
+    if (done_) return;
+    done_ = true;
+    g_child = 0;
+    for (size_t i = 0; i < std::size(kSignals); ++i)
+      ::sigaction(kSignals[i], &old_[i], nullptr);
+  }
+
+private:
+  static constexpr int kSignals[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGCHLD};
+  struct sigaction old_[std::size(kSignals)]{};
+  sigset_t old_mask_{};
+  bool done_ = false;
+};
 
 size_t count_traces(const fs::path& dir) {
   size_t n = 0;
@@ -197,39 +249,18 @@ int run_run(Args args) {
   std::vector<char*> envp = c_strings(env);
   std::vector<char*> argv = c_strings(o.command);
 
-  // Like time(1): the terminal's SIGINT/SIGQUIT go to the child, which decides; valley waits
-  // and reports. SIGTERM/SIGHUP are sent to valley alone by kill/hangup, so they are passed on.
-  struct sigaction ignore {
-  }, forward{}, old_int{}, old_quit{}, old_term{}, old_hup{};
-  ignore.sa_handler = SIG_IGN;
-  forward.sa_handler = forward_signal;
-  sigemptyset(&forward.sa_mask);
-  sigset_t forwarded, old_mask;
-  sigemptyset(&forwarded);
-  sigaddset(&forwarded, SIGTERM);
-  sigaddset(&forwarded, SIGHUP);
-  ::sigprocmask(SIG_BLOCK, &forwarded, &old_mask);
-  ::sigaction(SIGINT, &ignore, &old_int);
-  ::sigaction(SIGQUIT, &ignore, &old_quit);
-  ::sigaction(SIGTERM, &forward, &old_term);
-  ::sigaction(SIGHUP, &forward, &old_hup);
-
+  ChildSignals signals;
   std::fflush(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
-    ::sigaction(SIGINT, &old_int, nullptr);
-    ::sigaction(SIGQUIT, &old_quit, nullptr);
-    ::sigaction(SIGTERM, &old_term, nullptr);
-    ::sigaction(SIGHUP, &old_hup, nullptr);
-    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+    signals.restore_for_child();
     ::execvpe(argv[0], argv.data(), envp.data());
     int err = errno;
     ::dprintf(2, "valley: error: cannot run %s: %s\n", argv[0], std::strerror(err));
     ::_exit(err == EACCES ? 126 : 127);
   }
   int fork_errno = errno;
-  if (pid > 0) g_child = pid;
-  ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+  signals.started(pid);
   if (pid < 0) throw std::runtime_error(fmt::format("cannot fork: {}", std::strerror(fork_errno)));
 
   int status = 0;
@@ -238,11 +269,7 @@ int run_run(Args args) {
       throw std::runtime_error(
           fmt::format("waiting for {}: {}", o.command[0], std::strerror(errno)));
   }
-  g_child = 0;
-  ::sigaction(SIGINT, &old_int, nullptr);
-  ::sigaction(SIGQUIT, &old_quit, nullptr);
-  ::sigaction(SIGTERM, &old_term, nullptr);
-  ::sigaction(SIGHUP, &old_hup, nullptr);
+  signals.finished();
 
   size_t traced = count_traces(dir);
   std::string how = WIFSIGNALED(status)

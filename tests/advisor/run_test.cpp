@@ -71,6 +71,14 @@ TEST_F(RunTest, DiesFromTheSignalThatKilledTheChild) {
   EXPECT_FALSE(WCOREDUMP(segv.status)) << "valley must not dump core for its child's crash";
 }
 
+TEST_F(RunTest, WaitsEvenWhenStartedWithSigchldIgnored) {
+  // An ignored SIGCHLD survives exec and would make the kernel reap the child unseen.
+  Outcome r = run({"sh", "-c", "trap '' CHLD; exec \"$0\" run --dir \"$1\" -- sh -c 'exit 4'",
+                   VALLEY_BIN, dir()},
+                  with_shim());
+  EXPECT_TRUE(r.exited(4)) << r.describe();
+}
+
 TEST_F(RunTest, StdinStdoutAndStderrAreUntouched) {
   std::string bytes;
   for (int i = 0; i < 200000; ++i)
