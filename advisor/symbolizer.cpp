@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <cxxabi.h>
+#include <filesystem>
 #include <unordered_map>
 
 namespace valley::advisor {
@@ -86,6 +87,9 @@ Symbolizer::ModuleFile* Symbolizer::open(const std::string& path) {
   if (!fresh) return it->second.get();
   // Only absolute paths are files; the loader also names images that have none (vdso).
   if (path.empty() || path[0] != '/') return nullptr;
+  // The path comes from an untrusted trace: a FIFO or device there must not hang or flood us.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return nullptr;
   auto mf = std::make_unique<ModuleFile>();
   mf->dwfl = dwfl_begin(&kOfflineCallbacks);
   if (!mf->dwfl) return nullptr;

@@ -3,11 +3,14 @@
 // prints its module map and return addresses with their source lines; the symbolizer, in
 // this other process, must find the same function and file:line.
 #include "symbolizer.h"
+#include "trace_builder.h"
 #include "victim_map.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
+
+#include <sys/stat.h>
 
 using namespace valley;
 using namespace valley::advisor;
@@ -99,6 +102,23 @@ TEST_F(SymbolizerTest, MissingFileAndVdsoGiveBasenameAndOffset) {
   EXPECT_EQ(frame_text(symbolizer.resolve(0x10abc, rows)), "libgone.so.1+0xabc");
   EXPECT_EQ(frame_text(symbolizer.resolve(0x30010, rows)), "linux-vdso.so.1+0x10");
   EXPECT_EQ(frame_text(symbolizer.resolve(0x40000, rows)), "0x40000");
+}
+
+TEST_F(SymbolizerTest, DevicesAndFifosAreNotOpened) {
+  valley::testing::TempDir dir;
+  std::string fifo = (dir.path() / "libfifo.so").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  ModuleRow m{};
+  m.lo = m.bias = 0x10000;
+  m.hi = 0x20000;
+  std::strcpy(m.path, fifo.c_str());
+  ModuleRow dev = m;
+  dev.lo = dev.bias = 0x30000;
+  dev.hi = 0x40000;
+  std::strcpy(dev.path, "/dev/zero");
+  std::vector<ModuleRow> rows{m, dev};
+  EXPECT_EQ(frame_text(symbolizer.resolve(0x10010, rows)), "libfifo.so+0x10");
+  EXPECT_EQ(frame_text(symbolizer.resolve(0x30010, rows)), "zero+0x10");
 }
 
 TEST_F(SymbolizerTest, LaterModuleRowsWin) {
