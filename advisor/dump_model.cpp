@@ -68,28 +68,47 @@ const FileRow* ProcessView::file(uint32_t id) const {
   return &trace.files[id - 1];
 }
 
-std::vector<std::string> site_flag_names(uint32_t flags) {
+namespace {
+
+struct FlagName {
+  uint32_t bit;
+  const char* name;
+};
+
+/// Names of the set bits; bits this valley has no name for are shown in hex, not dropped.
+template <size_t N>
+std::vector<std::string> flag_names(uint32_t flags, const FlagName (&names)[N]) {
   std::vector<std::string> out;
-  if (!(flags & kSiteReady)) out.emplace_back("incomplete");
-  if (flags & kSiteSplit) out.emplace_back("split");
-  if (flags & kSiteMarker) out.emplace_back("marker");
-  if (flags & kSiteNoStack) out.emplace_back("no-stack");
+  for (const FlagName& f : names) {
+    if (flags & f.bit) out.emplace_back(f.name);
+    flags &= ~f.bit;
+  }
+  if (flags) out.push_back(fmt::format("{:#x}", flags));
+  return out;
+}
+
+} // namespace
+
+std::vector<std::string> site_flag_names(uint32_t flags) {
+  static constexpr FlagName kNames[] = {
+      {kSiteSplit, "split"}, {kSiteMarker, "marker"}, {kSiteNoStack, "no-stack"}};
+  std::vector<std::string> out = flag_names(flags & ~uint32_t{kSiteReady}, kNames);
+  if (!(flags & kSiteReady)) out.insert(out.begin(), "incomplete");
   return out;
 }
 
 std::vector<std::string> event_flag_names(uint8_t flags, EventSource src) {
-  std::vector<std::string> out;
-  if (flags & kEventNested) out.emplace_back("nested");
-  if (flags & kEventLate) out.emplace_back("late");
+  static constexpr FlagName kNames[] = {{kEventNested, "nested"}, {kEventLate, "late"}};
+  std::vector<std::string> out = flag_names(flags, kNames);
   if (src == EventSource::ring) out.emplace_back("ring");
   return out;
 }
 
 std::vector<std::string> state_flag_names(uint32_t state) {
-  std::vector<std::string> out;
-  if (state & kStateRingReleased) out.emplace_back("ring-released");
-  if (state & kStateCountersFull) out.emplace_back("counters-full");
-  return out;
+  // Finished and exec are shown as the end state.
+  static constexpr FlagName kNames[] = {{kStateRingReleased, "ring-released"},
+                                        {kStateCountersFull, "counters-full"}};
+  return flag_names(state & ~uint32_t{kStateFinished | kStateExec}, kNames);
 }
 
 std::string op_label(uint8_t op) {

@@ -61,7 +61,7 @@ void write_fixture(const std::filesystem::path& dir) {
   child.events_file = false;
   child.add_module("linux-vdso.so.1", 0x7ffd00000000, 0x7ffd00000000, 0x7ffd00002000);
   child.undrained.push_back(make_event(Op::send, 4, FdKind::tcp, 100, 60, 1500, 0));
-  child.undrained.back().offset = -1;
+  child.undrained.back().flags = kEventNested | 0x80; // a bit this valley has no name for
   child.write(dir);
 }
 
@@ -122,7 +122,7 @@ TEST_F(DumpTest, TextHasOneLinePerRecord) {
               "    [0] linux-vdso.so.1 bias 0x7ffd00000000 range 0x7ffd00000000-0x7ffd00002000 "
               "build-id none");
   EXPECT_LINE(out, "    +0.250us tid 4242 send fd 4 tcp size 100 -> 60 off - dur 100ns site 0 file "
-                   "0 [ring]");
+                   "0 [nested,0x80,ring]");
   EXPECT_LINE(out, "== 0 problem(s)");
   EXPECT_EQ(r.err, "");
 }
