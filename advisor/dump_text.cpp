@@ -121,13 +121,12 @@ public:
          site_label(e.site), p.event_file(e), flags.empty() ? "" : " [" + join(flags, ",") + "]");
   }
 
-  void end_process(const ProcessView& p, const EventTally& tally,
+  void end_process(const ProcessView&, const EventTally& tally,
                    const std::vector<Problem>& problems) override {
     if (!opts_.events) line("  events: not listed (--no-events)");
     line("  events read: {} ({} from the events file, {} from the ring), {} torn ring slots, {} "
          "invalid",
          tally.total(), tally.from_file, tally.from_ring, tally.torn, tally.invalid);
-    (void)p;
     for (const Problem& pr : problems)
       line("  problem: {}: {}", pr.file, printable(pr.message));
   }
