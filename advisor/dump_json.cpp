@@ -280,9 +280,15 @@ public:
                    const std::vector<Problem>& problems) override {
     if (opts_.events) fmt::print(out_, "]");
     uint64_t drain_torn = p.info ? p.trace.header.events_torn : 0;
-    json totals = {{"events_total", tally.total()},       {"events_from_file", tally.from_file},
-                   {"events_from_ring", tally.from_ring}, {"events_torn", drain_torn + tally.torn},
-                   {"events_invalid", tally.invalid},     {"problems", problems_json(problems)}};
+    json totals = {{"events_total", tally.total()},
+                   {"events_from_file", tally.from_file},
+                   {"events_from_ring", tally.from_ring},
+                   {"events_torn", drain_torn + tally.torn},
+                   {"events_invalid", tally.invalid},
+                   {"last_event_us", tally.total() && p.info
+                                         ? json(p.since_start_us(tally.last_ticks))
+                                         : json(nullptr)},
+                   {"problems", problems_json(problems)}};
     std::string s = dump(totals);
     fmt::print(out_, ",{}}}", std::string_view(s).substr(1, s.size() - 2));
     all_problems_.insert(all_problems_.end(), problems.begin(), problems.end());

@@ -121,12 +121,16 @@ public:
          site_label(e.site), p.event_file(e), flags.empty() ? "" : " [" + join(flags, ",") + "]");
   }
 
-  void end_process(const ProcessView&, const EventTally& tally,
+  void end_process(const ProcessView& p, const EventTally& tally,
                    const std::vector<Problem>& problems) override {
     if (!opts_.events) line("  events: not listed (--no-events)");
-    line("  events read: {} ({} from the events file, {} from the ring), {} torn ring slots, {} "
+    // For a killed process the header's end is its last drain; its last event is later.
+    std::string last = tally.total() && p.info
+                           ? fmt::format(", last at +{:.3f}us", p.since_start_us(tally.last_ticks))
+                           : std::string();
+    line("  events read: {} ({} from the events file, {} from the ring){}, {} torn ring slots, {} "
          "invalid",
-         tally.total(), tally.from_file, tally.from_ring, tally.torn, tally.invalid);
+         tally.total(), tally.from_file, tally.from_ring, last, tally.torn, tally.invalid);
     for (const Problem& pr : problems)
       line("  problem: {}: {}", pr.file, printable(pr.message));
   }

@@ -100,7 +100,7 @@ uint64_t read_file_events(const Trace& t, const EventVisitor& visit, std::vector
       if (!checker.ok(e, fmt::format("record {} at offset {}", first + i,
                                      hex(at + i * sizeof(EventRecord)))))
         continue;
-      if (e.flags & kEventLate) ++tally.late;
+      tally.count(e);
       ++tally.from_file;
       visit(e, EventSource::file);
     }
@@ -175,7 +175,7 @@ void read_ring_tail(const Trace& t, uint64_t skip, const EventVisitor& visit,
       if (!checker.ok(e, fmt::format("ring slot {} (index {}) at offset {}", slot + k, i,
                                      hex(at + k * sizeof(EventRecord)))))
         continue;
-      if (e.flags & kEventLate) ++tally.late;
+      tally.count(e);
       ++tally.from_ring;
       visit(e, EventSource::ring);
     }

@@ -72,11 +72,16 @@ enum class EventSource : uint8_t {
 };
 
 struct EventTally {
-  uint64_t from_file = 0; ///< complete, valid records read from the .vev file
-  uint64_t from_ring = 0; ///< committed records read from the undrained ring tail
-  uint64_t torn = 0;      ///< undrained ring slots never committed
-  uint64_t invalid = 0;   ///< records skipped because a field was out of range
-  uint64_t late = 0;      ///< delivered records flagged kEventLate
+  uint64_t from_file = 0;  ///< complete, valid records read from the .vev file
+  uint64_t from_ring = 0;  ///< committed records read from the undrained ring tail
+  uint64_t torn = 0;       ///< undrained ring slots never committed
+  uint64_t invalid = 0;    ///< records skipped because a field was out of range
+  uint64_t late = 0;       ///< delivered records flagged kEventLate
+  uint64_t last_ticks = 0; ///< the latest `ticks` delivered: a killed process's real end
+  void count(const EventRecord& e) {
+    if (e.flags & kEventLate) ++late;
+    if (e.ticks > last_ticks) last_ticks = e.ticks;
+  }
   uint64_t total() const { return from_file + from_ring; }
 };
 

@@ -114,8 +114,8 @@ TEST_F(DumpTest, TextHasOneLinePerRecord) {
               "[late]");
   EXPECT_LINE(out, "    +1.600us tid 4242 read fd 0 pipe size 64 -> error EAGAIN off - dur 100ns "
                    "site 5 file 2 [ring]");
-  EXPECT_LINE(out, "  events read: 9 (7 from the events file, 2 from the ring), 1 torn ring "
-                   "slots, 0 invalid");
+  EXPECT_LINE(out, "  events read: 9 (7 from the events file, 2 from the ring), last at +1.600us, "
+                   "1 torn ring slots, 0 invalid");
   EXPECT_LINE(out, "== process 3411-0: pid 3411, ppid 3410, origin fork of 3410-0, state "
                    "killed-or-crashed, duration 1.00ms");
   EXPECT_LINE(out,
@@ -195,6 +195,7 @@ TEST_F(DumpTest, JsonFieldsEqualTheFixture) {
   EXPECT_EQ(child["parent"], (json{{"pid", 3410}, {"seq", 0}}));
   EXPECT_EQ(child["state"], "killed-or-crashed");
   EXPECT_EQ(child["events_total"], 1);
+  EXPECT_EQ(child["last_event_us"], 0.25);
 }
 
 TEST_F(DumpTest, NoEventsStillCountsThem) {
