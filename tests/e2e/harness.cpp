@@ -263,9 +263,15 @@ RunResult Differential::run_once(const std::vector<Argv>& stages, bool traced) {
   std::vector<std::string> env = base_environment(root_ / "home");
   env.insert(env.end(), case_.env.begin(), case_.env.end());
   std::vector<std::string> target_env;
-  if (traced)
+  if (traced) {
     target_env = {std::string("LD_PRELOAD=") + VALLEY_SHIM,
                   "VALLEY_DIR=" + (root_ / "trace").string()};
+    // Another shim mode for the whole suite, e.g. VALLEY_E2E_TARGET_ENV="VALLEY_COALESCE=1".
+    if (const char* extra = std::getenv("VALLEY_E2E_TARGET_ENV")) {
+      std::stringstream words(extra);
+      for (std::string w; words >> w;) target_env.push_back(w);
+    }
+  }
   return run_pipeline(stages, root_ / "work", case_.stdin_file, env, target_env,
                       case_.timeout_seconds);
 }
