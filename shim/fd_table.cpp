@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "fd_table.h"
 
+#include "coalesce.h"
 #include "sys.h"
 
 #include <cerrno>
@@ -17,8 +18,8 @@ namespace {
 
 constexpr int kSlots = 65536; // fds above this are classified on every call, never cached
 
-// Slot word: generation (16) | file id (24) | kind (8) | valid (1, bit 0 of the low byte's
-// neighbour): packed so one atomic load answers the hot path.
+// Slot word: generation (16) | file id (24) | kind (8) | flags (8: bit 0 valid, bit 1
+// coalescible): packed so one atomic load answers the hot path.
 struct Slot {
   std::atomic<uint64_t> word;
   std::atomic<uint64_t> last;
@@ -26,8 +27,11 @@ struct Slot {
 constinit Slot g_slots[kSlots]{};
 constinit std::atomic<uint64_t> g_gen{1};
 
-constexpr uint64_t pack(uint64_t gen, uint32_t file, FdKind kind) {
-  return gen << 48 | uint64_t{file} << 16 | uint64_t{static_cast<uint8_t>(kind)} << 8 | 1;
+constexpr uint64_t kValid = 1, kCoalescible = 2;
+
+constexpr uint64_t pack(uint64_t gen, uint32_t file, FdKind kind, bool coalescible) {
+  return gen << 48 | uint64_t{file} << 16 | uint64_t{static_cast<uint8_t>(kind)} << 8 |
+         (coalescible ? kCoalescible : 0) | kValid;
 }
 
 // Filesystem magics (linux/magic.h) that make a regular file a /proc or /sys file.
@@ -85,7 +89,7 @@ FdKind classify_fd(int fd, char* path, size_t cap) {
   ssize_t n = sys::readlink(link, path, cap - 1);
   path[n > 0 ? n : 0] = '\0';
   struct stat st;
-  if (fstat(fd, &st) != 0) return errno == EBADF ? FdKind::bad : FdKind::unknown;
+  if (sys::fstat(fd, &st) != 0) return errno == EBADF ? FdKind::bad : FdKind::unknown;
   if (starts_with(path, "anon_inode:")) return classify_anon(path);
   switch (st.st_mode & S_IFMT) {
   case S_IFREG: {
@@ -102,7 +106,7 @@ FdKind classify_fd(int fd, char* path, size_t cap) {
   case S_IFSOCK: return classify_socket(fd);
   case S_IFCHR: {
     termios t;
-    return ioctl(fd, TCGETS, &t) == 0 ? FdKind::tty : FdKind::chardev;
+    return sys::ioctl(fd, TCGETS, &t) == 0 ? FdKind::tty : FdKind::chardev;
   }
   case S_IFBLK: return FdKind::blockdev;
   case S_IFDIR: return FdKind::directory;
@@ -110,29 +114,38 @@ FdKind classify_fd(int fd, char* path, size_t cap) {
   }
 }
 
-FdInfo fd_lookup(Segment& seg, int fd, uint64_t now) {
+namespace {
+
+FdInfo lookup(Segment& seg, int fd, uint64_t now, bool stamp) {
   const uint64_t gen = g_gen.load(std::memory_order_relaxed);
   if (fd < 0 || fd >= kSlots) {
     char path[kPathMax];
-    return {fd < 0 ? FdKind::bad : classify_fd(fd, path, sizeof path), 0, 0};
+    return {fd < 0 ? FdKind::bad : classify_fd(fd, path, sizeof path), 0, 0, false};
   }
   Slot& s = g_slots[fd];
   uint64_t w = s.word.load(std::memory_order_acquire);
   // Load then store, not exchange: a race between threads only blurs one gap, and a locked
   // exchange would cost more than the rest of the lookup.
   uint64_t prev = s.last.load(std::memory_order_relaxed);
-  s.last.store(now, std::memory_order_relaxed);
-  if (!(w & 1) || (w >> 48) != (gen & 0xffff)) {
+  if (stamp) s.last.store(now, std::memory_order_relaxed);
+  if (!(w & kValid) || (w >> 48) != (gen & 0xffff)) {
     char path[kPathMax];
     FdKind kind = classify_fd(fd, path, sizeof path);
     uint32_t file = kind == FdKind::bad ? 0 : add_file_row(seg, fd, kind, path, now);
-    w = pack(gen & 0xffff, file, kind);
+    const bool coalescible = g_coalesce.on && kind != FdKind::bad && coalesce_eligible(fd, kind, path);
+    w = pack(gen & 0xffff, file, kind, coalescible);
     // A bad fd is not cached: the program may open it next.
     if (kind != FdKind::bad) s.word.store(w, std::memory_order_release);
     prev = 0;
   }
-  return {static_cast<FdKind>((w >> 8) & 0xff), static_cast<uint32_t>((w >> 16) & 0xffffff), prev};
+  return {static_cast<FdKind>((w >> 8) & 0xff), static_cast<uint32_t>((w >> 16) & 0xffffff), prev,
+          (w & kCoalescible) != 0};
 }
+
+} // namespace
+
+FdInfo fd_lookup(Segment& seg, int fd, uint64_t now) { return lookup(seg, fd, now, true); }
+FdInfo fd_peek(Segment& seg, int fd, uint64_t now) { return lookup(seg, fd, now, false); }
 
 void fd_forget(int fd) {
   if (fd < 0 || fd >= kSlots) return;

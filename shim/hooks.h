@@ -5,9 +5,11 @@
 #pragma once
 
 #include "clock.h"
+#include "coalesce.h"
 #include "real.h"
 #include "recorder.h"
 
+#include <cerrno>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,6 +24,21 @@ inline uint64_t iov_bytes(const iovec* iov, int n) {
   uint64_t total = 0;
   for (int i = 0; iov && i < n; ++i) total += iov[i].iov_len;
   return total;
+}
+
+/// A flush error on fd that the program has not been told about yet replaces `r`.
+inline int sticky_or(int fd, int r) {
+  if (int e = take_sticky_error(fd)) {
+    errno = e;
+    return -1;
+  }
+  return r;
+}
+
+/// Offers a write to the coalescer; true when it took it (result in *r: the byte count, or -1
+/// with errno for an earlier flush's error).
+inline bool coalesced(int fd, const iovec* iov, int cnt, uint64_t ra, ssize_t* r) {
+  return g_coalesce.on && coalesce_write(fd, iov, cnt, ra, r);
 }
 
 // For the positional vector syscalls the kernel takes the offset as (low, high) longs.

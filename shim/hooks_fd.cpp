@@ -25,6 +25,7 @@ bool needs_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == 
 } // namespace
 
 VALLEY_EXPORT int open(const char* path, int flags, ...) {
+  flush_before();
   mode_t mode = 0;
   if (needs_mode(flags)) {
     va_list ap;
@@ -37,6 +38,7 @@ VALLEY_EXPORT int open(const char* path, int flags, ...) {
 }
 
 VALLEY_EXPORT int open64(const char* path, int flags, ...) {
+  flush_before();
   mode_t mode = 0;
   if (needs_mode(flags)) {
     va_list ap;
@@ -49,6 +51,7 @@ VALLEY_EXPORT int open64(const char* path, int flags, ...) {
 }
 
 VALLEY_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
+  flush_before();
   mode_t mode = 0;
   if (needs_mode(flags)) {
     va_list ap;
@@ -61,6 +64,7 @@ VALLEY_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
 }
 
 VALLEY_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
+  flush_before();
   mode_t mode = 0;
   if (needs_mode(flags)) {
     va_list ap;
@@ -73,42 +77,50 @@ VALLEY_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
 }
 
 VALLEY_EXPORT int creat(const char* path, mode_t mode) {
+  flush_before();
   auto f = VALLEY_REAL(creat);
   return fd_created(f ? f(path, mode) : static_cast<int>(syscall(SYS_creat, path, mode)));
 }
 
 VALLEY_EXPORT int creat64(const char* path, mode_t mode) {
+  flush_before();
   auto f = VALLEY_REAL(creat64);
   return fd_created(f ? f(path, mode) : static_cast<int>(syscall(SYS_creat, path, mode)));
 }
 
 // The fortified open family (flags not known at compile time).
 VALLEY_EXPORT int __open_2(const char* path, int flags) {
+  flush_before();
   auto f = VALLEY_REAL(__open_2);
   return fd_created(f ? f(path, flags) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, 0)));
 }
 
 VALLEY_EXPORT int __open64_2(const char* path, int flags) {
+  flush_before();
   auto f = VALLEY_REAL(__open64_2);
   return fd_created(f ? f(path, flags) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, 0)));
 }
 
 VALLEY_EXPORT int __openat_2(int dirfd, const char* path, int flags) {
+  flush_before();
   auto f = VALLEY_REAL(__openat_2);
   return fd_created(f ? f(dirfd, path, flags) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, 0)));
 }
 
 VALLEY_EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
+  flush_before();
   auto f = VALLEY_REAL(__openat64_2);
   return fd_created(f ? f(dirfd, path, flags) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, 0)));
 }
 
 VALLEY_EXPORT int socket(int domain, int type, int protocol) noexcept {
+  flush_before();
   auto f = VALLEY_REAL(socket);
   return fd_created(f ? f(domain, type, protocol) : static_cast<int>(syscall(SYS_socket, domain, type, protocol)));
 }
 
 VALLEY_EXPORT int socketpair(int domain, int type, int protocol, int sv[2]) noexcept {
+  flush_before();
   auto f = VALLEY_REAL(socketpair);
   return fd_pair_created(f ? f(domain, type, protocol, sv)
                            : static_cast<int>(syscall(SYS_socketpair, domain, type, protocol, sv)),
@@ -116,119 +128,141 @@ VALLEY_EXPORT int socketpair(int domain, int type, int protocol, int sv[2]) noex
 }
 
 VALLEY_EXPORT int accept(int fd, sockaddr* addr, socklen_t* len) {
+  flush_before();
   auto f = VALLEY_REAL(accept);
   return fd_created(f ? f(fd, addr, len) : static_cast<int>(syscall(SYS_accept, fd, addr, len)));
 }
 
 VALLEY_EXPORT int accept4(int fd, sockaddr* addr, socklen_t* len, int flags) {
+  flush_before();
   auto f = VALLEY_REAL(accept4);
   return fd_created(f ? f(fd, addr, len, flags) : static_cast<int>(syscall(SYS_accept4, fd, addr, len, flags)));
 }
 
 VALLEY_EXPORT int pipe(int fds[2]) noexcept {
+  flush_before();
   auto f = VALLEY_REAL(pipe);
   return fd_pair_created(f ? f(fds) : static_cast<int>(syscall(SYS_pipe2, fds, 0)), fds);
 }
 
 VALLEY_EXPORT int pipe2(int fds[2], int flags) noexcept {
+  flush_before();
   auto f = VALLEY_REAL(pipe2);
   return fd_pair_created(f ? f(fds, flags) : static_cast<int>(syscall(SYS_pipe2, fds, flags)), fds);
 }
 
 VALLEY_EXPORT int dup(int fd) noexcept {
+  flush_before();
   auto f = VALLEY_REAL(dup);
   return fd_created(f ? f(fd) : static_cast<int>(syscall(SYS_dup, fd)));
 }
 
 VALLEY_EXPORT int dup2(int fd, int fd2) noexcept {
+  flush_before();
   auto f = VALLEY_REAL(dup2);
   return fd_created(f ? f(fd, fd2) : static_cast<int>(syscall(SYS_dup2, fd, fd2)));
 }
 
 VALLEY_EXPORT int dup3(int fd, int fd2, int flags) noexcept {
+  flush_before();
   auto f = VALLEY_REAL(dup3);
   return fd_created(f ? f(fd, fd2, flags) : static_cast<int>(syscall(SYS_dup3, fd, fd2, flags)));
 }
 
 namespace {
 
-// fcntl's third argument is read as a pointer-sized value, as glibc does; only the F_DUPFD
-// forms make a new fd.
-int fcntl_done(int cmd, int r) {
-  return (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) ? fd_created(r) : r;
+// fcntl's third argument is read as a pointer-sized value, as glibc does.
+int fcntl_done(int fd, int cmd, int r) {
+  if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) return fd_created(r);
+  // New status flags (O_NONBLOCK, O_APPEND, …) can change whether writes may be buffered.
+  if (cmd == F_SETFL && r == 0) fd_flags_changed(fd);
+  return r;
 }
 
 } // namespace
 
 VALLEY_EXPORT int fcntl(int fd, int cmd, ...) {
+  flush_before();
   va_list ap;
   va_start(ap, cmd);
   void* arg = va_arg(ap, void*);
   va_end(ap);
   auto f = VALLEY_REAL(fcntl);
-  return fcntl_done(cmd, f ? f(fd, cmd, arg) : static_cast<int>(syscall(SYS_fcntl, fd, cmd, arg)));
+  return fcntl_done(fd, cmd, f ? f(fd, cmd, arg) : static_cast<int>(syscall(SYS_fcntl, fd, cmd, arg)));
 }
 
 VALLEY_EXPORT int fcntl64(int fd, int cmd, ...) {
+  flush_before();
   va_list ap;
   va_start(ap, cmd);
   void* arg = va_arg(ap, void*);
   va_end(ap);
   auto f = VALLEY_REAL(fcntl64);
-  return fcntl_done(cmd, f ? f(fd, cmd, arg) : static_cast<int>(syscall(SYS_fcntl, fd, cmd, arg)));
+  return fcntl_done(fd, cmd, f ? f(fd, cmd, arg) : static_cast<int>(syscall(SYS_fcntl, fd, cmd, arg)));
 }
 
 VALLEY_EXPORT int close(int fd) {
+  flush_before();
   auto f = VALLEY_REAL(close);
-  return fd_closed(fd, f ? f(fd) : static_cast<int>(syscall(SYS_close, fd)));
+  return sticky_or(fd, fd_closed(fd, f ? f(fd) : static_cast<int>(syscall(SYS_close, fd))));
 }
 
 VALLEY_EXPORT int __close(int fd) {
+  flush_before();
   auto f = VALLEY_REAL(__close);
-  return fd_closed(fd, f ? f(fd) : static_cast<int>(syscall(SYS_close, fd)));
+  return sticky_or(fd, fd_closed(fd, f ? f(fd) : static_cast<int>(syscall(SYS_close, fd))));
 }
 
 VALLEY_EXPORT int close_range(unsigned lo, unsigned hi, int flags) noexcept {
+  flush_before();
   auto f = VALLEY_REAL(close_range);
   return fd_range_closed(lo, hi, flags, f ? f(lo, hi, flags) : static_cast<int>(syscall(SYS_close_range, lo, hi, flags)));
 }
 
 VALLEY_EXPORT int eventfd(unsigned count, int flags) noexcept {
+  flush_before();
   auto f = VALLEY_REAL(eventfd);
   return fd_created(f ? f(count, flags) : static_cast<int>(syscall(SYS_eventfd2, count, flags)));
 }
 
 VALLEY_EXPORT int timerfd_create(int clockid, int flags) noexcept {
+  flush_before();
   auto f = VALLEY_REAL(timerfd_create);
   return fd_created(f ? f(clockid, flags) : static_cast<int>(syscall(SYS_timerfd_create, clockid, flags)));
 }
 
 VALLEY_EXPORT int signalfd(int fd, const sigset_t* mask, int flags) noexcept {
+  flush_before();
   auto f = VALLEY_REAL(signalfd);
   return fd_created(f ? f(fd, mask, flags) : static_cast<int>(syscall(SYS_signalfd4, fd, mask, 8, flags)));
 }
 
 VALLEY_EXPORT int inotify_init() noexcept {
+  flush_before();
   auto f = VALLEY_REAL(inotify_init);
   return fd_created(f ? f() : static_cast<int>(syscall(SYS_inotify_init1, 0)));
 }
 
 VALLEY_EXPORT int inotify_init1(int flags) noexcept {
+  flush_before();
   auto f = VALLEY_REAL(inotify_init1);
   return fd_created(f ? f(flags) : static_cast<int>(syscall(SYS_inotify_init1, flags)));
 }
 
 VALLEY_EXPORT int epoll_create(int size) noexcept {
+  flush_before();
   auto f = VALLEY_REAL(epoll_create);
   return fd_created(f ? f(size) : static_cast<int>(syscall(SYS_epoll_create1, 0)));
 }
 
 VALLEY_EXPORT int epoll_create1(int flags) noexcept {
+  flush_before();
   auto f = VALLEY_REAL(epoll_create1);
   return fd_created(f ? f(flags) : static_cast<int>(syscall(SYS_epoll_create1, flags)));
 }
 
 VALLEY_EXPORT int memfd_create(const char* name, unsigned flags) noexcept {
+  flush_before();
   auto f = VALLEY_REAL(memfd_create);
   return fd_created(f ? f(name, flags) : static_cast<int>(syscall(SYS_memfd_create, name, flags)));
 }

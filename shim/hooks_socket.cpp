@@ -27,21 +27,34 @@ uint64_t mmsg_transferred(const mmsghdr* v, int done) {
 
 VALLEY_EXPORT ssize_t send(int fd, const void* buf, size_t n, int flags) {
   const uint64_t t0 = clock::ticks();
+  ssize_t r;
+  // Only plain sends: every MSG_* flag (MSG_MORE, MSG_DONTWAIT, MSG_OOB, …) is per call.
+  const iovec one{const_cast<void*>(buf), n};
+  if (flags == 0 && coalesced(fd, &one, 1, VALLEY_RA, &r))
+    return io_done(Op::send, fd, n, -1, r, t0, VALLEY_RA, r < 0 ? 0 : kEventCoalesced);
+  if (flags != 0) flush_before();
   auto f = VALLEY_REAL(send);
-  ssize_t r = f ? f(fd, buf, n, flags) : syscall(SYS_sendto, fd, buf, n, flags, nullptr, 0);
+  r = f ? f(fd, buf, n, flags) : syscall(SYS_sendto, fd, buf, n, flags, nullptr, 0);
   return io_done(Op::send, fd, n, -1, r, t0, VALLEY_RA);
 }
 
 VALLEY_EXPORT ssize_t __send(int fd, const void* buf, size_t n, int flags) {
   const uint64_t t0 = clock::ticks();
+  ssize_t r;
+  // Only plain sends: every MSG_* flag (MSG_MORE, MSG_DONTWAIT, MSG_OOB, …) is per call.
+  const iovec one{const_cast<void*>(buf), n};
+  if (flags == 0 && coalesced(fd, &one, 1, VALLEY_RA, &r))
+    return io_done(Op::send, fd, n, -1, r, t0, VALLEY_RA, r < 0 ? 0 : kEventCoalesced);
+  if (flags != 0) flush_before();
   auto f = VALLEY_REAL(__send);
-  ssize_t r = f ? f(fd, buf, n, flags) : syscall(SYS_sendto, fd, buf, n, flags, nullptr, 0);
+  r = f ? f(fd, buf, n, flags) : syscall(SYS_sendto, fd, buf, n, flags, nullptr, 0);
   return io_done(Op::send, fd, n, -1, r, t0, VALLEY_RA);
 }
 
 VALLEY_EXPORT ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* addr,
                              socklen_t len) {
   const uint64_t t0 = clock::ticks();
+  flush_before();
   auto f = VALLEY_REAL(sendto);
   ssize_t r = f ? f(fd, buf, n, flags, addr, len) : syscall(SYS_sendto, fd, buf, n, flags, addr, len);
   return io_done(Op::sendto, fd, n, -1, r, t0, VALLEY_RA);
@@ -49,6 +62,7 @@ VALLEY_EXPORT ssize_t sendto(int fd, const void* buf, size_t n, int flags, const
 
 VALLEY_EXPORT ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
   const uint64_t t0 = clock::ticks();
+  flush_before();
   const uint64_t n = msg_bytes(msg);
   auto f = VALLEY_REAL(sendmsg);
   ssize_t r = f ? f(fd, msg, flags) : syscall(SYS_sendmsg, fd, msg, flags);
@@ -57,6 +71,7 @@ VALLEY_EXPORT ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
 
 VALLEY_EXPORT int sendmmsg(int fd, mmsghdr* vec, unsigned vlen, int flags) {
   const uint64_t t0 = clock::ticks();
+  flush_before();
   const uint64_t n = mmsg_requested(vec, vlen);
   auto f = VALLEY_REAL(sendmmsg);
   int r = f ? f(fd, vec, vlen, flags) : static_cast<int>(syscall(SYS_sendmmsg, fd, vec, vlen, flags));
@@ -65,6 +80,7 @@ VALLEY_EXPORT int sendmmsg(int fd, mmsghdr* vec, unsigned vlen, int flags) {
 
 VALLEY_EXPORT ssize_t recv(int fd, void* buf, size_t n, int flags) {
   const uint64_t t0 = clock::ticks();
+  flush_before();
   auto f = VALLEY_REAL(recv);
   ssize_t r = f ? f(fd, buf, n, flags) : syscall(SYS_recvfrom, fd, buf, n, flags, nullptr, nullptr);
   return io_done(Op::recv, fd, n, -1, r, t0, VALLEY_RA);
@@ -73,6 +89,7 @@ VALLEY_EXPORT ssize_t recv(int fd, void* buf, size_t n, int flags) {
 VALLEY_EXPORT ssize_t recvfrom(int fd, void* buf, size_t n, int flags, sockaddr* addr,
                                socklen_t* len) {
   const uint64_t t0 = clock::ticks();
+  flush_before();
   auto f = VALLEY_REAL(recvfrom);
   ssize_t r = f ? f(fd, buf, n, flags, addr, len) : syscall(SYS_recvfrom, fd, buf, n, flags, addr, len);
   return io_done(Op::recvfrom, fd, n, -1, r, t0, VALLEY_RA);
@@ -80,6 +97,7 @@ VALLEY_EXPORT ssize_t recvfrom(int fd, void* buf, size_t n, int flags, sockaddr*
 
 VALLEY_EXPORT ssize_t recvmsg(int fd, msghdr* msg, int flags) {
   const uint64_t t0 = clock::ticks();
+  flush_before();
   const uint64_t n = msg_bytes(msg);
   auto f = VALLEY_REAL(recvmsg);
   ssize_t r = f ? f(fd, msg, flags) : syscall(SYS_recvmsg, fd, msg, flags);
@@ -88,6 +106,7 @@ VALLEY_EXPORT ssize_t recvmsg(int fd, msghdr* msg, int flags) {
 
 VALLEY_EXPORT int recvmmsg(int fd, mmsghdr* vec, unsigned vlen, int flags, timespec* timeout) {
   const uint64_t t0 = clock::ticks();
+  flush_before();
   const uint64_t n = mmsg_requested(vec, vlen);
   auto f = VALLEY_REAL(recvmmsg);
   int r = f ? f(fd, vec, vlen, flags, timeout)
@@ -97,6 +116,7 @@ VALLEY_EXPORT int recvmmsg(int fd, mmsghdr* vec, unsigned vlen, int flags, times
 
 VALLEY_EXPORT ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags) {
   const uint64_t t0 = clock::ticks();
+  flush_before();
   auto f = VALLEY_REAL(__recv_chk);
   ssize_t r = f ? f(fd, buf, n, buflen, flags) : syscall(SYS_recvfrom, fd, buf, n, flags, nullptr, nullptr);
   return io_done(Op::recv_chk, fd, n, -1, r, t0, VALLEY_RA);
@@ -105,6 +125,7 @@ VALLEY_EXPORT ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int
 VALLEY_EXPORT ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t buflen, int flags,
                                      sockaddr* addr, socklen_t* len) {
   const uint64_t t0 = clock::ticks();
+  flush_before();
   auto f = VALLEY_REAL(__recvfrom_chk);
   ssize_t r = f ? f(fd, buf, n, buflen, flags, addr, len)
                 : syscall(SYS_recvfrom, fd, buf, n, flags, addr, len);

@@ -3,6 +3,8 @@
 /// @brief The shim's settings: one table of VALLEY_* environment variables, read once at load.
 #pragma once
 
+#include "coalesce.h"
+
 #include <cstdint>
 
 namespace valley::shim {
@@ -15,11 +17,22 @@ struct Options {
   uint32_t max_frames;     ///< VALLEY_MAX_FRAMES
   bool off;                ///< VALLEY_OFF
   bool verbose;            ///< VALLEY_VERBOSE
+  char config[1024];       ///< VALLEY_CONFIG: a valley.toml whose [coalesce] table the shim reads
+  CoalesceOptions coalesce;///< [coalesce] from the config file, then VALLEY_COALESCE* on top
 };
 
 /// Reads the VALLEY_* variables from `env` (an environ-style array). On a bad value prints one
 /// `valley:` line naming the variable and returns false: the caller then stays untraced.
-/// Unknown VALLEY_* names get a warning line and are ignored.
+/// Unknown VALLEY_* names get a warning line and are ignored. A bad coalescing setting (in the
+/// environment or the config file) prints one line and leaves coalescing off, tracing on.
 bool read_options(char** env, Options* out);
+
+/// Reads the [coalesce] table of a valley.toml into *out (other tables are the advisor's).
+/// On an error prints one `valley:` line naming file:line and returns false.
+bool read_coalesce_config(const char* path, CoalesceOptions* out);
+
+/// Parses a comma-separated list of fd kind labels ("file,pipe") into a bit set; false on an
+/// unknown or never-coalescible label, whose text goes to *bad.
+bool parse_kinds(const char* list, uint32_t* kinds, const char** bad);
 
 } // namespace valley::shim

@@ -5,6 +5,14 @@
 #pragma once
 
 #include <csignal>
+#include <cstdio>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
@@ -14,6 +22,8 @@
 #include <type_traits>
 
 // X(name, type): every wrapped function and its signature.
+#define VALLEY_REAL_PTR(name) (::valley::shim::real::ready() ? ::valley::shim::real::name : nullptr)
+
 #define VALLEY_REAL_FUNCS(X)                                                                       \
   X(write, ssize_t(int, const void*, size_t))                                                      \
   X(__write, ssize_t(int, const void*, size_t))                                                    \
@@ -84,7 +94,62 @@
   X(fexecve, int(int, char* const*, char* const*))                                                 \
   X(_exit, void(int))                                                                              \
   X(_Exit, void(int))                                                                              \
-  X(quick_exit, void(int))
+  X(quick_exit, void(int))                                                                         \
+  X(poll, int(pollfd*, nfds_t, int))                                                               \
+  X(ppoll, int(pollfd*, nfds_t, const timespec*, const sigset_t*))                                 \
+  X(__poll_chk, int(pollfd*, nfds_t, int, size_t))                                                 \
+  X(__ppoll_chk, int(pollfd*, nfds_t, const timespec*, const sigset_t*, size_t))                   \
+  X(select, int(int, fd_set*, fd_set*, fd_set*, timeval*))                                         \
+  X(pselect, int(int, fd_set*, fd_set*, fd_set*, const timespec*, const sigset_t*))                \
+  X(epoll_wait, int(int, epoll_event*, int, int))                                                  \
+  X(epoll_pwait, int(int, epoll_event*, int, int, const sigset_t*))                                \
+  X(wait, pid_t(int*))                                                                             \
+  X(waitpid, pid_t(pid_t, int*, int))                                                              \
+  X(waitid, int(idtype_t, id_t, siginfo_t*, int))                                                  \
+  X(wait3, pid_t(int*, int, rusage*))                                                              \
+  X(wait4, pid_t(pid_t, int*, int, rusage*))                                                       \
+  X(lseek, off_t(int, off_t, int))                                                                 \
+  X(lseek64, off_t(int, off_t, int))                                                               \
+  X(ftruncate, int(int, off_t))                                                                    \
+  X(ftruncate64, int(int, off_t))                                                                  \
+  X(truncate, int(const char*, off_t))                                                             \
+  X(fstat, int(int, struct stat*))                                                                 \
+  X(fstat64, int(int, struct stat64*))                                                             \
+  X(fstatat, int(int, const char*, struct stat*, int))                                             \
+  X(fstatat64, int(int, const char*, struct stat64*, int))                                         \
+  X(stat, int(const char*, struct stat*))                                                          \
+  X(stat64, int(const char*, struct stat64*))                                                      \
+  X(lstat, int(const char*, struct stat*))                                                         \
+  X(lstat64, int(const char*, struct stat64*))                                                     \
+  X(statx, int(int, const char*, int, unsigned, struct statx*))                                    \
+  X(__fxstat, int(int, int, struct stat*))                                                         \
+  X(__fxstat64, int(int, int, struct stat64*))                                                     \
+  X(__xstat, int(int, const char*, struct stat*))                                                  \
+  X(__xstat64, int(int, const char*, struct stat64*))                                              \
+  X(mmap, void*(void*, size_t, int, int, int, off_t))                                              \
+  X(mmap64, void*(void*, size_t, int, int, int, off_t))                                            \
+  X(sendfile, ssize_t(int, int, off_t*, size_t))                                                   \
+  X(sendfile64, ssize_t(int, int, off_t*, size_t))                                                 \
+  X(splice, ssize_t(int, loff_t*, int, loff_t*, size_t, unsigned))                                 \
+  X(tee, ssize_t(int, int, size_t, unsigned))                                                      \
+  X(copy_file_range, ssize_t(int, loff_t*, int, loff_t*, size_t, unsigned))                        \
+  X(fsync, int(int))                                                                               \
+  X(fdatasync, int(int))                                                                           \
+  X(sync, void())                                                                                  \
+  X(syncfs, int(int))                                                                              \
+  X(sync_file_range, int(int, off_t, off_t, unsigned))                                             \
+  X(flock, int(int, int))                                                                          \
+  X(lockf, int(int, int, off_t))                                                                   \
+  X(lockf64, int(int, int, off_t))                                                                 \
+  X(posix_spawn, int(pid_t*, const char*, const posix_spawn_file_actions_t*,                      \
+                     const posix_spawnattr_t*, char* const*, char* const*))                        \
+  X(posix_spawnp, int(pid_t*, const char*, const posix_spawn_file_actions_t*,                     \
+                      const posix_spawnattr_t*, char* const*, char* const*))                       \
+  X(system, int(const char*))                                                                      \
+  X(popen, FILE*(const char*, const char*))                                                        \
+  X(abort, void())                                                                                 \
+  X(sigaction, int(int, const struct sigaction*, struct sigaction*))                               \
+  X(signal, sighandler_t(int, sighandler_t))
 
 namespace valley::shim::real {
 

@@ -2,6 +2,7 @@
 #include "recorder.h"
 
 #include "clock.h"
+#include "coalesce.h"
 #include "counter_ops.h"
 #include "diag.h"
 #include "fd_table.h"
@@ -161,52 +162,57 @@ void init() {
     if (segment_create(g_opts, Origin::start, nullptr, &g_seg)) {
       modules_refresh(g_seg);
       save_exec_env();
-      pthread_atfork(nullptr, nullptr, atfork_child);
+      pthread_atfork(coalesce_fork_prepare, coalesce_fork_parent, atfork_child);
       if (g_opts.verbose) diag("tracing into ", g_seg.seg_path);
+      g_coalesce = g_opts.coalesce;
       next = kActive;
     }
   }
   g_phase.store(next, std::memory_order_release);
+  if (next == kActive) coalesce_start();
   errno = saved;
 }
 
-ssize_t io_done(Op op, int fd, uint64_t requested, uint64_t transferred, int64_t offset,
-                ssize_t result, uint64_t t0, uint64_t ra) {
-  const uint64_t t1 = clock::ticks();
-  const int err = errno;
-  int phase = g_phase.load(std::memory_order_acquire);
-  if (phase != kActive) {
-    if (phase == kUninit) { // a call before valley's constructor ran
-      init();
-      phase = g_phase.load(std::memory_order_acquire);
-    }
-    if (phase != kActive && phase != kFinished) {
-      errno = err;
-      return result;
-    }
-  }
+namespace {
+
+struct Call {
+  Op op;
+  int fd;
+  uint64_t requested, transferred;
+  int64_t offset;
+  ssize_t result;
+  int err; // errno when result < 0
+  uint64_t t0, t1;
+  uint64_t ra;   // return address, or 0 when `site` is given
+  uint32_t site; // used when ra == 0
+  uint8_t flags;
+};
+
+// Counts and logs one call. The caller has checked the phase and restores errno.
+void record_call(int phase, const Call& c) {
   Tls& t = t_tls;
   const bool nested = t.busy != 0;
   ++t.busy;
   if (!t.tid) t.tid = static_cast<uint32_t>(sys::gettid());
   Segment& seg = g_seg;
 
-  const FdInfo fi = fd_lookup(seg, fd, t0);
-  uint32_t site;
-  if (ra == t.last_ra && !nested) {
+  const FdInfo fi = fd_lookup(seg, c.fd, c.t0);
+  uint32_t site = c.site;
+  if (c.ra == 0) {
+  } else if (c.ra == t.last_ra && !nested) {
     site = t.last_site;
   } else {
-    site = site_lookup(seg, ra, nested, g_opts.max_frames);
+    site = site_lookup(seg, c.ra, nested, g_opts.max_frames);
     // Only a plain (unsplit) site may be cached by return address alone.
-    const bool plain = site != kSiteUnknown && seg.sites[site].key == ra &&
+    const bool plain = site != kSiteUnknown && seg.sites[site].key == c.ra &&
                        (at(seg.sites[site].flags).load(std::memory_order_relaxed) & kSiteReady) &&
                        !(seg.sites[site].flags & kSiteMarker);
     if (plain && !nested) {
-      t.last_ra = ra;
+      t.last_ra = c.ra;
       t.last_site = site;
     }
   }
-  const uint64_t key = counter_key(site, op, fi.kind);
+  const uint64_t key = counter_key(site, c.op, fi.kind);
   CounterRow* row;
   if (key == t.last_key && !nested) {
     row = t.last_row;
@@ -217,10 +223,10 @@ ssize_t io_done(Op op, int fd, uint64_t requested, uint64_t transferred, int64_t
       t.last_row = row;
     }
   }
-  count(row, requested, transferred, result, t1 - t0, fi.prev_ticks ? t0 - fi.prev_ticks : 0,
-        fi.file);
+  count(row, c.requested, c.transferred, c.result, c.t1 - c.t0,
+        fi.prev_ticks ? c.t0 - fi.prev_ticks : 0, fi.file);
 
-  if (g_opts.stack_sample && !nested) {
+  if (g_opts.stack_sample && !nested && c.ra) {
     if (t.countdown == 0) t.countdown = g_opts.stack_sample;
     if (--t.countdown == 0) site_sample(seg, site, g_opts.max_frames);
   }
@@ -231,16 +237,18 @@ ssize_t io_done(Op op, int fd, uint64_t requested, uint64_t transferred, int64_t
     EventRecord* r = phase == kActive ? ring_reserve(seg, &index) : &tmp;
     if (r) {
       r->tid = t.tid;
-      r->ticks = t0;
-      r->result = result < 0 ? -err : static_cast<int32_t>(result > 0x7fffffff ? 0x7fffffff : result);
-      r->offset = offset;
-      r->size = sat32(requested);
-      r->duration = sat32(t1 - t0);
-      r->fd = fd;
+      r->ticks = c.t0;
+      r->result = c.result < 0 ? -c.err
+                               : static_cast<int32_t>(c.result > 0x7fffffff ? 0x7fffffff : c.result);
+      r->offset = c.offset;
+      r->size = sat32(c.requested);
+      r->duration = sat32(c.t1 - c.t0);
+      r->fd = c.fd;
       r->site = site;
-      r->op = static_cast<uint8_t>(op);
+      r->op = static_cast<uint8_t>(c.op);
       r->fd_kind = static_cast<uint8_t>(fi.kind);
-      r->flags = (nested ? kEventNested : 0) | (phase == kFinished ? kEventLate : 0);
+      r->flags = static_cast<uint8_t>((nested ? kEventNested : 0) |
+                                      (phase == kFinished ? kEventLate : 0) | c.flags);
       r->reserved = 0;
       if (phase == kActive) {
         ring_commit(r, index);
@@ -252,8 +260,54 @@ ssize_t io_done(Op op, int fd, uint64_t requested, uint64_t transferred, int64_t
     }
   }
   --t.busy;
+}
+
+// The phase to record in, starting tracing if this is the first call; -1: do not record.
+int recording_phase() {
+  int phase = g_phase.load(std::memory_order_acquire);
+  if (phase == kActive || phase == kFinished) return phase;
+  if (phase == kUninit) { // a call before valley's constructor ran
+    init();
+    phase = g_phase.load(std::memory_order_acquire);
+    if (phase == kActive) return phase;
+  }
+  return -1;
+}
+
+} // namespace
+
+ssize_t io_done(Op op, int fd, uint64_t requested, uint64_t transferred, int64_t offset,
+                ssize_t result, uint64_t t0, uint64_t ra, uint8_t flags) {
+  const uint64_t t1 = clock::ticks();
+  const int err = errno;
+  const int phase = recording_phase();
+  if (phase >= 0)
+    record_call(phase, {op, fd, requested, transferred, offset, result, err, t0, t1, ra, 0, flags});
   errno = err;
   return result;
+}
+
+void record_flush(int fd, uint64_t requested, uint64_t written, int err, uint64_t t0, uint64_t t1) {
+  const int saved = errno;
+  const int phase = recording_phase();
+  if (phase >= 0)
+    record_call(phase, {Op::write, fd, requested, written, -1,
+                        err ? -1 : static_cast<ssize_t>(written), err, t0, t1, 0, kSiteFlush,
+                        kEventFlush});
+  errno = saved;
+}
+
+bool fd_coalescible(int fd, uint64_t ra, FdKind* kind) {
+  if (g_phase.load(std::memory_order_acquire) != kActive) return false;
+  Tls& t = t_tls;
+  if (t.busy) return false; // a signal handler inside valley: write through
+  ++t.busy;
+  const FdInfo fi = fd_peek(g_seg, fd, clock::ticks());
+  bool ok = fi.coalescible;
+  if (ok && g_coalesce.sites[0]) ok = site_allows_coalescing(g_seg, ra, g_coalesce.sites, g_opts.max_frames);
+  --t.busy;
+  *kind = fi.kind;
+  return ok;
 }
 
 int fd_created(int fd) {
@@ -275,6 +329,8 @@ int fd_closed(int fd, int r) {
   return r;
 }
 
+void fd_flags_changed(int fd) { fd_forget(fd); }
+
 int fd_range_closed(unsigned lo, unsigned hi, int flags, int r) {
   if (r == 0 && !(flags & 4 /* CLOSE_RANGE_CLOEXEC: nothing is closed */))
     fd_forget_range(lo, hi);
@@ -283,12 +339,16 @@ int fd_range_closed(unsigned lo, unsigned hi, int flags, int r) {
 
 void image_ending() {
   int saved = errno;
+  if (g_phase.load(std::memory_order_acquire) == kActive &&
+      static_cast<uint32_t>(sys::getpid()) == g_seg.hdr->pid)
+    coalesce_final(); // before the final drain, so the flush is in the trace
   finish(kStateFinished);
   errno = saved;
 }
 
 void exec_starting() {
   int saved = errno;
+  flush_before();
   finish(kStateExec);
   errno = saved;
 }
@@ -330,11 +390,14 @@ char* const* exec_env(char* const* env, char** out, size_t cap) {
 namespace {
 
 void atfork_child() {
+  coalesce_fork_child();
   if (g_phase.load(std::memory_order_acquire) != kActive) return;
   // Only the forking thread lives on in the child; its caches name the parent's rows.
   t_tls = Tls{};
   ring_reset_after_fork();
   fd_table_new_generation();
+  site_table_reset_after_fork();
+  sys::reset_own_io();
   segment_note_io_start();
   Segment parent = g_seg;
   Segment child{};
@@ -348,8 +411,6 @@ void atfork_child() {
   if (g_phase.load(std::memory_order_relaxed) == kOff) g_seg.hdr = nullptr;
 }
 
-__attribute__((constructor)) void valley_constructor() { init(); }
-__attribute__((destructor)) void valley_destructor() { image_ending(); }
 
 } // namespace
 

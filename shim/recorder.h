@@ -13,20 +13,28 @@ namespace valley::shim {
 
 /// A completed data call. `transferred` is the byte count actually moved (for *mmsg, the sum
 /// of msg_len); `offset` is -1 for non-positional ops.
+/// `flags` are EventBits to add (kEventCoalesced for a call the coalescer absorbed).
 ssize_t io_done(Op op, int fd, uint64_t requested, uint64_t transferred, int64_t offset,
-                ssize_t result, uint64_t t0, uint64_t ra);
+                ssize_t result, uint64_t t0, uint64_t ra, uint8_t flags = 0);
 
 inline ssize_t io_done(Op op, int fd, uint64_t requested, int64_t offset, ssize_t result,
-                       uint64_t t0, uint64_t ra) {
+                       uint64_t t0, uint64_t ra, uint8_t flags = 0) {
   return io_done(op, fd, requested, result > 0 ? static_cast<uint64_t>(result) : 0, offset,
-                 result, t0, ra);
+                 result, t0, ra, flags);
 }
+
+/// For the coalescer: may writes to fd from the call site `ra` be buffered? Sets *kind.
+bool fd_coalescible(int fd, uint64_t ra, FdKind* kind);
+
+/// Records a write valley made to flush `requested` buffered bytes (site kSiteFlush).
+void record_flush(int fd, uint64_t requested, uint64_t written, int err, uint64_t t0, uint64_t t1);
 
 /// fd bookkeeping after calls that create, replace or close fds. Preserve errno.
 int fd_created(int fd);           ///< open/socket/accept/dup/…: fd is new
 int fd_pair_created(int r, const int* fds); ///< pipe/socketpair: fds[0], fds[1] are new
 int fd_closed(int fd, int r);     ///< close: fd is gone
 int fd_range_closed(unsigned lo, unsigned hi, int flags, int r);
+void fd_flags_changed(int fd);    ///< F_SETFL: reclassify (buffering eligibility may change)
 
 /// The image is about to end (exit paths) or be replaced (exec): drain and record coverage.
 void image_ending();

@@ -6,6 +6,8 @@
 #include "sys.h"
 
 #include <cerrno>
+#include <dirent.h>
+#include <sys/syscall.h>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -41,15 +43,37 @@ uint64_t field(const char* text, const char* name) {
   return 0;
 }
 
-IoCounts read_io() {
+void add_io(const char* path, IoCounts* c) {
   char buf[512];
+  if (sys::read_file(path, buf, sizeof buf) <= 0) return;
+  c->rchar += field(buf, "rchar:");
+  c->wchar += field(buf, "wchar:");
+  c->syscr += field(buf, "syscr:");
+  c->syscw += field(buf, "syscw:");
+  c->ok = true;
+}
+
+// The kernel's read/write counts of this process: the sum over its threads. Not
+// /proc/self/io, which also adds in every child the process has waited for.
+IoCounts read_io() {
   IoCounts c{};
-  if (sys::read_file("/proc/self/io", buf, sizeof buf) <= 0) return c;
-  c.rchar = field(buf, "rchar:");
-  c.wchar = field(buf, "wchar:");
-  c.syscr = field(buf, "syscr:");
-  c.syscw = field(buf, "syscw:");
-  c.ok = true;
+  int dir = sys::open("/proc/self/task", O_RDONLY | O_DIRECTORY);
+  if (dir < 0) return c;
+  char buf[2048];
+  for (;;) {
+    long n = ::syscall(SYS_getdents64, dir, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      auto* d = reinterpret_cast<dirent64*>(buf + off);
+      if (d->d_name[0] >= '1' && d->d_name[0] <= '9') {
+        char path[64];
+        Text(path, sizeof path).str("/proc/self/task/").str(d->d_name).str("/io");
+        add_io(path, &c);
+      }
+      off += d->d_reclen;
+    }
+  }
+  sys::close(dir);
   return c;
 }
 
@@ -95,7 +119,7 @@ bool default_dir(char* out, size_t cap) {
   // A shared /tmp: the per-user directory must be ours and a real directory, not a symlink.
   if (sys::mkdir(out, 0700) < 0 && errno != EEXIST) return false;
   struct stat st;
-  if (lstat(out, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid()) return false;
+  if (sys::lstat(out, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid()) return false;
   t.str("/pgid-").num(static_cast<uint64_t>(getpgrp()));
   return !t.truncated();
 }
@@ -226,7 +250,7 @@ bool segment_create(const Options& opts, Origin origin, const SegmentHeader* par
     fail("cannot reserve space for", seg->seg_path);
     return false;
   }
-  void* map = mmap(nullptr, proto.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  void* map = sys::mmap(nullptr, proto.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   sys::close(fd); // valley keeps no fd open in the program
   if (map == MAP_FAILED) {
     unlink(seg->seg_path);
@@ -316,7 +340,7 @@ void segment_release_ring(Segment* seg) {
   if (!h->ring.capacity) return;
   const size_t len = size_t{h->ring.capacity} * sizeof(EventRecord);
   void* want = seg->ring;
-  void* p = mmap(want, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  void* p = sys::mmap(want, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
   if (p == MAP_FAILED) return;
   int fd = sys::open(seg->seg_path, O_RDWR);
   if (fd >= 0) {
@@ -334,8 +358,8 @@ bool segment_restore_ring(Segment* seg) {
   int fd = sys::open(seg->seg_path, O_RDWR);
   if (fd < 0) return false;
   bool ok = posix_fallocate(fd, static_cast<off_t>(h->ring.offset), static_cast<off_t>(len)) == 0 &&
-            mmap(seg->ring, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
-                 static_cast<off_t>(h->ring.offset)) != MAP_FAILED;
+            sys::mmap(seg->ring, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+                      static_cast<off_t>(h->ring.offset)) != MAP_FAILED;
   sys::close(fd);
   if (ok) at(h->state).fetch_and(~uint32_t{kStateRingReleased}, std::memory_order_release);
   return ok;

@@ -42,6 +42,16 @@ int mkdir(const char* path, int mode) {
   return static_cast<int>(::syscall(SYS_mkdirat, AT_FDCWD, path, mode));
 }
 pid_t getpid() { return static_cast<pid_t>(::syscall(SYS_getpid)); }
+int fstat(int fd, struct ::stat* st) { return static_cast<int>(::syscall(SYS_fstat, fd, st)); }
+int lstat(const char* path, struct ::stat* st) {
+  return static_cast<int>(::syscall(SYS_newfstatat, AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW));
+}
+int ioctl(int fd, unsigned long req, void* arg) {
+  return static_cast<int>(::syscall(SYS_ioctl, fd, req, arg));
+}
+void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
+  return reinterpret_cast<void*>(::syscall(SYS_mmap, addr, len, prot, flags, fd, off));
+}
 pid_t gettid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 
 ssize_t read_file(const char* path, char* buf, size_t n) {
@@ -62,6 +72,13 @@ ssize_t read_file(const char* path, char* buf, size_t n) {
 OwnIo own_io() {
   return {g_own_reads.load(std::memory_order_relaxed), g_own_writes.load(std::memory_order_relaxed),
           g_own_rbytes.load(std::memory_order_relaxed), g_own_wbytes.load(std::memory_order_relaxed)};
+}
+
+void reset_own_io() {
+  g_own_reads.store(0);
+  g_own_writes.store(0);
+  g_own_rbytes.store(0);
+  g_own_wbytes.store(0);
 }
 
 void note_own_write(uint64_t bytes) {
@@ -92,6 +109,17 @@ Text& Text::num(uint64_t v) {
   do {
     tmp[n++] = static_cast<char>('0' + v % 10);
     v /= 10;
+  } while (v);
+  while (n) chr(tmp[--n]);
+  return *this;
+}
+
+Text& Text::hex(uint64_t v) {
+  char tmp[17];
+  int n = 0;
+  do {
+    tmp[n++] = "0123456789abcdef"[v & 15];
+    v >>= 4;
   } while (v);
   while (n) chr(tmp[--n]);
   return *this;

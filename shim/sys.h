@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 namespace valley::shim::sys {
@@ -19,6 +20,11 @@ bool write_all(int fd, const void* buf, size_t n);
 ssize_t readlink(const char* path, char* buf, size_t n);
 int mkdir(const char* path, int mode);
 pid_t getpid();
+// Functions the coalescer wraps as flush points: valley's own calls go around them.
+int fstat(int fd, struct ::stat* st);
+int lstat(const char* path, struct ::stat* st);
+int ioctl(int fd, unsigned long req, void* arg);
+void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_t off);
 pid_t gettid();
 /// Reads a small file (a /proc entry) into buf, NUL-terminated. Returns bytes read or -1.
 ssize_t read_file(const char* path, char* buf, size_t n);
@@ -28,6 +34,8 @@ struct OwnIo {
   uint64_t reads, writes, rbytes, wbytes;
 };
 OwnIo own_io();
+/// A fork child starts counting its own I/O from zero.
+void reset_own_io();
 /// Notes a write valley made with its own raw syscall (outside write_all).
 void note_own_write(uint64_t bytes);
 
@@ -41,6 +49,7 @@ public:
   Text(char* buf, size_t cap) : buf_(buf), cap_(cap) { buf_[0] = '\0'; }
   Text& str(const char* s);
   Text& num(uint64_t v);
+  Text& hex(uint64_t v); ///< lower-case, no prefix
   Text& chr(char c);
   const char* c_str() const { return buf_; }
   size_t size() const { return len_; }

@@ -92,8 +92,10 @@ enum StateBits : uint32_t {
   kStateCountersFull = 1u << 3, ///< some calls landed in the catch-all counter row
 };
 
-/// Kernel vs intercepted syscall counts for this image (from /proc/self/io at start and end),
-/// with valley's own reads and writes (draining, /proc) taken out of the kernel's figures.
+/// Kernel vs intercepted syscall counts for this image: the kernel's figures are the sum of
+/// /proc/self/task/*/io over the threads alive at the start and at the end (not /proc/self/io,
+/// which adds in reaped children), with valley's own reads and writes taken out. Threads that
+/// ended before the image did are missing from the kernel's figures.
 struct Coverage {
   uint64_t valid;        ///< 1 if the fields below were measured
   uint64_t kernel_syscr; ///< read-family syscalls the kernel counted for this image
@@ -185,6 +187,8 @@ inline constexpr uint64_t kCatchAllKey = ~uint64_t{0};
 /// Site id used when no row could be given (site table full, or a call from a signal handler
 /// that interrupted valley before the site's row was ready).
 inline constexpr uint32_t kSiteUnknown = 0xFFFFFFFEu;
+/// Site id of the writes valley itself makes when the coalescer flushes a buffer.
+inline constexpr uint32_t kSiteFlush = 0xFFFFFFFDu;
 constexpr uint64_t counter_key(uint32_t site, Op op, FdKind kind) {
   return (uint64_t{site} + 1) << 16 | uint64_t{static_cast<uint8_t>(op)} << 8 |
          static_cast<uint8_t>(kind);
@@ -252,6 +256,8 @@ static_assert(sizeof(FileRow) == 256);
 enum EventBits : uint8_t {
   kEventNested = 1u << 0, ///< recorded while valley was already busy on this thread (signal handler)
   kEventLate = 1u << 1,   ///< after the image's final drain (a destructor running after valley's)
+  kEventCoalesced = 1u << 2, ///< a program call the coalescer absorbed: no syscall was made
+  kEventFlush = 1u << 3,     ///< a write valley made to flush coalesced bytes (site kSiteFlush)
 };
 
 /// One intercepted call. 48 bytes: at millions of calls a second, every byte of the record is

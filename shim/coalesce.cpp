@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: MIT
+#include "coalesce.h"
+
+#include "clock.h"
+#include "diag.h"
+#include "real.h"
+#include "recorder.h"
+#include "sys.h"
+
+#include <cerrno>
+#include <climits>
+#include <csignal>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace valley::shim {
+
+constinit CoalesceOptions g_coalesce{};
+constinit std::atomic<bool> g_pending{false};
+
+namespace {
+
+constexpr size_t kMaxBuffer = 1u << 20;
+constexpr int kStickySlots = 65536;
+constexpr uint32_t kSignalDue = 1u << 16; // the failed flush ran on the flusher thread: the
+                                          // SIGPIPE the program would have had is still owed
+
+// The one buffer. Guarded by g_lock; g_pending mirrors "len > 0" for the lock-free check.
+struct Buffer {
+  int fd = -1;
+  FdKind kind = FdKind::unknown;
+  size_t len = 0;
+  uint64_t first_ns = 0; // when the oldest buffered byte arrived
+};
+constinit Buffer g_buf{};
+char g_data[kMaxBuffer];
+constinit pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+constinit thread_local bool t_holding __attribute__((tls_model("initial-exec"))) = false;
+constinit thread_local bool t_flusher __attribute__((tls_model("initial-exec"))) = false;
+constinit std::atomic<bool> g_final{false};
+constinit std::atomic<bool> g_flusher_started{false};
+constinit std::atomic<uint32_t> g_sticky[kStickySlots]{};
+constinit std::atomic<uint64_t> g_flushes{0}, g_flushed_bytes{0}, g_absorbed{0}, g_flush_errors{0},
+    g_reorder{0};
+
+void lock() {
+  pthread_mutex_lock(&g_lock);
+  t_holding = true;
+}
+void unlock() {
+  t_holding = false;
+  pthread_mutex_unlock(&g_lock);
+}
+
+// Writes the buffer out with the fd's own blocking semantics (only blocking fds are buffered).
+// Caller holds g_lock.
+void flush_locked() {
+  if (g_buf.len == 0) {
+    g_pending.store(false, std::memory_order_release);
+    return;
+  }
+  const int fd = g_buf.fd;
+  const uint64_t t0 = clock::ticks();
+  size_t done = 0;
+  int err = 0;
+  while (done < g_buf.len) {
+    ssize_t w = ::syscall(SYS_write, fd, g_data + done, g_buf.len - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      err = w < 0 ? errno : EIO;
+      break;
+    }
+    done += static_cast<size_t>(w);
+  }
+  const uint64_t t1 = clock::ticks();
+  record_flush(fd, g_buf.len, done, err, t0, t1);
+  g_flushes.fetch_add(1, std::memory_order_relaxed);
+  g_flushed_bytes.fetch_add(done, std::memory_order_relaxed);
+  if (err) {
+    // The program was told these bytes were written; its next call on the fd (or its close)
+    // learns that they were not.
+    g_flush_errors.fetch_add(1, std::memory_order_relaxed);
+    if (fd >= 0 && fd < kStickySlots)
+      g_sticky[fd].store(static_cast<uint32_t>(err) | (t_flusher && err == EPIPE ? kSignalDue : 0),
+                         std::memory_order_release);
+  }
+  g_buf.len = 0;
+  g_buf.fd = -1;
+  g_pending.store(false, std::memory_order_release);
+}
+
+// Bounds the age of buffered bytes. All signals blocked: it must never take the program's.
+void* flusher(void*) {
+  t_flusher = true;
+  const uint64_t age_ns = uint64_t{g_coalesce.max_age_us} * 1000;
+  timespec nap{0, static_cast<long>(age_ns / 2 > 100000 ? age_ns / 2 : 100000)};
+  while (!g_final.load(std::memory_order_acquire)) {
+    clock_nanosleep(CLOCK_MONOTONIC, 0, &nap, nullptr);
+    if (!g_pending.load(std::memory_order_acquire)) continue;
+    if (clock::monotonic_ns() - g_buf.first_ns < age_ns) continue;
+    lock();
+    if (g_buf.len && clock::monotonic_ns() - g_buf.first_ns >= age_ns) flush_locked();
+    unlock();
+  }
+  return nullptr;
+}
+
+void start_flusher() {
+  if (g_coalesce.naive || g_flusher_started.exchange(true)) return;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old); // the new thread inherits a full mask
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  pthread_t t;
+  if (pthread_create(&t, &attr, flusher, nullptr) != 0) {
+    diag("warning: cannot start the coalescer's flusher thread; coalescing off");
+    g_coalesce.on = false;
+  }
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+// Signals whose default action ends the process: buffered bytes are written first.
+constexpr int kFatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTERM,
+                          SIGINT,  SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM};
+
+constinit std::atomic<bool> g_own[65]{};
+
+void on_fatal(int sig) {
+  // The process is going away: if this thread was inside the buffer's lock, take the bytes
+  // anyway (nobody else will use them).
+  if (g_buf.len) {
+    if (!t_holding) pthread_mutex_trylock(&g_lock);
+    flush_locked();
+  }
+  // SA_RESETHAND has restored the default action: raising again ends the process as it
+  // would have ended without valley.
+  note_own_handler(sig, false);
+  raise(sig);
+}
+
+int real_sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+  auto f = VALLEY_REAL_PTR(sigaction);
+  return f ? f(sig, act, old) : -1;
+}
+
+bool matches_any(const char* list, char sep, const char* text) {
+  char pat[256];
+  size_t n = 0;
+  for (const char* p = list;; ++p) {
+    if (*p == sep || *p == '\0') {
+      pat[n] = '\0';
+      if (n && fnmatch(pat, text, 0) == 0) return true;
+      n = 0;
+      if (!*p) return false;
+    } else if (n + 1 < sizeof pat) {
+      pat[n++] = *p;
+    }
+  }
+}
+
+} // namespace
+
+bool coalesce_eligible(int fd, FdKind kind, const char* path) {
+  int fl = static_cast<int>(::syscall(SYS_fcntl, fd, F_GETFL));
+  if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY) return false;
+  if (g_coalesce.naive) return true;
+  // Never: per-message or per-command semantics, durability on every write, and non-blocking
+  // fds, whose EAGAIN backpressure a buffer would hide.
+  if (fl & (O_NONBLOCK | O_SYNC | O_DSYNC | O_DIRECT)) return false;
+  if (!(g_coalesce.kinds & (1u << static_cast<uint8_t>(kind)))) return false;
+  switch (kind) {
+  case FdKind::regular: case FdKind::pipe: case FdKind::fifo: case FdKind::tcp:
+  case FdKind::unix_stream:
+    break;
+  default: return false;
+  }
+  return !g_coalesce.paths[0] || matches_any(g_coalesce.paths, ':', path);
+}
+
+void coalesce_flush(bool) {
+  if (t_holding) { // a signal handler interrupted this thread inside the coalescer
+    g_reorder.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  lock();
+  flush_locked();
+  unlock();
+}
+
+int take_sticky_error(int fd) {
+  if (fd < 0 || fd >= kStickySlots) return 0;
+  if (!g_sticky[fd].load(std::memory_order_acquire)) return 0;
+  uint32_t v = g_sticky[fd].exchange(0, std::memory_order_acq_rel);
+  if (v & kSignalDue) raise(SIGPIPE); // where the program would have had it: at its write
+  return static_cast<int>(v & 0xffff);
+}
+
+bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, ssize_t* result) {
+  if (!g_coalesce.on || g_final.load(std::memory_order_relaxed)) return false;
+  if (t_holding) { // a signal handler inside the coalescer: write straight through
+    g_reorder.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (int err = take_sticky_error(fd)) {
+    errno = err;
+    *result = -1;
+    return true;
+  }
+  // A buffered write makes no syscall, so it would no longer be a cancellation point.
+  pthread_testcancel();
+  uint64_t total = 0;
+  for (int i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
+  FdKind kind;
+  if (!fd_coalescible(fd, ra, &kind)) {
+    flush_before();
+    return false;
+  }
+  // Pipes: a write of at most PIPE_BUF bytes is atomic, so a flush may never exceed PIPE_BUF
+  // nor split one of the program's writes.
+  const size_t cap = (kind == FdKind::pipe || kind == FdKind::fifo) && g_coalesce.size > PIPE_BUF
+                         ? PIPE_BUF
+                         : g_coalesce.size;
+  lock();
+  if (g_buf.len && (g_buf.fd != fd || g_buf.len + total > cap)) flush_locked();
+  if (total > cap) { // too big to gain anything: the program's own call goes through
+    unlock();
+    return false;
+  }
+  if (g_buf.len == 0) {
+    g_buf.first_ns = clock::monotonic_ns();
+    g_buf.fd = fd;
+    g_buf.kind = kind;
+  }
+  for (int i = 0; i < iovcnt; ++i) {
+    __builtin_memcpy(g_data + g_buf.len, iov[i].iov_base, iov[i].iov_len);
+    g_buf.len += iov[i].iov_len;
+  }
+  g_pending.store(true, std::memory_order_release);
+  unlock();
+  g_absorbed.fetch_add(1, std::memory_order_relaxed);
+  *result = static_cast<ssize_t>(total);
+  return true;
+}
+
+void coalesce_final() {
+  if (!g_coalesce.on || g_final.exchange(true)) return;
+  if (t_holding) return;
+  lock();
+  flush_locked();
+  unlock();
+}
+
+void coalesce_fork_prepare() {
+  if (!g_coalesce.on) return;
+  lock(); // held across fork: the child starts with an empty buffer and nobody mid-flush
+  flush_locked();
+}
+
+void coalesce_fork_parent() {
+  if (!g_coalesce.on) return;
+  unlock();
+}
+
+void coalesce_fork_child() {
+  if (!g_coalesce.on) return;
+  pthread_mutex_init(&g_lock, nullptr);
+  t_holding = false;
+  g_flusher_started.store(false);
+  if (!g_final.load()) start_flusher(); // threads do not survive fork
+}
+
+void note_own_handler(int sig, bool ours) {
+  if (sig > 0 && sig < 65) g_own[sig].store(ours, std::memory_order_relaxed);
+}
+
+bool own_handler(int sig) { return sig > 0 && sig < 65 && g_own[sig].load(std::memory_order_relaxed); }
+
+void install_own_handler(int sig) {
+  struct sigaction sa {};
+  sa.sa_handler = on_fatal;
+  sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+  if (real_sigaction(sig, &sa, nullptr) == 0) note_own_handler(sig, true);
+}
+
+void coalesce_start() {
+  if (!g_coalesce.on) return;
+  start_flusher();
+  if (g_coalesce.naive) return;
+  for (int sig : kFatal) {
+    struct sigaction cur {};
+    if (real_sigaction(sig, nullptr, &cur) == 0 && cur.sa_handler == SIG_DFL) install_own_handler(sig);
+  }
+}
+
+CoalesceStats coalesce_stats() {
+  return {g_flushes.load(), g_flushed_bytes.load(), g_absorbed.load(), g_flush_errors.load(),
+          g_reorder.load()};
+}
+
+} // namespace valley::shim

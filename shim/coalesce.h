@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT
+/// @file coalesce.h
+/// @brief Transparent write-combining (opt-in). Small writes to an eligible fd go into one
+/// process-wide buffer and reach the kernel later in one syscall, with the invariant that
+/// anything that could notice sees the same bytes as without valley. One buffer at a time:
+/// any intercepted call other than a further write to the same fd flushes it first, which
+/// keeps the order of writes across fds, dup'ed fds (2>&1) and threads exactly as the program
+/// made them. A flusher thread bounds the age of buffered bytes.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "valley/format.h"
+
+namespace valley::shim {
+
+struct CoalesceOptions {
+  bool on;
+  bool naive;            ///< tests only: buffer every fd, flush only when full or at exit
+  uint32_t size;         ///< buffer bytes
+  uint32_t max_age_us;   ///< oldest buffered byte, at most
+  uint32_t kinds;        ///< bit per FdKind value that may be coalesced
+  char paths[1024];      ///< ':'-separated fnmatch globs; empty: any path of an eligible kind
+  char sites[1024];      ///< ','-separated "module+0xOFFSET" call sites; empty: any site
+};
+
+extern CoalesceOptions g_coalesce;
+/// Set while bytes are buffered; the cheap test every hook makes before flushing.
+extern std::atomic<bool> g_pending;
+
+/// Reads VALLEY_COALESCE*, or the [coalesce] table of $VALLEY_CONFIG. On an error prints one
+/// `valley:` line and leaves coalescing off (tracing goes on).
+void coalesce_configure(char** env);
+
+/// Whether writes to fd may be buffered: decided once per fd when it is classified, from its
+/// kind, open flags and path.
+bool coalesce_eligible(int fd, FdKind kind, const char* path);
+
+/// The program called something that could observe buffered bytes: flush them.
+inline void flush_before() {
+  if (g_pending.load(std::memory_order_acquire)) {
+    extern void coalesce_flush(bool from_flusher);
+    coalesce_flush(false);
+  }
+}
+
+/// Offers a write to the buffer. Returns true when handled: *result is what the program gets
+/// (the byte count, or -1 with errno for an error left over from an earlier flush). Returns
+/// false when the caller must make the real call (after any needed flush has happened).
+bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, ssize_t* result);
+
+/// An error left by a failed flush on fd, reported once: returns 0 if none.
+int take_sticky_error(int fd);
+
+/// Starts the flusher thread and the fatal-signal handlers (when coalescing is on).
+void coalesce_start();
+
+/// valley's own fatal-signal handler is installed for sig (the program sees SIG_DFL there).
+void note_own_handler(int sig, bool ours);
+bool own_handler(int sig);
+/// valley's handler, for re-installing it when the program sets SIG_DFL.
+void install_own_handler(int sig);
+
+/// Process events.
+void coalesce_final();        ///< last flush; pass-through from now on (exit paths)
+void coalesce_fork_prepare(); ///< flush and hold the buffer across fork
+void coalesce_fork_parent();
+void coalesce_fork_child();
+
+/// Flush-related counts, for the trace.
+struct CoalesceStats {
+  uint64_t flushes, flushed_bytes, absorbed_calls, flush_errors, reorder_possible;
+};
+CoalesceStats coalesce_stats();
+
+} // namespace valley::shim
