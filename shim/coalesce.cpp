@@ -36,6 +36,7 @@ struct Buffer {
   uint64_t first_ns = 0; // when the oldest buffered byte arrived
 };
 constinit Buffer g_buf{};
+constinit uint64_t g_buf_ra = 0; // call site of the latest buffered write
 char g_data[kMaxBuffer];
 constinit pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 constinit thread_local bool t_holding __attribute__((tls_model("initial-exec"))) = false;
@@ -43,8 +44,8 @@ constinit thread_local bool t_flusher __attribute__((tls_model("initial-exec")))
 constinit std::atomic<bool> g_final{false};
 constinit std::atomic<bool> g_flusher_started{false};
 constinit std::atomic<uint32_t> g_sticky[kStickySlots]{};
-constinit std::atomic<uint64_t> g_flushes{0}, g_flushed_bytes{0}, g_absorbed{0}, g_flush_errors{0},
-    g_reorder{0};
+constinit std::atomic<uint64_t> g_flushes{0}, g_flushed_bytes{0}, g_absorbed{0}, g_absorbed_bytes{0},
+    g_flush_errors{0}, g_reorder{0};
 
 void lock() {
   pthread_mutex_lock(&g_lock);
@@ -89,6 +90,7 @@ void flush_locked() {
   }
   g_buf.len = 0;
   g_buf.fd = -1;
+  g_buf_ra = 0;
   g_pending.store(false, std::memory_order_release);
 }
 
@@ -150,6 +152,48 @@ int real_sigaction(int sig, const struct sigaction* act, struct sigaction* old) 
   return f ? f(sig, act, old) : -1;
 }
 
+// The naive mode: what a first attempt at write-combining looks like, kept so that every
+// hazard test can show it would catch that attempt.
+struct NaiveBuf {
+  int fd = -1;
+  size_t len = 0;
+  char data[65536];
+};
+NaiveBuf g_naive[8];
+
+void naive_flush(NaiveBuf& b) {
+  for (size_t done = 0; done < b.len;) {
+    ssize_t w = ::syscall(SYS_write, b.fd, b.data + done, b.len - done);
+    if (w <= 0) break;
+    done += static_cast<size_t>(w);
+  }
+  b.len = 0;
+}
+
+bool naive_write(int fd, const iovec* iov, int iovcnt, ssize_t* result) {
+  size_t total = 0;
+  for (int i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
+  if (total > sizeof g_naive[0].data) return false;
+  lock();
+  NaiveBuf* b = nullptr;
+  for (NaiveBuf& x : g_naive)
+    if (x.fd == fd || (!b && x.fd == -1)) b = &x;
+  if (b && b->fd != fd) {
+    b->fd = fd;
+    b->len = 0;
+  }
+  if (b) {
+    if (b->len + total > sizeof b->data) naive_flush(*b);
+    for (int i = 0; i < iovcnt; ++i) {
+      __builtin_memcpy(b->data + b->len, iov[i].iov_base, iov[i].iov_len);
+      b->len += iov[i].iov_len;
+    }
+  }
+  unlock();
+  *result = static_cast<ssize_t>(total);
+  return b != nullptr;
+}
+
 bool matches_any(const char* list, char sep, const char* text) {
   char pat[256];
   size_t n = 0;
@@ -202,7 +246,8 @@ int take_sticky_error(int fd) {
   return static_cast<int>(v & 0xffff);
 }
 
-bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, ssize_t* result) {
+bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t now,
+                    ssize_t* result) {
   if (!g_coalesce.on || g_final.load(std::memory_order_relaxed)) return false;
   if (t_holding) { // a signal handler inside the coalescer: write straight through
     g_reorder.fetch_add(1, std::memory_order_relaxed);
@@ -213,12 +258,22 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, ssize_t* 
     *result = -1;
     return true;
   }
+  if (g_coalesce.naive) {
+    FdKind ignored;
+    if (!fd_coalescible(fd, ra, now, &ignored) || !naive_write(fd, iov, iovcnt, result)) return false;
+    g_absorbed.fetch_add(1, std::memory_order_relaxed);
+    g_absorbed_bytes.fetch_add(static_cast<uint64_t>(*result), std::memory_order_relaxed);
+    return true;
+  }
   // A buffered write makes no syscall, so it would no longer be a cancellation point.
   pthread_testcancel();
   uint64_t total = 0;
   for (int i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
-  FdKind kind;
-  if (!fd_coalescible(fd, ra, &kind)) {
+  // A further write from the site that started the pending buffer needs no new verdict: any
+  // call that could change the fd (close, dup*, fcntl) flushed the buffer first.
+  FdKind kind = g_buf.kind;
+  const bool same = g_pending.load(std::memory_order_acquire) && g_buf.fd == fd && g_buf_ra == ra;
+  if (!same && !fd_coalescible(fd, ra, now, &kind)) {
     flush_before();
     return false;
   }
@@ -238,6 +293,7 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, ssize_t* 
     g_buf.fd = fd;
     g_buf.kind = kind;
   }
+  g_buf_ra = ra;
   for (int i = 0; i < iovcnt; ++i) {
     __builtin_memcpy(g_data + g_buf.len, iov[i].iov_base, iov[i].iov_len);
     g_buf.len += iov[i].iov_len;
@@ -245,26 +301,32 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, ssize_t* 
   g_pending.store(true, std::memory_order_release);
   unlock();
   g_absorbed.fetch_add(1, std::memory_order_relaxed);
+  g_absorbed_bytes.fetch_add(total, std::memory_order_relaxed);
   *result = static_cast<ssize_t>(total);
   return true;
 }
 
-void coalesce_final() {
-  if (!g_coalesce.on || g_final.exchange(true)) return;
-  if (t_holding) return;
+void coalesce_final(bool destructor) {
+  if (!g_coalesce.on) return;
+  if (g_coalesce.naive) {
+    if (!destructor || g_final.exchange(true)) return;
+    for (NaiveBuf& b : g_naive) naive_flush(b);
+    return;
+  }
+  if (g_final.exchange(true) || t_holding) return;
   lock();
   flush_locked();
   unlock();
 }
 
 void coalesce_fork_prepare() {
-  if (!g_coalesce.on) return;
+  if (!g_coalesce.on || g_coalesce.naive) return;
   lock(); // held across fork: the child starts with an empty buffer and nobody mid-flush
   flush_locked();
 }
 
 void coalesce_fork_parent() {
-  if (!g_coalesce.on) return;
+  if (!g_coalesce.on || g_coalesce.naive) return;
   unlock();
 }
 
@@ -299,9 +361,11 @@ void coalesce_start() {
   }
 }
 
+bool on_flusher_thread() { return t_flusher; }
+
 CoalesceStats coalesce_stats() {
-  return {g_flushes.load(), g_flushed_bytes.load(), g_absorbed.load(), g_flush_errors.load(),
-          g_reorder.load()};
+  return {g_flushes.load(), g_flushed_bytes.load(), g_absorbed.load(), g_absorbed_bytes.load(),
+          g_flush_errors.load(), g_reorder.load()};
 }
 
 } // namespace valley::shim

@@ -20,7 +20,9 @@ namespace valley::shim {
 
 struct CoalesceOptions {
   bool on;
-  bool naive;            ///< tests only: buffer every fd, flush only when full or at exit
+  bool naive;            ///< tests only: the hazard tests' deliberately wrong buffer: one buffer
+                         ///< per fd (up to 8), every writable fd, flushed only when full or in
+                         ///< valley's destructor; no flush points, no age bound, no errors
   uint32_t size;         ///< buffer bytes
   uint32_t max_age_us;   ///< oldest buffered byte, at most
   uint32_t kinds;        ///< bit per FdKind value that may be coalesced
@@ -42,7 +44,7 @@ bool coalesce_eligible(int fd, FdKind kind, const char* path);
 
 /// The program called something that could observe buffered bytes: flush them.
 inline void flush_before() {
-  if (g_pending.load(std::memory_order_acquire)) {
+  if (g_pending.load(std::memory_order_acquire) && !g_coalesce.naive) {
     extern void coalesce_flush(bool from_flusher);
     coalesce_flush(false);
   }
@@ -51,7 +53,8 @@ inline void flush_before() {
 /// Offers a write to the buffer. Returns true when handled: *result is what the program gets
 /// (the byte count, or -1 with errno for an error left over from an earlier flush). Returns
 /// false when the caller must make the real call (after any needed flush has happened).
-bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, ssize_t* result);
+bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t now,
+                    ssize_t* result);
 
 /// An error left by a failed flush on fd, reported once: returns 0 if none.
 int take_sticky_error(int fd);
@@ -66,14 +69,19 @@ bool own_handler(int sig);
 void install_own_handler(int sig);
 
 /// Process events.
-void coalesce_final();        ///< last flush; pass-through from now on (exit paths)
+/// Last flush; pass-through from now on. `destructor`: called from valley's destructor (the
+/// only place the naive test mode flushes).
+void coalesce_final(bool destructor);
 void coalesce_fork_prepare(); ///< flush and hold the buffer across fork
 void coalesce_fork_parent();
 void coalesce_fork_child();
 
+/// True on valley's flusher thread.
+bool on_flusher_thread();
+
 /// Flush-related counts, for the trace.
 struct CoalesceStats {
-  uint64_t flushes, flushed_bytes, absorbed_calls, flush_errors, reorder_possible;
+  uint64_t flushes, flushed_bytes, absorbed_calls, absorbed_bytes, flush_errors, reorder_possible;
 };
 CoalesceStats coalesce_stats();
 

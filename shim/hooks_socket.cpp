@@ -30,8 +30,8 @@ VALLEY_EXPORT ssize_t send(int fd, const void* buf, size_t n, int flags) {
   ssize_t r;
   // Only plain sends: every MSG_* flag (MSG_MORE, MSG_DONTWAIT, MSG_OOB, …) is per call.
   const iovec one{const_cast<void*>(buf), n};
-  if (flags == 0 && coalesced(fd, &one, 1, VALLEY_RA, &r))
-    return io_done(Op::send, fd, n, -1, r, t0, VALLEY_RA, r < 0 ? 0 : kEventCoalesced);
+  if (flags == 0 && coalesced(fd, &one, 1, VALLEY_RA, t0, &r))
+    return io_absorbed(Op::send, fd, n, r, t0, VALLEY_RA);
   if (flags != 0) flush_before();
   auto f = VALLEY_REAL(send);
   r = f ? f(fd, buf, n, flags) : syscall(SYS_sendto, fd, buf, n, flags, nullptr, 0);
@@ -43,8 +43,8 @@ VALLEY_EXPORT ssize_t __send(int fd, const void* buf, size_t n, int flags) {
   ssize_t r;
   // Only plain sends: every MSG_* flag (MSG_MORE, MSG_DONTWAIT, MSG_OOB, …) is per call.
   const iovec one{const_cast<void*>(buf), n};
-  if (flags == 0 && coalesced(fd, &one, 1, VALLEY_RA, &r))
-    return io_done(Op::send, fd, n, -1, r, t0, VALLEY_RA, r < 0 ? 0 : kEventCoalesced);
+  if (flags == 0 && coalesced(fd, &one, 1, VALLEY_RA, t0, &r))
+    return io_absorbed(Op::send, fd, n, r, t0, VALLEY_RA);
   if (flags != 0) flush_before();
   auto f = VALLEY_REAL(__send);
   r = f ? f(fd, buf, n, flags) : syscall(SYS_sendto, fd, buf, n, flags, nullptr, 0);

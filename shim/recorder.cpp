@@ -21,6 +21,9 @@
 #include <unistd.h>
 
 namespace valley::shim {
+
+constinit std::atomic<bool> g_program_threads{false};
+
 namespace {
 
 enum Phase : int {
@@ -121,6 +124,8 @@ bool counted_by_kernel(Op op) {
 
 void summarize_coverage(Segment& seg) {
   Coverage& c = seg.hdr->coverage;
+  // Calls the coalescer absorbed made no syscall; its flushes (counted like any write) did.
+  const CoalesceStats cs = coalesce_stats();
   c.seen_reads = c.seen_writes = c.seen_rbytes = c.seen_wbytes = 0;
   for (uint32_t i = 1; i < seg.hdr->counters.capacity; ++i) {
     const CounterRow& r = seg.counters[i];
@@ -129,6 +134,8 @@ void summarize_coverage(Segment& seg) {
     (out ? c.seen_writes : c.seen_reads) += r.calls;
     (out ? c.seen_wbytes : c.seen_rbytes) += r.bytes;
   }
+  c.seen_writes -= cs.absorbed_calls < c.seen_writes ? cs.absorbed_calls : c.seen_writes;
+  c.seen_wbytes -= cs.absorbed_bytes < c.seen_wbytes ? cs.absorbed_bytes : c.seen_wbytes;
 }
 
 // Ends the image's trace; `exec` keeps the ring restorable. Returns false when nothing was done.
@@ -193,7 +200,11 @@ void record_call(int phase, const Call& c) {
   Tls& t = t_tls;
   const bool nested = t.busy != 0;
   ++t.busy;
-  if (!t.tid) t.tid = static_cast<uint32_t>(sys::gettid());
+  if (!t.tid) {
+    t.tid = static_cast<uint32_t>(sys::gettid());
+    if (t.tid != g_seg.hdr->pid && !on_flusher_thread())
+      g_program_threads.store(true, std::memory_order_relaxed);
+  }
   Segment& seg = g_seg;
 
   const FdInfo fi = fd_lookup(seg, c.fd, c.t0);
@@ -297,12 +308,22 @@ void record_flush(int fd, uint64_t requested, uint64_t written, int err, uint64_
   errno = saved;
 }
 
-bool fd_coalescible(int fd, uint64_t ra, FdKind* kind) {
+ssize_t io_absorbed(Op op, int fd, uint64_t requested, ssize_t result, uint64_t t0, uint64_t ra) {
+  const int err = errno;
+  const int phase = recording_phase();
+  if (phase >= 0)
+    record_call(phase, {op, fd, requested, result > 0 ? static_cast<uint64_t>(result) : 0, -1,
+                        result, err, t0, t0, ra, 0, result < 0 ? uint8_t{0} : uint8_t{kEventCoalesced}});
+  errno = err;
+  return result;
+}
+
+bool fd_coalescible(int fd, uint64_t ra, uint64_t now, FdKind* kind) {
   if (g_phase.load(std::memory_order_acquire) != kActive) return false;
   Tls& t = t_tls;
   if (t.busy) return false; // a signal handler inside valley: write through
   ++t.busy;
-  const FdInfo fi = fd_peek(g_seg, fd, clock::ticks());
+  const FdInfo fi = fd_peek(g_seg, fd, now);
   bool ok = fi.coalescible;
   if (ok && g_coalesce.sites[0]) ok = site_allows_coalescing(g_seg, ra, g_coalesce.sites, g_opts.max_frames);
   --t.busy;
@@ -337,11 +358,11 @@ int fd_range_closed(unsigned lo, unsigned hi, int flags, int r) {
   return r;
 }
 
-void image_ending() {
+void image_ending(bool destructor) {
   int saved = errno;
   if (g_phase.load(std::memory_order_acquire) == kActive &&
       static_cast<uint32_t>(sys::getpid()) == g_seg.hdr->pid)
-    coalesce_final(); // before the final drain, so the flush is in the trace
+    coalesce_final(destructor); // before the final drain, so the flush is in the trace
   finish(kStateFinished);
   errno = saved;
 }
@@ -394,6 +415,7 @@ void atfork_child() {
   if (g_phase.load(std::memory_order_acquire) != kActive) return;
   // Only the forking thread lives on in the child; its caches name the parent's rows.
   t_tls = Tls{};
+  g_program_threads.store(false, std::memory_order_relaxed);
   ring_reset_after_fork();
   fd_table_new_generation();
   site_table_reset_after_fork();

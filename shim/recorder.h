@@ -23,8 +23,11 @@ inline ssize_t io_done(Op op, int fd, uint64_t requested, int64_t offset, ssize_
                  result, t0, ra, flags);
 }
 
+/// A call the coalescer absorbed: recorded with no time inside a syscall (none was made).
+ssize_t io_absorbed(Op op, int fd, uint64_t requested, ssize_t result, uint64_t t0, uint64_t ra);
+
 /// For the coalescer: may writes to fd from the call site `ra` be buffered? Sets *kind.
-bool fd_coalescible(int fd, uint64_t ra, FdKind* kind);
+bool fd_coalescible(int fd, uint64_t ra, uint64_t now, FdKind* kind);
 
 /// Records a write valley made to flush `requested` buffered bytes (site kSiteFlush).
 void record_flush(int fd, uint64_t requested, uint64_t written, int err, uint64_t t0, uint64_t t1);
@@ -36,8 +39,9 @@ int fd_closed(int fd, int r);     ///< close: fd is gone
 int fd_range_closed(unsigned lo, unsigned hi, int flags, int r);
 void fd_flags_changed(int fd);    ///< F_SETFL: reclassify (buffering eligibility may change)
 
-/// The image is about to end (exit paths) or be replaced (exec): drain and record coverage.
-void image_ending();
+/// The image is about to end (exit paths; `destructor` for valley's own destructor) or be
+/// replaced (exec): drain and record coverage.
+void image_ending(bool destructor = false);
 /// Marks the trace as ended by exec; exec_failed undoes it when exec returns.
 void exec_starting();
 void exec_failed();
