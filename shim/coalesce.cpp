@@ -247,7 +247,7 @@ int take_sticky_error(int fd) {
 }
 
 bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t now,
-                    ssize_t* result) {
+                    bool counted_by_kernel, ssize_t* result) {
   if (!g_coalesce.on || g_final.load(std::memory_order_relaxed)) return false;
   if (t_holding) { // a signal handler inside the coalescer: write straight through
     g_reorder.fetch_add(1, std::memory_order_relaxed);
@@ -261,8 +261,10 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t 
   if (g_coalesce.naive) {
     FdKind ignored;
     if (!fd_coalescible(fd, ra, now, &ignored) || !naive_write(fd, iov, iovcnt, result)) return false;
-    g_absorbed.fetch_add(1, std::memory_order_relaxed);
-    g_absorbed_bytes.fetch_add(static_cast<uint64_t>(*result), std::memory_order_relaxed);
+    if (counted_by_kernel) {
+      g_absorbed.fetch_add(1, std::memory_order_relaxed);
+      g_absorbed_bytes.fetch_add(static_cast<uint64_t>(*result), std::memory_order_relaxed);
+    }
     return true;
   }
   // A buffered write makes no syscall, so it would no longer be a cancellation point.
@@ -300,8 +302,10 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t 
   }
   g_pending.store(true, std::memory_order_release);
   unlock();
-  g_absorbed.fetch_add(1, std::memory_order_relaxed);
-  g_absorbed_bytes.fetch_add(total, std::memory_order_relaxed);
+  if (counted_by_kernel) {
+    g_absorbed.fetch_add(1, std::memory_order_relaxed);
+    g_absorbed_bytes.fetch_add(total, std::memory_order_relaxed);
+  }
   *result = static_cast<ssize_t>(total);
   return true;
 }

@@ -53,8 +53,9 @@ inline void flush_before() {
 /// Offers a write to the buffer. Returns true when handled: *result is what the program gets
 /// (the byte count, or -1 with errno for an error left over from an earlier flush). Returns
 /// false when the caller must make the real call (after any needed flush has happened).
+/// `counted_by_kernel`: the op is one the kernel's syscw counts (write, writev; not send).
 bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t now,
-                    ssize_t* result);
+                    bool counted_by_kernel, ssize_t* result);
 
 /// An error left by a failed flush on fd, reported once: returns 0 if none.
 int take_sticky_error(int fd);
@@ -81,7 +82,9 @@ bool on_flusher_thread();
 
 /// Flush-related counts, for the trace.
 struct CoalesceStats {
-  uint64_t flushes, flushed_bytes, absorbed_calls, absorbed_bytes, flush_errors, reorder_possible;
+  uint64_t flushes, flushed_bytes;
+  uint64_t absorbed_calls, absorbed_bytes; ///< absorbed write/writev calls (syscw-comparable)
+  uint64_t flush_errors, reorder_possible;
 };
 CoalesceStats coalesce_stats();
 

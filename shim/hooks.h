@@ -37,8 +37,9 @@ inline int sticky_or(int fd, int r) {
 
 /// Offers a write to the coalescer; true when it took it (result in *r: the byte count, or -1
 /// with errno for an earlier flush's error).
-inline bool coalesced(int fd, const iovec* iov, int cnt, uint64_t ra, uint64_t t0, ssize_t* r) {
-  return g_coalesce.on && coalesce_write(fd, iov, cnt, ra, t0, r);
+inline bool coalesced(Op op, int fd, const iovec* iov, int cnt, uint64_t ra, uint64_t t0,
+                      ssize_t* r) {
+  return g_coalesce.on && coalesce_write(fd, iov, cnt, ra, t0, op != Op::send, r);
 }
 
 // For the positional vector syscalls the kernel takes the offset as (low, high) longs.

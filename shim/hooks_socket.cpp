@@ -30,7 +30,7 @@ VALLEY_EXPORT ssize_t send(int fd, const void* buf, size_t n, int flags) {
   ssize_t r;
   // Only plain sends: every MSG_* flag (MSG_MORE, MSG_DONTWAIT, MSG_OOB, …) is per call.
   const iovec one{const_cast<void*>(buf), n};
-  if (flags == 0 && coalesced(fd, &one, 1, VALLEY_RA, t0, &r))
+  if (flags == 0 && coalesced(Op::send, fd, &one, 1, VALLEY_RA, t0, &r))
     return io_absorbed(Op::send, fd, n, r, t0, VALLEY_RA);
   if (flags != 0) flush_before();
   auto f = VALLEY_REAL(send);
@@ -43,7 +43,7 @@ VALLEY_EXPORT ssize_t __send(int fd, const void* buf, size_t n, int flags) {
   ssize_t r;
   // Only plain sends: every MSG_* flag (MSG_MORE, MSG_DONTWAIT, MSG_OOB, …) is per call.
   const iovec one{const_cast<void*>(buf), n};
-  if (flags == 0 && coalesced(fd, &one, 1, VALLEY_RA, t0, &r))
+  if (flags == 0 && coalesced(Op::send, fd, &one, 1, VALLEY_RA, t0, &r))
     return io_absorbed(Op::send, fd, n, r, t0, VALLEY_RA);
   if (flags != 0) flush_before();
   auto f = VALLEY_REAL(__send);
