@@ -24,54 +24,40 @@ bool needs_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == 
 
 } // namespace
 
+// Declares `mode`: the variadic third argument of the open family, 0 when there is none.
+#define VALLEY_OPEN_MODE(flags)                                                         \
+  mode_t mode = 0;                                                                      \
+  if (needs_mode(flags)) {                                                              \
+    va_list ap;                                                                         \
+    va_start(ap, flags);                                                                \
+    mode = static_cast<mode_t>(va_arg(ap, int));                                        \
+    va_end(ap);                                                                         \
+  }
+
 VALLEY_EXPORT int open(const char* path, int flags, ...) {
   flush_before();
-  mode_t mode = 0;
-  if (needs_mode(flags)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
-  }
+  VALLEY_OPEN_MODE(flags);
   auto f = VALLEY_REAL(open);
   return fd_created(f ? f(path, flags, mode) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, mode)));
 }
 
 VALLEY_EXPORT int open64(const char* path, int flags, ...) {
   flush_before();
-  mode_t mode = 0;
-  if (needs_mode(flags)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
-  }
+  VALLEY_OPEN_MODE(flags);
   auto f = VALLEY_REAL(open64);
   return fd_created(f ? f(path, flags, mode) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, mode)));
 }
 
 VALLEY_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
   flush_before();
-  mode_t mode = 0;
-  if (needs_mode(flags)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
-  }
+  VALLEY_OPEN_MODE(flags);
   auto f = VALLEY_REAL(openat);
   return fd_created(f ? f(dirfd, path, flags, mode) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, mode)));
 }
 
 VALLEY_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
   flush_before();
-  mode_t mode = 0;
-  if (needs_mode(flags)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
-  }
+  VALLEY_OPEN_MODE(flags);
   auto f = VALLEY_REAL(openat64);
   return fd_created(f ? f(dirfd, path, flags, mode) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, mode)));
 }

@@ -36,12 +36,16 @@ int do_execvpe(const char* file, char* const* argv, char* const* envp) {
   return r;
 }
 
-// Collects execl-style arguments (arg0, ..., NULL) into argv; false if there are too many.
+// Collects execl-style arguments (arg0, ..., NULL) into argv; false, with errno E2BIG, if
+// there are more than fit.
 bool collect(const char* arg0, va_list ap, char** argv) {
   size_t n = 0;
   argv[n++] = const_cast<char*>(arg0);
   while (argv[n - 1]) {
-    if (n == kArgCap) return false;
+    if (n == kArgCap) {
+      errno = E2BIG;
+      return false;
+    }
     argv[n++] = va_arg(ap, char*);
   }
   return true;
@@ -71,11 +75,7 @@ VALLEY_EXPORT int execl(const char* path, const char* arg0, ...) noexcept {
   va_start(ap, arg0);
   bool ok = collect(arg0, ap, argv);
   va_end(ap);
-  if (!ok) {
-    errno = E2BIG;
-    return -1;
-  }
-  return do_execve(path, argv, environ);
+  return ok ? do_execve(path, argv, environ) : -1;
 }
 
 VALLEY_EXPORT int execlp(const char* file, const char* arg0, ...) noexcept {
@@ -84,11 +84,7 @@ VALLEY_EXPORT int execlp(const char* file, const char* arg0, ...) noexcept {
   va_start(ap, arg0);
   bool ok = collect(arg0, ap, argv);
   va_end(ap);
-  if (!ok) {
-    errno = E2BIG;
-    return -1;
-  }
-  return do_execvpe(file, argv, environ);
+  return ok ? do_execvpe(file, argv, environ) : -1;
 }
 
 VALLEY_EXPORT int execle(const char* path, const char* arg0, ...) noexcept {
@@ -98,11 +94,7 @@ VALLEY_EXPORT int execle(const char* path, const char* arg0, ...) noexcept {
   bool ok = collect(arg0, ap, argv);
   char* const* envp = ok ? va_arg(ap, char* const*) : nullptr;
   va_end(ap);
-  if (!ok) {
-    errno = E2BIG;
-    return -1;
-  }
-  return do_execve(path, argv, envp);
+  return ok ? do_execve(path, argv, envp) : -1;
 }
 
 VALLEY_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexcept {
