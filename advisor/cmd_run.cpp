@@ -3,6 +3,7 @@
 /// @brief `valley run [--dir DIR] -- CMD ARGS…`: runs CMD with libvalley.so preloaded for its
 /// whole process tree and exits as CMD did.
 #include "commands.h"
+#include "settings.h"
 #include "text.h"
 
 #include <fmt/format.h>
@@ -25,7 +26,7 @@ namespace valley::advisor {
 namespace fs = std::filesystem;
 
 const char* const kRunHelp =
-    R"(usage: valley run [--dir DIR] [--] CMD [ARGS...]
+    R"(usage: valley run [--dir DIR] [--coalesce] [--config FILE] [--] CMD [ARGS...]
 
 Run CMD with libvalley.so preloaded into it and every process it starts, then print
 where the traces are. valley exits with CMD's exit status (or dies from the same
@@ -33,6 +34,10 @@ signal), and leaves CMD's stdin, stdout and stderr alone.
 
   --dir DIR   write the traces to DIR (created if missing; must be empty if it exists)
               default: ./valley.<CMD>.<pid>
+  --coalesce  turn the shim's write coalescer on (VALLEY_COALESCE=1)
+  --config FILE
+              a valley.toml (e.g. from 'valley report --emit-config'); checked first, then
+              given to the shim as VALLEY_CONFIG; a bad file stops valley with exit status 2
 
 Environment:
   VALLEY_SHIM   path of libvalley.so (default: ../lib/libvalley.so next to valley)
@@ -42,6 +47,8 @@ namespace {
 
 struct RunOptions {
   std::optional<std::string> dir;
+  bool coalesce = false;
+  std::optional<std::string> config;
   std::vector<std::string> command;
 };
 
@@ -64,6 +71,22 @@ RunOptions parse_args(Args args) {
       }
       if (value.empty()) throw UsageError("run: --dir needs a directory");
       o.dir = value;
+      continue;
+    }
+    if (a == "--coalesce") {
+      o.coalesce = true;
+      continue;
+    }
+    if (a == "--config" || a.starts_with("--config=")) {
+      std::string value;
+      if (a == "--config") {
+        if (i + 1 == args.size()) throw UsageError("run: --config needs a file");
+        value = args[++i];
+      } else {
+        value = a.substr(9);
+      }
+      if (value.empty()) throw UsageError("run: --config needs a file");
+      o.config = value;
       continue;
     }
     if (a.size() > 1 && a[0] == '-') throw UsageError(fmt::format("run: unknown option '{}'", a));
@@ -128,12 +151,15 @@ fs::path make_run_dir(const RunOptions& o) {
   throw std::runtime_error(fmt::format("cannot create {}: too many runs with this name", base));
 }
 
-std::vector<std::string> child_environment(const fs::path& shim, const fs::path& dir) {
+std::vector<std::string> child_environment(const fs::path& shim, const fs::path& dir,
+                                           const RunOptions& o) {
   std::vector<std::string> env;
   std::string preload = shim.string();
   for (char** e = environ; *e; ++e) {
     std::string_view kv(*e);
     if (kv.starts_with("VALLEY_DIR=")) continue;
+    if (o.coalesce && kv.starts_with("VALLEY_COALESCE=")) continue;
+    if (o.config && kv.starts_with("VALLEY_CONFIG=")) continue;
     if (kv.starts_with("LD_PRELOAD=")) {
       if (kv.size() > 11) preload += ":" + std::string(kv.substr(11));
       continue;
@@ -142,6 +168,8 @@ std::vector<std::string> child_environment(const fs::path& shim, const fs::path&
   }
   env.push_back("VALLEY_DIR=" + dir.string());
   env.push_back("LD_PRELOAD=" + preload);
+  if (o.coalesce) env.push_back("VALLEY_COALESCE=1");
+  if (o.config) env.push_back("VALLEY_CONFIG=" + fs::absolute(*o.config).lexically_normal().string());
   return env;
 }
 
@@ -242,10 +270,18 @@ int die_like(int sig) {
 
 int run_run(Args args) {
   RunOptions o = parse_args(args);
+  if (o.config) {
+    try {
+      load_settings(*o.config);
+    } catch (const SettingsError& e) {
+      fmt::print(stderr, "valley: error: {}\nvalley: error: nothing was run\n", e.what());
+      return 2;
+    }
+  }
   fs::path shim = find_shim();
   fs::path dir = make_run_dir(o);
   fs::path abs_dir = fs::absolute(dir).lexically_normal();
-  std::vector<std::string> env = child_environment(shim, abs_dir);
+  std::vector<std::string> env = child_environment(shim, abs_dir, o);
   std::vector<char*> envp = c_strings(env);
   std::vector<char*> argv = c_strings(o.command);
 

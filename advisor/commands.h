@@ -18,8 +18,10 @@ using Args = std::span<const std::string>;
 
 int run_dump(Args args);
 int run_run(Args args);
+int run_report(Args args);
 
 extern const char* const kDumpHelp;
 extern const char* const kRunHelp;
+extern const char* const kReportHelp;
 
 } // namespace valley::advisor

@@ -23,6 +23,7 @@ struct Command {
 
 const Command kCommands[] = {
     {"run", "run a program with every process of it traced", kRunHelp, run_run},
+    {"report", "what to change: findings ranked by predicted saving", kReportHelp, run_report},
     {"dump", "print everything a run directory holds", kDumpHelp, run_dump},
 };
 

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+/// @file cmd_report.cpp
+/// @brief `valley report [RUN_DIR] [--format text|json] [--config FILE] [--emit-config FILE]`:
+/// findings ranked by predicted saving, with evidence, change, replay and blind spots.
+#include "commands.h"
+#include "report.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+namespace valley::advisor {
+
+const char* const kReportHelp =
+    R"(usage: valley report [RUN_DIR] [--format text|json] [--config FILE] [--emit-config FILE]
+
+Read every process of the run in RUN_DIR (default: valley-run), merge call sites across
+processes, and report what to change: small writes, write bursts before reads, small reads,
+sequential small preads, unbatched datagrams. Each finding names the call site, the evidence,
+the change and the syscalls it saves, predicted by replaying the recorded events.
+
+  --format text|json   text (default; colour on a terminal unless NO_COLOR is set) or JSON
+                       (schema: advisor/report-json.md)
+  --config FILE        thresholds from FILE's [advisor] table (see config/valley.toml)
+  --emit-config FILE   write a valley.toml whose [coalesce] table turns the shim's coalescer
+                       on for the sites where the replay says it is safe and worth it
+
+Exit status: 0 on success (problems in traces are reported, other processes still shown),
+1 if nothing could be read, 2 for bad arguments or a bad config file.
+)";
+
+namespace {
+
+struct ReportOptions {
+  std::string dir = "valley-run";
+  bool json = false;
+  std::string config, emit;
+};
+
+ReportOptions parse_args(Args args) {
+  ReportOptions o;
+  bool dir_seen = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](const char* name) -> std::string {
+      std::string n = std::string(name) + "=";
+      if (a.starts_with(n)) return a.substr(n.size());
+      if (i + 1 == args.size()) throw UsageError(fmt::format("report: {} needs a value", name));
+      return args[++i];
+    };
+    if (a == "--format" || a.starts_with("--format=")) {
+      std::string v = value("--format");
+      if (v != "text" && v != "json") throw UsageError(fmt::format("report: unknown format '{}' (text or json)", v));
+      o.json = v == "json";
+    } else if (a == "--config" || a.starts_with("--config=")) {
+      o.config = value("--config");
+    } else if (a == "--emit-config" || a.starts_with("--emit-config=")) {
+      o.emit = value("--emit-config");
+    } else if (a.size() > 1 && a[0] == '-') {
+      throw UsageError(fmt::format("report: unknown option '{}'", a));
+    } else if (dir_seen) {
+      throw UsageError(fmt::format("report: one run directory expected, got '{}' and '{}'", o.dir, a));
+    } else {
+      o.dir = a;
+      dir_seen = true;
+    }
+  }
+  return o;
+}
+
+} // namespace
+
+int run_report(Args args) {
+  ReportOptions o = parse_args(args);
+  Settings settings;
+  if (!o.config.empty()) {
+    try {
+      settings = load_settings(o.config);
+    } catch (const SettingsError& e) {
+      fmt::print(stderr, "valley: error: {}\n", e.what());
+      return 2;
+    }
+  }
+  RunModel m = build_run_model(o.dir, settings.advisor);
+  if (m.processes.empty() && m.problems.empty())
+    throw std::runtime_error(fmt::format("{}: no traces here (no <pid>-<n>.vseg files)", o.dir));
+  std::vector<Finding> findings = evaluate_rules(m, settings.advisor);
+  if (o.json) {
+    render_json(stdout, m, findings, settings.advisor);
+  } else {
+    TextStyle st;
+    const bool tty = ::isatty(STDOUT_FILENO);
+    const char* no_colour = std::getenv("NO_COLOR");
+    st.colour = tty && !(no_colour && *no_colour);
+    winsize ws{};
+    if (tty && ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40) st.width = ws.ws_col;
+    render_text(stdout, m, findings, settings.advisor, st);
+  }
+  if (!o.emit.empty()) {
+    std::ofstream f(o.emit, std::ios::trunc);
+    f << coalesce_config(findings, settings.advisor);
+    if (!f.flush()) throw std::runtime_error(fmt::format("cannot write {}", o.emit));
+  }
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw std::runtime_error("cannot write the output");
+  for (const Problem& p : m.problems) fmt::print(stderr, "valley: warning: {}: {}\n", p.file, p.message);
+  size_t readable = 0;
+  for (const ProcessSummary& p : m.processes) readable += p.readable;
+  return readable == 0 ? 1 : 0;
+}
+
+} // namespace valley::advisor

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+/// @file report_render.cpp
+/// @brief Text and JSON renderings of a report, the blind spots, and --emit-config.
+#include "report.h"
+
+#include "dump_model.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+namespace valley::advisor {
+namespace {
+
+std::string base(const std::string& p) {
+  size_t s = p.rfind('/');
+  return s == std::string::npos ? p : p.substr(s + 1);
+}
+
+const Frame& location(const SiteAgg& a) { return a.caller ? *a.caller : a.frame; }
+
+std::string where(const Frame& f) {
+  if (f.build_id_mismatch) return frame_text(f);
+  if (!f.function.empty() && !f.file.empty())
+    return fmt::format("{} at {}:{}", f.function, base(f.file), f.line);
+  return frame_text(f);
+}
+
+const char* coalesce_kind(uint8_t k) {
+  switch (static_cast<FdKind>(k)) {
+  case FdKind::regular: return "file";
+  case FdKind::pipe: return "pipe";
+  case FdKind::fifo: return "fifo";
+  case FdKind::tcp: return "tcp";
+  case FdKind::unix_stream: return "unix-stream";
+  default: return nullptr;
+  }
+}
+
+// Word wrap with a hanging indent.
+std::string wrap(const std::string& text, size_t indent, size_t width) {
+  std::string out, line;
+  const std::string pad(indent, ' ');
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t sp = text.find(' ', start);
+    std::string word = text.substr(start, sp == std::string::npos ? std::string::npos : sp - start);
+    start = sp == std::string::npos ? text.size() : sp + 1;
+    if (!line.empty() && indent + line.size() + 1 + word.size() > width) {
+      out += line + "\n" + pad;
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+  }
+  return out + line;
+}
+
+nlohmann::json frame_json(const Frame& f) {
+  nlohmann::json j{{"module", f.module}, {"offset", fmt::format("0x{:x}", f.offset)},
+                   {"function", f.function}, {"file", f.file}, {"line", f.line},
+                   {"build_id_mismatch", f.build_id_mismatch}, {"text", frame_text(f)}};
+  if (f.build_id_mismatch) j["file"] = "", j["line"] = 0;
+  return j;
+}
+
+nlohmann::json replay_json(const ReplayResult& r) {
+  return {{"buffer_size", r.buffer_size}, {"syscalls_after", r.syscalls_after},
+          {"saved_ns", r.saved_ns}, {"max_delay_ns", r.max_delay_ns},
+          {"memory_bytes", r.buffer_size * r.max_fds}};
+}
+
+} // namespace
+
+std::string shim_site_name(const Frame& f) {
+  return fmt::format("{}+0x{:x}", base(f.module), f.offset);
+}
+
+std::vector<std::string> blind_spots(const RunModel& m) {
+  std::vector<std::string> out;
+  for (const ProcessSummary& p : m.processes) {
+    if (!p.readable) {
+      out.push_back(fmt::format("{}: the trace could not be read; its calls are missing", p.name));
+      continue;
+    }
+    if (!p.coverage_valid)
+      out.push_back(fmt::format("{} ({}): no coverage measured (the process did not exit normally)",
+                                p.name, base(p.exe)));
+    else
+      out.push_back(fmt::format(
+          "{} ({}): coverage: the kernel counted {} read and {} write syscalls, valley intercepted "
+          "{} and {}{}",
+          p.name, base(p.exe), p.kernel_reads, p.kernel_writes, p.seen_reads, p.seen_writes,
+          p.kernel_reads > p.seen_reads || p.kernel_writes > p.seen_writes
+              ? " (the rest came from code valley cannot hook: static code, raw syscall(), io_uring)"
+              : ""));
+    if (p.dropped || p.torn || p.invalid)
+      out.push_back(fmt::format("{}: {} events dropped, {} torn, {} invalid: replay and burst figures "
+                                "undercount (counters are exact)", p.name, p.dropped, p.torn, p.invalid));
+  }
+  out.push_back("programs started without the preload (static executables, setuid programs, "
+                "children whose environment was cleared) leave no trace and are not listed");
+  return out;
+}
+
+void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& findings,
+                 const AdvisorSettings& s, const TextStyle& st) {
+  auto c = [&](const char* code, const std::string& t) {
+    return st.colour ? fmt::format("\033[{}m{}\033[0m", code, t) : t;
+  };
+  const size_t w = st.width;
+  size_t readable = 0;
+  for (const ProcessSummary& p : m.processes) readable += p.readable;
+  fmt::print(out, "{}\n", c("1", fmt::format("valley report: {}", m.dir)));
+  fmt::print(out, "{} process(es), {} call site(s), {} finding(s)\n\n", readable, m.sites.size(),
+             findings.size());
+  int n = 0;
+  for (const Finding& f : findings) {
+    const SiteAgg& a = *f.site;
+    const char* sev = f.severity == "high" ? "1;31" : f.severity == "medium" ? "33" : "36";
+    fmt::print(out, "{}. {} {}  {}\n", ++n, c(sev, fmt::format("[{}]", f.rule)), c(sev, f.severity),
+               c("1", where(location(a))));
+    fmt::print(out, "   {}\n", wrap(f.summary, 3, w));
+    for (const SiteAgg* r : f.related)
+      fmt::print(out, "   with: {}\n", where(location(*r)));
+    std::string path = a.top_path();
+    fmt::print(out, "   {}\n",
+               wrap(fmt::format("evidence: {} {} calls on {}{}, {} bytes, size median {} B p90 {} B, "
+                                "gap median {}, {} inside the syscalls, {} process(es)",
+                                a.calls, op_name(static_cast<Op>(a.op)),
+                                fd_kind_name(static_cast<FdKind>(a.kind)),
+                                path.empty() ? "" : " " + path, a.bytes, a.size_quantile(0.5),
+                                a.size_quantile(0.9), format_ns(static_cast<double>(a.gap_median_ns())),
+                                format_ns(a.time_ns), a.pids.size()),
+                    3, w));
+    fmt::print(out, "   {}\n", wrap("change: " + f.change, 3, w));
+    if (!f.idiom.empty())
+      fmt::print(out, "   {}\n", wrap(fmt::format("in {}: {}", language_name(f.language), f.idiom), 3, w));
+    std::string pred = fmt::format("predicted: {} -> {:.0f} syscalls, {} less time in syscalls",
+                                   f.before, f.after, format_ns(f.saved_ns));
+    if (f.replay && a.output)
+      pred += fmt::format("; costs {} of memory, data waits up to {}",
+                          size_text(f.replay->buffer_size * f.replay->max_fds),
+                          format_ns(f.replay->max_delay_ns));
+    fmt::print(out, "   {}\n", c("32", wrap(pred, 3, w)));
+    if (f.replay && a.replay.size() > 1) {
+      std::string rows;
+      for (const ReplayResult& r : a.replay)
+        rows += fmt::format("{}{}: {:.0f}", rows.empty() ? "" : ", ", size_text(r.buffer_size), r.syscalls_after);
+      fmt::print(out, "   {}\n", wrap("replay (buffer: syscalls): " + rows, 3, w));
+    }
+    for (const StackView& sv : a.stacks) {
+      fmt::print(out, "   stack ({} hit(s)):\n", sv.hits);
+      for (const Frame& fr : sv.frames) fmt::print(out, "     {}\n", where(fr));
+    }
+    fmt::print(out, "\n");
+  }
+  if (findings.empty()) fmt::print(out, "No findings: no call site does small I/O often enough.\n\n");
+  if (m.coalesced_run) {
+    fmt::print(out, "{}\n", c("1", "Coalescing (this run had the coalescer on): program calls vs syscalls"));
+    for (const SiteAgg& a : m.sites)
+      if (a.output && a.coalesced)
+        fmt::print(out, "  {}: {} calls, {} syscalls\n", where(location(a)), a.calls, a.syscalls());
+    fmt::print(out, "  valley's own flush writes: {}\n\n", m.flush_writes);
+  }
+  fmt::print(out, "{}\n", c("1", "Blind spots"));
+  for (const std::string& b : blind_spots(m)) fmt::print(out, "  - {}\n", wrap(b, 4, w));
+  for (const Problem& p : m.problems)
+    fmt::print(out, "  - {}\n", wrap(fmt::format("{}: {}", p.file, p.message), 4, w));
+  (void)s;
+}
+
+void render_json(std::FILE* out, const RunModel& m, const std::vector<Finding>& findings,
+                 const AdvisorSettings& s) {
+  nlohmann::json j;
+  j["schema_version"] = 1;
+  j["run_dir"] = m.dir;
+  j["findings"] = nlohmann::json::array();
+  for (const Finding& f : findings) {
+    const SiteAgg& a = *f.site;
+    nlohmann::json fj{{"rule", f.rule}, {"severity", f.severity}, {"summary", f.summary},
+                      {"change", f.change}, {"language", language_name(f.language)},
+                      {"idiom", f.idiom}, {"site", a.key}, {"location", frame_json(location(a))},
+                      {"frame", frame_json(a.frame)}, {"shim_sites", a.shim_sites},
+                      {"syscalls_before", f.before}, {"syscalls_after", f.after},
+                      {"saved_ns", f.saved_ns}, {"coalescible", f.coalescible}};
+    fj["evidence"] = {{"op", op_name(static_cast<Op>(a.op))},
+                      {"fd_kind", fd_kind_name(static_cast<FdKind>(a.kind))},
+                      {"path", a.top_path()}, {"calls", a.calls}, {"bytes", a.bytes},
+                      {"size_median", a.size_quantile(0.5)}, {"size_p90", a.size_quantile(0.9)},
+                      {"gap_median_ns", a.gap_median_ns()}, {"time_ns", a.time_ns},
+                      {"processes", a.pids.size()}, {"events", a.events}};
+    fj["related"] = nlohmann::json::array();
+    for (const SiteAgg* r : f.related) fj["related"].push_back(frame_json(location(*r)));
+    fj["replay"] = nlohmann::json::array();
+    for (const ReplayResult& r : a.replay) fj["replay"].push_back(replay_json(r));
+    if (f.replay) fj["chosen_buffer"] = replay_json(*f.replay);
+    fj["stacks"] = nlohmann::json::array();
+    for (const StackView& sv : a.stacks) {
+      nlohmann::json frames = nlohmann::json::array();
+      for (const Frame& fr : sv.frames) frames.push_back(frame_json(fr));
+      fj["stacks"].push_back({{"hits", sv.hits}, {"frames", frames}});
+    }
+    j["findings"].push_back(fj);
+  }
+  j["sites"] = nlohmann::json::array();
+  for (const SiteAgg& a : m.sites)
+    j["sites"].push_back({{"site", a.key}, {"location", frame_json(location(a))},
+                          {"op", op_name(static_cast<Op>(a.op))},
+                          {"fd_kind", fd_kind_name(static_cast<FdKind>(a.kind))},
+                          {"calls", a.calls}, {"syscalls", a.syscalls()}, {"coalesced", a.coalesced},
+                          {"bytes", a.bytes}, {"time_ns", a.time_ns}, {"processes", a.pids.size()}});
+  j["processes"] = nlohmann::json::array();
+  for (const ProcessSummary& p : m.processes)
+    j["processes"].push_back({{"trace", p.name}, {"pid", p.pid}, {"exe", p.exe}, {"readable", p.readable},
+                              {"coverage_valid", p.coverage_valid}, {"kernel_reads", p.kernel_reads},
+                              {"kernel_writes", p.kernel_writes}, {"seen_reads", p.seen_reads},
+                              {"seen_writes", p.seen_writes}, {"events", p.events},
+                              {"dropped", p.dropped}, {"torn", p.torn}, {"invalid", p.invalid},
+                              {"flush_writes", p.flush_writes}});
+  j["coalesced_run"] = m.coalesced_run;
+  j["flush_writes"] = m.flush_writes;
+  j["blind_spots"] = blind_spots(m);
+  j["problems"] = nlohmann::json::array();
+  for (const Problem& p : m.problems) j["problems"].push_back({{"file", p.file}, {"message", p.message}});
+  j["settings"] = {{"min_calls", s.min_calls}, {"max_age_ms", s.max_age_ms}, {"buffer_sizes", s.buffer_sizes}};
+  fmt::print(out, "{}\n", j.dump(2));
+}
+
+std::string coalesce_config(const std::vector<Finding>& findings, const AdvisorSettings& s) {
+  std::set<std::string> kinds, sites;
+  uint64_t size = 0;
+  std::string notes;
+  for (const Finding& f : findings) {
+    const SiteAgg& a = *f.site;
+    if (!f.coalescible || !f.replay) continue;
+    const char* k = coalesce_kind(a.kind);
+    if (!k || a.frame.module.empty()) continue;
+    if (a.caller) { // the shim keys on the return address: inside a library it means every caller
+      notes += fmt::format("# not listed: {} (called from inside {})\n", where(location(a)),
+                           base(a.frame.module));
+      continue;
+    }
+    kinds.insert(k);
+    sites.insert(a.shim_sites.begin(), a.shim_sites.end());
+    size = std::max(size, f.replay->buffer_size);
+    notes += fmt::format("# {} [{}]: {} -> {:.0f} syscalls\n", where(location(a)), f.rule, f.before, f.after);
+  }
+  auto list = [](const std::set<std::string>& v) {
+    std::string o = "[";
+    for (const std::string& x : v) o += (o.size() > 1 ? ", \"" : "\"") + x + "\"";
+    return o + "]";
+  };
+  std::string out = "# Written by `valley report --emit-config`: coalescing only where the replay\n"
+                    "# of the recorded run says it is safe (stream fds, flush before reads) and saves calls.\n";
+  out += notes;
+  out += "[coalesce]\n";
+  out += fmt::format("enabled = {}\n", sites.empty() ? "false" : "true");
+  out += fmt::format("buffer_size = {}\n", size ? size : 65536);
+  out += fmt::format("max_age_ms = {}\n", s.max_age_ms);
+  out += fmt::format("kinds = {}\n", kinds.empty() ? std::string("[\"file\"]") : list(kinds));
+  out += fmt::format("sites = {}\n", list(sites));
+  return out;
+}
+
+} // namespace valley::advisor

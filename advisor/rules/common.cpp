@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+/// @file common.cpp
+/// @brief Helpers the rules share: fd kind classes, buffer choice, severity, language.
+#include "rules/rule.h"
+
+#include <fmt/format.h>
+
+namespace valley::advisor {
+
+const char* language_name(Language l) {
+  switch (l) {
+  case Language::c: return "C";
+  case Language::c_stdio: return "C stdio";
+  case Language::cpp_streams: return "C++ streams";
+  case Language::python: return "Python";
+  case Language::rust: return "Rust";
+  case Language::go: return "Go";
+  }
+  return "C";
+}
+
+bool stream_kind(uint8_t kind) {
+  switch (static_cast<FdKind>(kind)) {
+  case FdKind::regular: case FdKind::pipe: case FdKind::fifo: case FdKind::tcp:
+  case FdKind::unix_stream: case FdKind::tty:
+    return true;
+  default: return false;
+  }
+}
+
+bool datagram_kind(uint8_t kind) {
+  auto k = static_cast<FdKind>(kind);
+  return k == FdKind::udp || k == FdKind::unix_dgram || k == FdKind::unix_seqpacket;
+}
+
+std::optional<ReplayResult> pick_buffer(const SiteAgg& a) {
+  double best = 0;
+  for (const ReplayResult& r : a.replay)
+    best = std::max(best, static_cast<double>(a.calls) - r.syscalls_after);
+  if (best <= 0) return std::nullopt;
+  for (const ReplayResult& r : a.replay)
+    if (static_cast<double>(a.calls) - r.syscalls_after >= 0.9 * best) return r;
+  return std::nullopt;
+}
+
+std::string severity_for(double saved_fraction, uint64_t saved_calls) {
+  if (saved_fraction >= 0.75 && saved_calls >= 10000) return "high";
+  if (saved_fraction >= 0.5 && saved_calls >= 1000) return "medium";
+  return "low";
+}
+
+Language language_of(const SiteAgg& a) {
+  auto has = [](const std::string& s, const char* p) { return s.find(p) != std::string::npos; };
+  std::vector<const Frame*> frames{&a.frame};
+  if (a.caller) frames.push_back(&*a.caller);
+  for (const StackView& s : a.stacks)
+    for (const Frame& f : s.frames) frames.push_back(&f);
+  for (const Frame* f : frames)
+    if (has(f->module, "libpython")) return Language::python;
+  for (const Frame* f : frames) {
+    if (f->function.starts_with("runtime.") || f->function.starts_with("syscall.") ||
+        f->function.starts_with("internal/poll.") || f->function.starts_with("os."))
+      return Language::go;
+    if (has(f->function, "std::io::") || has(f->function, "std::fs::") || has(f->function, "core::fmt"))
+      return Language::rust;
+    if (has(f->module, "libstdc++") || has(f->function, "std::basic_ostream") ||
+        has(f->function, "std::basic_filebuf") || has(f->function, "std::basic_istream"))
+      return Language::cpp_streams;
+  }
+  if (has(a.frame.module, "libc.so") &&
+      (a.frame.function.starts_with("_IO_") || has(a.frame.function, "fwrite") ||
+       has(a.frame.function, "fflush") || has(a.frame.function, "putc") ||
+       has(a.frame.function, "fputs") || has(a.frame.function, "printf") ||
+       has(a.frame.function, "getc") || has(a.frame.function, "fread") ||
+       has(a.frame.function, "fgets") || has(a.frame.function, "getline")))
+    return Language::c_stdio;
+  return Language::c;
+}
+
+std::string size_text(uint64_t b) {
+  if (b >= (1u << 20) && b % (1u << 20) == 0) return fmt::format("{} MiB", b >> 20);
+  if (b >= 1024 && b % 1024 == 0) return fmt::format("{} KiB", b >> 10);
+  return fmt::format("{} B", b);
+}
+
+} // namespace valley::advisor

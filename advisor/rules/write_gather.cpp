@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: MIT
+/// @file write_gather.cpp
+/// @brief write-gather: a few writes to one fd (header then body) go out back to back before
+/// every read of that fd → one writev()/sendmsg(), or MSG_MORE/TCP_CORK on TCP. Never advises
+/// buffering across the read. Victims: tests/report/victims/header_body.c, the demo's
+/// send_request. Quiet when the writes are large or the bursts are rare.
+#include "rules/rule.h"
+
+#include <fmt/format.h>
+
+namespace valley::advisor {
+
+std::optional<Finding> write_gather(const SiteAgg& a, const RunModel& m, const AdvisorSettings& s) {
+  if (!a.output || !stream_kind(a.kind) || a.calls < s.min_calls) return {};
+  if (a.size_quantile(0.5) >= s.large_io_bytes) return {};
+  if (a.gather_bursts * 2 < a.calls || a.gather_burst_calls <= a.gather_bursts) return {};
+  Finding f;
+  f.site = &a;
+  f.before = a.gather_burst_calls;
+  f.after = static_cast<double>(a.gather_bursts);
+  const double saved = f.before - f.after;
+  if (saved < s.min_saving * static_cast<double>(f.before)) return {};
+  f.saved_ns = saved * a.avg_ns();
+  f.severity = severity_for(saved / static_cast<double>(f.before), static_cast<uint64_t>(saved));
+  f.language = language_of(a);
+  for (auto& [key, n] : a.gather_partners)
+    if (const SiteAgg* p = m.find(key)) f.related.push_back(p);
+  const double per = static_cast<double>(a.gather_burst_calls) / static_cast<double>(a.gather_bursts);
+  f.summary = fmt::format("{} times, {:.1f} writes go out back to back before a read of the same fd",
+                          a.gather_bursts, per);
+  const bool tcp = a.kind == static_cast<uint8_t>(FdKind::tcp);
+  const bool sock = tcp || a.kind == static_cast<uint8_t>(FdKind::unix_stream);
+  f.change = fmt::format("send the pieces with one {} (an iovec per piece){}; keep the read after it "
+                         "(do not buffer across the read)",
+                         sock ? "sendmsg()/writev()" : "writev()",
+                         tcp ? ", or pass MSG_MORE on all but the last send() / set TCP_CORK around "
+                               "the burst"
+                             : sock ? ", or MSG_MORE on all but the last send()" : "");
+  switch (f.language) {
+  case Language::python: f.idiom = "sock.sendmsg([header, body]) or os.writev(fd, [header, body])"; break;
+  case Language::rust: f.idiom = "write_vectored(&[IoSlice::new(&header), IoSlice::new(&body)])"; break;
+  case Language::go: f.idiom = "net.Buffers{header, body}.WriteTo(conn)"; break;
+  case Language::cpp_streams: f.idiom = "build the message first, then one write; or ::writev on the fd"; break;
+  default: f.idiom = "struct iovec iov[2] = {{hdr, hn}, {body, bn}}; writev(fd, iov, 2);"; break;
+  }
+  f.coalescible = false; // the read in between needs flush-before-read; a gather is exact
+  return f;
+}
+
+} // namespace valley::advisor
