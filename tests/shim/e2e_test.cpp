@@ -413,6 +413,33 @@ TEST(Recorder, BadSettingsLeaveTheProgramUntracedAndUnchanged) {
   }
 }
 
+TEST(Recorder, BadCoalesceConfigMeansTracedButNotCoalesced) {
+  Outcome bare = run({victim("valley_victim_sites")});
+  fs::path cfg_dir = temp_dir();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[advisor]\nwhatever = 1\n[coalesce]\nenabled = true\nbufer_size = 4096\n",
+       "valley.toml:5: unknown key in [coalesce]: bufer_size; coalescing off"},
+      {"[coalesce]\nenabled = true\nmax_age_ms = 0\n", "valley.toml:3: 'max_age_ms' must be 1..1000"},
+      {"[coalesce]\nkinds = [\"file\", \"udp\"]\n", "valley.toml:2: 'kinds' takes file, pipe"},
+      {"", "cannot read the config file"}};
+  for (const auto& [text, message] : cases) {
+    SCOPED_TRACE(message);
+    fs::path cfg = cfg_dir / "valley.toml";
+    fs::remove(cfg);
+    if (!text.empty()) std::ofstream(cfg) << text;
+    auto t = traced({victim("valley_victim_sites")}, {"VALLEY_CONFIG=" + cfg.string()});
+    EXPECT_EQ(t->out.out, bare.out);
+    EXPECT_EQ(t->out.status, bare.status);
+    EXPECT_EQ(std::count(t->out.err.begin(), t->out.err.end(), '\n'), 1) << t->out.err;
+    EXPECT_TRUE(t->out.err.starts_with("valley: error: ")) << t->out.err;
+    EXPECT_NE(t->out.err.find(message), std::string::npos) << t->out.err;
+    // Traced all the same, and nothing was coalesced.
+    EXPECT_EQ(calls(t->proc(), "write", "", "emit_row"), 300u);
+    for (const json& e : t->proc()["events"]) EXPECT_EQ(e["flags"].size(), 0u) << e.dump();
+  }
+  fs::remove_all(cfg_dir);
+}
+
 TEST(Recorder, TraceFilesArePrivateWhateverTheUmask) {
   fs::path dir = temp_dir();
   std::vector<std::string> env = {std::string("LD_PRELOAD=") + VALLEY_SHIM,
