@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: MIT
+// Victims traced under the real preload; `valley report --format json` must name the rule,
+// the function and the file:line each victim's ground-truth comment names (the "// SITE" line),
+// and stay quiet on the well-batched one.
+#include "subprocess.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using valley::testing::Outcome;
+using valley::testing::run;
+using valley::testing::SpawnOptions;
+
+namespace {
+
+class ReportE2E : public ::testing::Test {
+protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/valley-report-e2e.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    tmp_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(tmp_); }
+
+  // Runs the victim under `valley run` and returns the JSON report.
+  nlohmann::json trace_and_report(const std::string& exe, std::vector<std::string> args = {},
+                                  std::vector<std::string> run_opts = {}) {
+    std::vector<std::string> argv{VALLEY_BIN, "run", "--dir", (tmp_ / "run").string()};
+    argv.insert(argv.end(), run_opts.begin(), run_opts.end());
+    argv.push_back("--");
+    argv.push_back(exe);
+    argv.insert(argv.end(), args.begin(), args.end());
+    SpawnOptions o;
+    o.env.push_back(std::string("VALLEY_SHIM=") + VALLEY_REAL_SHIM);
+    o.cwd = tmp_.string();
+    Outcome r = run(argv, o);
+    EXPECT_TRUE(r.exited(0)) << r.describe();
+    Outcome rep = run({VALLEY_BIN, "report", "--format", "json", (tmp_ / "run").string()});
+    EXPECT_TRUE(rep.exited(0)) << rep.describe();
+    return nlohmann::json::parse(rep.out);
+  }
+  static std::string victim(const std::string& name) {
+    return std::string(VALLEY_VICTIM_DIR) + "/valley_report_victim_" + name;
+  }
+  // The line marked "// SITE" in a victim's source.
+  static int site_line(const std::string& name) {
+    std::ifstream in(std::string(VALLEY_VICTIM_SOURCES) + "/" + name + ".c");
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n)
+      if (line.find("// SITE") != std::string::npos) return n;
+    return -1;
+  }
+  static const nlohmann::json* finding(const nlohmann::json& rep, const std::string& rule) {
+    for (const auto& f : rep["findings"])
+      if (f["rule"] == rule) return &f;
+    return nullptr;
+  }
+  void expect_top(const nlohmann::json& rep, const std::string& rule, const std::string& function,
+                  const std::string& source) {
+    ASSERT_FALSE(rep["findings"].empty()) << rep.dump(1);
+    const nlohmann::json& f = rep["findings"][0];
+    EXPECT_EQ(f["rule"], rule) << rep.dump(1);
+    EXPECT_EQ(f["location"]["function"], function);
+    EXPECT_EQ(fs::path(f["location"]["file"].get<std::string>()).filename(), source + ".c");
+    EXPECT_EQ(f["location"]["line"], site_line(source));
+  }
+  fs::path tmp_;
+};
+
+} // namespace
+
+TEST_F(ReportE2E, SmallWrites) {
+  nlohmann::json rep = trace_and_report(victim("small_writes"), {"out.log"});
+  expect_top(rep, "small-writes", "log_line", "small_writes");
+  EXPECT_EQ(rep["schema_version"], 1);
+  const auto& f = rep["findings"][0];
+  EXPECT_EQ(f["evidence"]["calls"], 5000);
+  EXPECT_EQ(f["evidence"]["size_median"], 12);
+  // 5000 x 12 B = 60000 B; a 4 KiB buffer holds 341 writes: ceil(5000 / 341) = 15 syscalls.
+  EXPECT_EQ(f["replay"][0]["buffer_size"], 4096);
+  EXPECT_DOUBLE_EQ(f["replay"][0]["syscalls_after"].get<double>(), 15.0);
+}
+
+TEST_F(ReportE2E, HeaderThenBodyBeforeRead) {
+  nlohmann::json rep = trace_and_report(victim("header_body"));
+  expect_top(rep, "write-gather", "send_request", "header_body");
+  const auto& f = rep["findings"][0];
+  EXPECT_EQ(f["syscalls_before"], 1000);
+  EXPECT_DOUBLE_EQ(f["syscalls_after"].get<double>(), 500);
+  ASSERT_EQ(f["related"].size(), 1u);
+  EXPECT_EQ(f["related"][0]["line"], site_line("header_body") + 1);
+  EXPECT_EQ(finding(rep, "small-writes"), nullptr) << "must not advise buffering across the recv";
+}
+
+TEST_F(ReportE2E, ByteAtATimeReads) {
+  nlohmann::json rep = trace_and_report(victim("byte_reads"), {"in.txt"});
+  expect_top(rep, "small-reads", "count_lines", "byte_reads");
+}
+
+TEST_F(ReportE2E, SequentialSmallPreads) {
+  nlohmann::json rep = trace_and_report(victim("seq_pread"), {"data.bin"});
+  expect_top(rep, "sequential-pread", "scan_records", "seq_pread");
+}
+
+TEST_F(ReportE2E, UdpDatagrams) {
+  nlohmann::json rep = trace_and_report(victim("udp"));
+  expect_top(rep, "datagram-batch", "send_metrics", "udp");
+  EXPECT_FALSE(rep["findings"][0]["coalescible"].get<bool>());
+}
+
+TEST_F(ReportE2E, ForkedWorkersAreOneFinding) {
+  nlohmann::json rep = trace_and_report(victim("workers"));
+  expect_top(rep, "small-writes", "worker_write", "workers");
+  EXPECT_EQ(rep["findings"][0]["evidence"]["processes"], 4);
+  EXPECT_EQ(rep["findings"][0]["evidence"]["calls"], 4000);
+  EXPECT_EQ(rep["findings"].size(), 1u) << rep.dump(1);
+}
+
+TEST_F(ReportE2E, WellBatchedProgramIsQuiet) {
+  nlohmann::json rep = trace_and_report(victim("batched"), {"big.bin"});
+  EXPECT_TRUE(rep["findings"].empty()) << rep.dump(1);
+  EXPECT_FALSE(rep["blind_spots"].empty());
+}
+
+TEST_F(ReportE2E, DemoHasItsThreeHabits) {
+  nlohmann::json rep = trace_and_report(VALLEY_DEMO, {"report.csv"});
+  std::set<std::pair<std::string, std::string>> got;
+  for (const auto& f : rep["findings"]) got.insert({f["rule"].get<std::string>(), f["location"]["function"].get<std::string>()});
+  EXPECT_TRUE(got.count({"small-reads", "read_config"})) << rep.dump(1);
+  EXPECT_TRUE(got.count({"small-writes", "emit_row"})) << rep.dump(1);
+  EXPECT_TRUE(got.count({"write-gather", "send_request"})) << rep.dump(1);
+}
+
+// The emitted config, given back to `valley run --config`, makes the coalescer take the
+// victim's writes: program calls stay 5000, syscalls drop.
+TEST_F(ReportE2E, EmittedConfigDrivesTheCoalescer) {
+  trace_and_report(victim("small_writes"), {"out.log"});
+  fs::path cfg = tmp_ / "valley.toml";
+  Outcome rep = run({VALLEY_BIN, "report", "--emit-config", cfg.string(), (tmp_ / "run").string()});
+  ASSERT_TRUE(rep.exited(0)) << rep.describe();
+  fs::rename(tmp_ / "run", tmp_ / "before");
+  nlohmann::json after = trace_and_report(victim("small_writes"), {"out.log"}, {"--config", cfg.string()});
+  EXPECT_TRUE(after["coalesced_run"].get<bool>()) << after.dump(1);
+  bool seen = false;
+  for (const auto& s : after["sites"])
+    if (s["location"]["function"] == "log_line") {
+      seen = true;
+      EXPECT_EQ(s["calls"], 5000);
+      EXPECT_LT(s["syscalls"].get<uint64_t>(), 100u);
+    }
+  EXPECT_TRUE(seen);
+}
+
+TEST_F(ReportE2E, BadConfigStopsRunWithLocation) {
+  fs::path cfg = tmp_ / "bad.toml";
+  std::ofstream(cfg) << "[coalesce]\nenabled = yes\n";
+  Outcome r = run({VALLEY_BIN, "run", "--config", cfg.string(), "--dir", (tmp_ / "r").string(), "--", "true"});
+  EXPECT_TRUE(r.exited(2)) << r.describe();
+  EXPECT_NE(r.err.find("bad.toml:2:"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp_ / "r"));
+  Outcome rep = run({VALLEY_BIN, "report", "--config", cfg.string(), (tmp_ / "r").string()});
+  EXPECT_TRUE(rep.exited(2)) << rep.describe();
+}
+
+// A damaged trace is named; the other processes are still reported.
+TEST_F(ReportE2E, TruncatedTraceIsNamedOthersStillReported) {
+  trace_and_report(victim("workers"));
+  std::vector<fs::path> segs;
+  for (const auto& e : fs::directory_iterator(tmp_ / "run"))
+    if (e.path().extension() == ".vseg") segs.push_back(e.path());
+  ASSERT_GE(segs.size(), 5u);
+  // The highest pid is a worker: the parent forked it.
+  std::sort(segs.begin(), segs.end(), [](const fs::path& a, const fs::path& b) {
+    return std::stoul(a.filename().string()) < std::stoul(b.filename().string());
+  });
+  fs::resize_file(segs.back(), 100);
+  Outcome rep = run({VALLEY_BIN, "report", "--format", "json", (tmp_ / "run").string()});
+  ASSERT_TRUE(rep.exited(0)) << rep.describe();
+  nlohmann::json j = nlohmann::json::parse(rep.out);
+  ASSERT_FALSE(j["problems"].empty());
+  EXPECT_EQ(j["problems"][0]["file"], segs.back().filename().string());
+  EXPECT_NE(rep.err.find(segs.back().filename().string()), std::string::npos);
+  ASSERT_FALSE(j["findings"].empty());
+  EXPECT_EQ(j["findings"][0]["evidence"]["processes"], 3);
+}
