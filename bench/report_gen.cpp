@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
     // Site kinds: s % 4 == 0 writes a file, 1 and 2 send header and body on tcp, 3 reads tcp.
     auto op_of = [](uint32_t s) { return s % 4 == 0 ? Op::write : s % 4 == 3 ? Op::recv : Op::send; };
     auto kind_of = [](uint32_t s) { return s % 4 == 0 ? FdKind::regular : FdKind::tcp; };
-    for (uint32_t s = 0; s < nsites; ++s) rows.push_back(&b.add_counter(s + 1, s, op_of(s), kind_of(s)));
+    for (uint32_t s = 0; s < nsites; ++s) b.add_counter(s + 1, s, op_of(s), kind_of(s));
+    for (auto& [row, r] : b.counters) rows.push_back(&r); // after the last add: no reallocation
     std::FILE* ev = std::fopen((dir / (b.name() + ".vev")).c_str(), "wb");
     EventsHeader eh{};
     std::memcpy(eh.magic, kEventsMagic, 8);
