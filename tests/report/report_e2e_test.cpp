@@ -20,6 +20,8 @@ using valley::testing::SpawnOptions;
 
 namespace {
 
+std::string fmt_line(const std::string& prefix, int line) { return prefix + std::to_string(line); }
+
 class ReportE2E : public ::testing::Test {
 protected:
   void SetUp() override {
@@ -189,4 +191,43 @@ TEST_F(ReportE2E, TruncatedTraceIsNamedOthersStillReported) {
   EXPECT_NE(rep.err.find(segs.back().filename().string()), std::string::npos);
   ASSERT_FALSE(j["findings"].empty());
   EXPECT_EQ(j["findings"][0]["evidence"]["processes"], 3);
+}
+
+// Text for a terminal: the finding, its file:line, the blind spots; no colour codes when not
+// on a TTY.
+TEST_F(ReportE2E, TextOutput) {
+  trace_and_report(victim("small_writes"), {"out.log"});
+  Outcome rep = run({VALLEY_BIN, "report", (tmp_ / "run").string()});
+  ASSERT_TRUE(rep.exited(0)) << rep.describe();
+  EXPECT_NE(rep.out.find("[small-writes]"), std::string::npos) << rep.out;
+  EXPECT_NE(rep.out.find(fmt_line("log_line at small_writes.c:", site_line("small_writes"))),
+            std::string::npos) << rep.out;
+  EXPECT_NE(rep.out.find("predicted: 5000 -> "), std::string::npos) << rep.out;
+  EXPECT_NE(rep.out.find("Blind spots"), std::string::npos);
+  EXPECT_NE(rep.out.find("coverage: the kernel counted"), std::string::npos) << rep.out;
+  EXPECT_EQ(rep.out.find('\033'), std::string::npos);
+  for (size_t start = 0, nl; (nl = rep.out.find('\n', start)) != std::string::npos; start = nl + 1)
+    EXPECT_LE(nl - start, 100u) << rep.out.substr(start, nl - start);
+}
+
+// A trace from a newer format version is named with what is wrong; the rest is reported.
+TEST_F(ReportE2E, NewerVersionTraceIsNamed) {
+  trace_and_report(victim("workers"));
+  fs::path seg;
+  for (const auto& e : fs::directory_iterator(tmp_ / "run"))
+    if (e.path().extension() == ".vseg" && (seg.empty() || e.path() > seg)) seg = e.path();
+  {
+    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+    uint32_t v = 99;
+    f.seekp(8);
+    f.write(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  Outcome rep = run({VALLEY_BIN, "report", "--format", "json", (tmp_ / "run").string()});
+  ASSERT_TRUE(rep.exited(0)) << rep.describe();
+  nlohmann::json j = nlohmann::json::parse(rep.out);
+  ASSERT_FALSE(j["problems"].empty());
+  EXPECT_EQ(j["problems"][0]["file"], seg.filename().string());
+  EXPECT_NE(j["problems"][0]["message"].get<std::string>().find("newer valley"), std::string::npos)
+      << j["problems"].dump();
+  EXPECT_FALSE(j["findings"].empty());
 }
