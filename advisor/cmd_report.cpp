@@ -16,6 +16,7 @@ namespace valley::advisor {
 
 const char* const kReportHelp =
     R"(usage: valley report [RUN_DIR] [--format text|json] [--config FILE] [--emit-config FILE]
+       valley report --compare RUN_A RUN_B [--format text|json]
 
 Read every process of the run in RUN_DIR (default: valley-run), merge call sites across
 processes, and report what to change: small writes, write bursts before reads, small reads,
@@ -27,6 +28,8 @@ the change and the syscalls it saves, predicted by replaying the recorded events
   --config FILE        thresholds from FILE's [advisor] table (see config/valley.toml)
   --emit-config FILE   write a valley.toml whose [coalesce] table turns the shim's coalescer
                        on for the sites where the replay says it is safe and worth it
+  --compare A B        per call site, program calls, syscalls and time in syscalls of run A
+                       (before) next to run B (after), e.g. without and with the coalescer
 
 Exit status: 0 on success (problems in traces are reported, other processes still shown),
 1 if nothing could be read, 2 for bad arguments or a bad config file.
@@ -38,6 +41,7 @@ struct ReportOptions {
   std::string dir = "valley-run";
   bool json = false;
   std::string config, emit;
+  std::vector<std::string> compare;
 };
 
 ReportOptions parse_args(Args args) {
@@ -59,6 +63,10 @@ ReportOptions parse_args(Args args) {
       o.config = value("--config");
     } else if (a == "--emit-config" || a.starts_with("--emit-config=")) {
       o.emit = value("--emit-config");
+    } else if (a == "--compare") {
+      if (i + 2 >= args.size()) throw UsageError("report: --compare needs two run directories");
+      o.compare = {args[i + 1], args[i + 2]};
+      i += 2;
     } else if (a.size() > 1 && a[0] == '-') {
       throw UsageError(fmt::format("report: unknown option '{}'", a));
     } else if (dir_seen) {
@@ -69,6 +77,12 @@ ReportOptions parse_args(Args args) {
     }
   }
   return o;
+}
+
+bool dir_given(Args args, const ReportOptions& o) {
+  for (const std::string& a : args)
+    if (a == o.dir && a != o.compare[0] && a != o.compare[1]) return true;
+  return false;
 }
 
 } // namespace
@@ -83,6 +97,13 @@ int run_report(Args args) {
       fmt::print(stderr, "valley: error: {}\n", e.what());
       return 2;
     }
+  }
+  if (!o.compare.empty()) {
+    if (dir_given(args, o)) throw UsageError("report: --compare takes the two runs; no other run directory");
+    RunModel a = build_run_model(o.compare[0], settings.advisor);
+    RunModel b = build_run_model(o.compare[1], settings.advisor);
+    render_compare(stdout, a, b, o.json);
+    return 0;
   }
   RunModel m = build_run_model(o.dir, settings.advisor);
   if (m.processes.empty() && m.problems.empty())

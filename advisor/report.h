@@ -24,6 +24,9 @@ void render_json(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
 /// The [coalesce] table for the findings the shim can act on, in the subset its parser reads.
 std::string coalesce_config(const std::vector<Finding>& findings, const AdvisorSettings& s);
 
+/// Per call site, run `a` (before) next to run `b` (after): calls, syscalls, time.
+void render_compare(std::FILE* out, const RunModel& a, const RunModel& b, bool json);
+
 /// "module+0xoffset" as the shim matches a site: module file name, return address - bias.
 std::string shim_site_name(const Frame& f);
 /// Blind spots of the run, one sentence each.

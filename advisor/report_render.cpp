@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <map>
 #include <set>
 
 namespace valley::advisor {
@@ -225,6 +227,46 @@ void render_json(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
   for (const Problem& p : m.problems) j["problems"].push_back({{"file", p.file}, {"message", p.message}});
   j["settings"] = {{"min_calls", s.min_calls}, {"max_age_ms", s.max_age_ms}, {"buffer_sizes", s.buffer_sizes}};
   fmt::print(out, "{}\n", j.dump(2));
+}
+
+void render_compare(std::FILE* out, const RunModel& a, const RunModel& b, bool json) {
+  struct Row {
+    const SiteAgg* before = nullptr;
+    const SiteAgg* after = nullptr;
+  };
+  std::map<std::string, Row> rows;
+  for (const SiteAgg& s : a.sites) rows[s.key].before = &s;
+  for (const SiteAgg& s : b.sites) rows[s.key].after = &s;
+  auto calls = [](const SiteAgg* s) { return s ? s->calls : 0; };
+  auto sys = [](const SiteAgg* s) { return s ? s->syscalls() : 0; };
+  auto ns = [](const SiteAgg* s) { return s ? s->time_ns : 0.0; };
+  std::vector<std::pair<std::string, Row>> sorted(rows.begin(), rows.end());
+  std::stable_sort(sorted.begin(), sorted.end(), [&](const auto& x, const auto& y) {
+    return sys(x.second.before) + sys(x.second.after) > sys(y.second.before) + sys(y.second.after);
+  });
+  if (json) {
+    nlohmann::json j{{"schema_version", 1}, {"before", a.dir}, {"after", b.dir},
+                     {"flush_writes_before", a.flush_writes}, {"flush_writes_after", b.flush_writes}};
+    j["sites"] = nlohmann::json::array();
+    for (const auto& [key, r] : sorted) {
+      const SiteAgg* any = r.before ? r.before : r.after;
+      j["sites"].push_back({{"site", key}, {"location", frame_json(location(*any))},
+                            {"calls_before", calls(r.before)}, {"calls_after", calls(r.after)},
+                            {"syscalls_before", sys(r.before)}, {"syscalls_after", sys(r.after)},
+                            {"time_ns_before", ns(r.before)}, {"time_ns_after", ns(r.after)}});
+    }
+    fmt::print(out, "{}\n", j.dump(2));
+    return;
+  }
+  fmt::print(out, "valley report --compare: before {} / after {}\n\n", a.dir, b.dir);
+  fmt::print(out, "{:>10} {:>10} {:>10} {:>10}  {}\n", "syscalls", "-> after", "time", "-> after", "call site (op, fd kind)");
+  for (const auto& [key, r] : sorted) {
+    const SiteAgg* any = r.before ? r.before : r.after;
+    fmt::print(out, "{:>10} {:>10} {:>10} {:>10}  {} ({}, {})\n", sys(r.before), sys(r.after),
+               format_ns(ns(r.before)), format_ns(ns(r.after)), where(location(*any)),
+               op_name(static_cast<Op>(any->op)), fd_kind_name(static_cast<FdKind>(any->kind)));
+  }
+  fmt::print(out, "{:>10} {:>10}  valley's own flush writes\n", a.flush_writes, b.flush_writes);
 }
 
 std::string coalesce_config(const std::vector<Finding>& findings, const AdvisorSettings& s) {

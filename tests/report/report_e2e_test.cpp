@@ -158,6 +158,22 @@ TEST_F(ReportE2E, EmittedConfigDrivesTheCoalescer) {
       EXPECT_LT(s["syscalls"].get<uint64_t>(), 100u);
     }
   EXPECT_TRUE(seen);
+  // --compare: the same site, 5000 syscalls before, a few after; the flushes are counted.
+  Outcome cmp = run({VALLEY_BIN, "report", "--format", "json", "--compare",
+                     (tmp_ / "before").string(), (tmp_ / "run").string()});
+  ASSERT_TRUE(cmp.exited(0)) << cmp.describe();
+  nlohmann::json j = nlohmann::json::parse(cmp.out);
+  bool found = false;
+  for (const auto& s : j["sites"])
+    if (s["location"]["function"] == "log_line") {
+      found = true;
+      EXPECT_EQ(s["syscalls_before"], 5000);
+      EXPECT_EQ(s["calls_after"], 5000);
+      EXPECT_LT(s["syscalls_after"].get<uint64_t>(), 100u);
+    }
+  EXPECT_TRUE(found) << j.dump(1);
+  EXPECT_GT(j["flush_writes_after"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["flush_writes_before"], 0);
 }
 
 TEST_F(ReportE2E, BadConfigStopsRunWithLocation) {
