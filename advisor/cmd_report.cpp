@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -18,7 +19,8 @@ const char* const kReportHelp =
     R"(usage: valley report [RUN_DIR] [--format text|json] [--config FILE] [--emit-config FILE]
        valley report --compare RUN_A RUN_B [--format text|json]
 
-Read every process of the run in RUN_DIR (default: valley-run), merge call sites across
+Read every process of the run in RUN_DIR (default: the newest ./valley.* directory, as
+'valley run' names them), merge call sites across
 processes, and report what to change: small writes, write bursts before reads, small reads,
 sequential small preads, unbatched datagrams. Each finding names the call site, the evidence,
 the change and the syscalls it saves, predicted by replaying the recorded events.
@@ -38,11 +40,27 @@ Exit status: 0 on success (problems in traces are reported, other processes stil
 namespace {
 
 struct ReportOptions {
-  std::string dir = "valley-run";
+  std::string dir;
   bool json = false;
   std::string config, emit;
   std::vector<std::string> compare;
+  bool dir_given = false;
 };
+
+// The most recently changed ./valley.* directory, or empty.
+std::string newest_run_dir() {
+  namespace fs = std::filesystem;
+  std::string best;
+  fs::file_time_type best_time{};
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(".", ec)) {
+    const std::string name = e.path().filename().string();
+    if (!name.starts_with("valley.") || !e.is_directory(ec)) continue;
+    fs::file_time_type t = e.last_write_time(ec);
+    if (!ec && (best.empty() || t > best_time)) best = name, best_time = t;
+  }
+  return best;
+}
 
 ReportOptions parse_args(Args args) {
   ReportOptions o;
@@ -76,13 +94,9 @@ ReportOptions parse_args(Args args) {
       dir_seen = true;
     }
   }
+  o.dir_given = dir_seen;
+  if (!dir_seen && o.compare.empty()) o.dir = newest_run_dir();
   return o;
-}
-
-bool dir_given(Args args, const ReportOptions& o) {
-  for (const std::string& a : args)
-    if (a == o.dir && a != o.compare[0] && a != o.compare[1]) return true;
-  return false;
 }
 
 } // namespace
@@ -99,12 +113,14 @@ int run_report(Args args) {
     }
   }
   if (!o.compare.empty()) {
-    if (dir_given(args, o)) throw UsageError("report: --compare takes the two runs; no other run directory");
+    if (o.dir_given) throw UsageError("report: --compare takes the two runs; no other run directory");
     RunModel a = build_run_model(o.compare[0], settings.advisor);
     RunModel b = build_run_model(o.compare[1], settings.advisor);
     render_compare(stdout, a, b, o.json);
     return 0;
   }
+  if (o.dir.empty())
+    throw UsageError("report: no run directory given and no ./valley.* directory here");
   RunModel m = build_run_model(o.dir, settings.advisor);
   if (m.processes.empty() && m.problems.empty())
     throw std::runtime_error(fmt::format("{}: no traces here (no <pid>-<n>.vseg files)", o.dir));

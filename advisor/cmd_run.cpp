@@ -312,7 +312,7 @@ int run_run(Args args) {
                         ? fmt::format(" (killed by {})", signal_name(WTERMSIG(status)))
                         : std::string();
   std::string shown = shell_join({dir.string()});
-  fmt::print(stderr, "valley: traced {} process{} of {} in {}{} — see: valley dump {}\n", traced,
+  fmt::print(stderr, "valley: traced {} process{} of {} in {}{} — see: valley report {}\n", traced,
              traced == 1 ? "" : "es", printable(o.command[0]), shown, how, shown);
   std::fflush(nullptr);
   if (WIFSIGNALED(status)) return die_like(WTERMSIG(status));

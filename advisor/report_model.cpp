@@ -262,6 +262,8 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
     ps.seen_reads = h.coverage.seen_reads;
     ps.seen_writes = h.coverage.seen_writes;
     ps.dropped = h.events_dropped;
+    ps.counters_full = h.state & kStateCountersFull;
+    ps.sites_full = h.sites_full;
     ps.killed = !(h.state & (kStateFinished | kStateExec));
     ProcessInfo info = describe(t, run);
     TraceModel tm = build_model(t, symbolizer);

@@ -84,6 +84,8 @@ struct ProcessSummary {
   uint64_t dropped = 0, torn = 0, invalid = 0, events = 0;
   uint64_t flush_writes = 0;     ///< syscalls valley's coalescer made (kSiteFlush)
   bool killed = false;
+  bool counters_full = false;    ///< some calls went to the catch-all row (no call site)
+  uint32_t sites_full = 0;       ///< call sites that got no row
 };
 
 struct RunModel {

@@ -96,6 +96,13 @@ std::vector<std::string> blind_spots(const RunModel& m) {
           p.kernel_reads > p.seen_reads || p.kernel_writes > p.seen_writes
               ? " (the rest came from code valley cannot hook: static code, raw syscall(), io_uring)"
               : ""));
+    if (p.counters_full || p.sites_full)
+      out.push_back(fmt::format("{}: the call-site tables were full ({} sites without a row): some "
+                                "calls are counted without a call site and get no finding",
+                                p.name, p.sites_full));
+    if (p.killed)
+      out.push_back(fmt::format("{}: did not exit normally (killed or still running): figures end "
+                                "at its last drain", p.name));
     if (p.dropped || p.torn || p.invalid)
       out.push_back(fmt::format("{}: {} events dropped, {} torn, {} invalid: replay and burst figures "
                                 "undercount (counters are exact)", p.name, p.dropped, p.torn, p.invalid));

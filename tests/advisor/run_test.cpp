@@ -43,7 +43,7 @@ protected:
   TempDir tmp;
   std::string dir(const std::string& name = "run") const { return (tmp.path() / name).string(); }
   std::string summary(const std::string& cmd, const std::string& d, const std::string& how = "") {
-    return "valley: traced 0 processes of " + cmd + " in " + d + how + " — see: valley dump " + d +
+    return "valley: traced 0 processes of " + cmd + " in " + d + how + " — see: valley report " + d +
            "\n";
   }
 };
