@@ -134,7 +134,7 @@ TEST_F(RunTest, DefaultDirectoryIsNewAndNamedAfterTheCommand) {
   std::smatch m;
   ASSERT_TRUE(std::regex_search(r.err, m,
                                 std::regex("in \\./(valley\\.true\\.[0-9]+) — see: "
-                                           "valley dump \\./valley\\.true\\.[0-9]+\n$")))
+                                           "valley report \\./valley\\.true\\.[0-9]+\n$")))
       << r.err;
   EXPECT_TRUE(fs::is_directory(tmp.path() / m[1].str()));
 }
