@@ -247,3 +247,32 @@ TEST_F(ReportE2E, NewerVersionTraceIsNamed) {
       << j["problems"].dump();
   EXPECT_FALSE(j["findings"].empty());
 }
+
+// A stripped executable: the finding still fires, its site is module+0xOFFSET. The same trace
+// read after the file changed on disk: the build-id mismatch is flagged and no line is given.
+TEST_F(ReportE2E, StrippedAndChangedExecutables) {
+  fs::path exe = tmp_ / "sw";
+  fs::copy_file(victim("small_writes"), exe);
+  ASSERT_TRUE(run({"strip", "--strip-all", exe.string()}).exited(0));
+  nlohmann::json rep = trace_and_report(exe.string(), {"out.log"});
+  ASSERT_FALSE(rep["findings"].empty()) << rep.dump(1);
+  const auto& loc = rep["findings"][0]["location"];
+  EXPECT_EQ(rep["findings"][0]["rule"], "small-writes");
+  EXPECT_EQ(loc["line"], 0);
+  EXPECT_EQ(loc["text"].get<std::string>().rfind("sw+0x", 0), 0u) << loc.dump();
+
+  fs::rename(tmp_ / "run", tmp_ / "stripped");
+  fs::remove(exe);
+  fs::copy_file(victim("small_writes"), exe);
+  trace_and_report(exe.string(), {"out.log"});
+  fs::remove(exe);
+  fs::copy_file(victim("byte_reads"), exe); // another build-id at the same path
+  Outcome out = run({VALLEY_BIN, "report", "--format", "json", (tmp_ / "run").string()});
+  ASSERT_TRUE(out.exited(0)) << out.describe();
+  nlohmann::json j = nlohmann::json::parse(out.out);
+  ASSERT_FALSE(j["findings"].empty()) << j.dump(1);
+  const auto& l2 = j["findings"][0]["location"];
+  EXPECT_TRUE(l2["build_id_mismatch"].get<bool>()) << l2.dump();
+  EXPECT_EQ(l2["line"], 0);
+  EXPECT_EQ(l2["file"], "");
+}
