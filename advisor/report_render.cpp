@@ -94,7 +94,7 @@ std::vector<std::string> blind_spots(const RunModel& m) {
           "{} and {}{}",
           p.name, base(p.exe), p.kernel_reads, p.kernel_writes, p.seen_reads, p.seen_writes,
           p.kernel_reads > p.seen_reads || p.kernel_writes > p.seen_writes
-              ? " (the rest came from code valley cannot hook: static code, raw syscall(), io_uring)"
+              ? " (the rest came from calls valley cannot hook: libc's internal ones such as stdio flushing its buffer, static code, raw syscall(), io_uring)"
               : ""));
     if (p.counters_full || p.sites_full)
       out.push_back(fmt::format("{}: the call-site tables were full ({} sites without a row): some "
