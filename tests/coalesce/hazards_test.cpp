@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: MIT
+// The coalescer's hazards (HAZARDS.md section 2, B-01 … B-17), one test each: a small C victim
+// (victims/) run bare, with VALLEY_COALESCE=1 and with VALLEY_COALESCE_NAIVE=1. Each test
+// asserts the hazard's expectation holds bare and with the coalescer, that the naive buffer
+// breaks it (the test proves it can see the hazard), and that the coalescer really buffered
+// something in the run (so a pass is not merely "nothing was coalesced").
+#include "modes.h"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <functional>
+#include <sstream>
+#include <sys/wait.h>
+
+namespace valley::coalesce_test {
+namespace {
+
+/// "" when the hazard's expectation held in this run, else what went wrong.
+using Check = std::function<std::string(const Result&)>;
+
+class Hazard : public ::testing::Test {
+protected:
+  Runs runs;
+  Result bare{}, coal{}, naive{};
+  Evidence ev;
+
+  /// Runs all three modes; the check must pass bare and coalesced and fail naive (unless
+  /// naive_breaks is false: a hazard the naive mode cannot show, listed in the README).
+  void three(const Spec& spec, const Check& check, bool naive_breaks = true) {
+    bare = runs.run(spec, Mode::bare);
+    std::string b = check(bare);
+    EXPECT_EQ(b, "") << "the expectation does not hold even without valley: " << bare.what();
+    coal = runs.run(spec, Mode::coalesce);
+    std::string c = check(coal);
+    EXPECT_EQ(c, "") << "with VALLEY_COALESCE=1: " << coal.what();
+    ev = evidence(coal.dump);
+    EXPECT_TRUE(coal.dump.is_object()) << "no readable dump: " << coal.what();
+    if (!naive_breaks) return;
+    naive = runs.run(spec, Mode::naive);
+    std::string n = check(naive);
+    EXPECT_NE(n, "") << "the naive buffer should have broken this, so the test cannot see the "
+                        "hazard: "
+                     << naive.what();
+  }
+
+  /// The coalescer absorbed program calls on this fd kind and wrote them with fewer syscalls.
+  void expect_coalesced(const std::string& kind, bool fewer = true) {
+    EXPECT_GT(ev.absorbed_by_kind[kind], 0u) << "nothing coalesced on " << kind << ": " << ev.str();
+    EXPECT_GT(ev.flushes_by_kind[kind], 0u) << "no flush on " << kind << ": " << ev.str();
+    if (fewer) {
+      EXPECT_LT(ev.flushes_by_kind[kind], ev.absorbed_by_kind[kind])
+          << "no fewer syscalls than calls on " << kind << ": " << ev.str();
+    }
+  }
+  /// This fd kind must never be buffered; something else was (the victims' warm-up file).
+  void expect_not_coalesced(const std::string& kind) {
+    EXPECT_EQ(ev.absorbed_by_kind[kind], 0u) << kind << " was coalesced: " << ev.str();
+    EXPECT_EQ(ev.flushes_by_kind[kind], 0u) << kind << " was flushed: " << ev.str();
+    EXPECT_GT(ev.absorbed_by_kind["file"], 0u) << "the coalescer was not on at all: " << ev.str();
+  }
+};
+
+Check exits0 = [](const Result& r) -> std::string {
+  return r.exited0() ? "" : "victim: " + r.what();
+};
+
+// Exit 0 and exactly this stdout.
+Check prints(const std::string& want) {
+  return [want](const Result& r) -> std::string {
+    if (!r.exited0()) return "victim: " + r.what();
+    return r.run.out == want ? "" : "stdout '" + r.run.out.substr(0, 200) + "', expected '" + want.substr(0, 200) + "'";
+  };
+}
+
+std::string repeat(const std::string& s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+Argv v(const std::string& name, std::vector<std::string> args = {}) {
+  Argv a{victim(name)};
+  a.insert(a.end(), args.begin(), args.end());
+  return a;
+}
+
+// Through a shell so that stdout and stderr share one file description; the shell execs the
+// victim, which keeps the preload.
+Argv to_file(const std::string& name, const std::string& arg, const std::string& redir) {
+  return {"sh", "-c", "exec " + victim(name) + " " + arg + " " + redir};
+}
+
+// ---- B-01 ordering with writes valley does not see ----
+
+TEST_F(Hazard, B01_StdoutStderrOneFile) {
+  std::string want = std::string(20, 'x') + repeat("abc\n", 50);
+  three({.stages = {to_file("b01_order", "'2>&1'", ">out 2>&1")}},
+        [&](const Result& r) -> std::string {
+          if (!r.exited0()) return r.what();
+          std::string got = r.file("out");
+          return got == want ? "" : "out is '" + got.substr(0, 80) + "…'";
+        });
+  expect_coalesced("file");
+}
+
+TEST_F(Hazard, B01_DupedFd) {
+  std::string want = std::string(20, 'x') + repeat("123\n", 50);
+  three({.stages = {to_file("b01_order", "dup", ">out")}}, [&](const Result& r) -> std::string {
+    if (!r.exited0()) return r.what();
+    std::string got = r.file("out");
+    return got == want ? "" : "out is '" + got.substr(0, 80) + "…'";
+  });
+  expect_coalesced("file");
+}
+
+// Unbuffered stdio writes through libc's internal write, which valley does not see.
+TEST_F(Hazard, B01_UnbufferedStdioSameFd) {
+  std::string want = repeat("ABCD\n", 20);
+  three({.stages = {to_file("b01_order", "stdio", ">out")},
+         .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        [&](const Result& r) -> std::string {
+          if (!r.exited0()) return r.what();
+          std::string got = r.file("out");
+          return got == want ? "" : "out is '" + got.substr(0, 60) + "…'";
+        });
+  EXPECT_GT(ev.absorbed_by_kind["file"], 0u) << ev.str();
+}
+
+// ---- B-02 waits valley does not see ----
+
+TEST_F(Hazard, B02_PingPongPipes) {
+  three({.stages = {v("b02_deadlock", {"pipes"})}}, exits0);
+  expect_coalesced("pipe");
+}
+TEST_F(Hazard, B02_PingPongTcp) {
+  three({.stages = {v("b02_deadlock", {"tcp"})}}, exits0);
+  expect_coalesced("tcp");
+}
+TEST_F(Hazard, B02_WriteThenWaitpid) {
+  three({.stages = {v("b02_deadlock", {"waitpid"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        exits0);
+  expect_coalesced("pipe");
+}
+// fgets reads inside libc: only the age bound (5 ms) gets the question out.
+TEST_F(Hazard, B02_WriteThenStdioFgets) {
+  three({.stages = {v("b02_deadlock", {"fgets"})}}, exits0);
+  expect_coalesced("pipe");
+}
+TEST_F(Hazard, B02_WriteThenCondvarThenPollZero) {
+  three({.stages = {v("b02_deadlock", {"condvar"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        exits0);
+  expect_coalesced("pipe");
+}
+// Another process watching the file (tail -f): every line visible 60 ms after it was written.
+TEST_F(Hazard, B02_TailFollower) {
+  three({.stages = {v("b02_deadlock", {"tail"})}}, exits0);
+  expect_coalesced("file");
+}
+
+// ---- B-03 durability ----
+
+TEST_F(Hazard, B03_FsyncSeesEveryByte) {
+  three({.stages = {v("b03_durability", {"fsync"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        exits0);
+  expect_coalesced("file");
+}
+TEST_F(Hazard, B03_ODirectUnchanged) {
+  three({.stages = {v("b03_durability", {"odirect"})}}, exits0);
+  if (WIFEXITED(bare.status()) && WEXITSTATUS(bare.status()) == 77) GTEST_SKIP() << "no O_DIRECT here";
+  EXPECT_EQ(ev.absorbed_by_kind["file"], 16u) << "only the warm-up writes may be coalesced: " << ev.str();
+}
+
+// ---- B-04 exit paths ----
+
+class ExitPath : public Hazard, public ::testing::WithParamInterface<const char*> {};
+TEST_P(ExitPath, LineReachesThePipe) {
+  const std::string mode = GetParam();
+  const bool killed = mode == "kill9";
+  Spec spec{.stages = {v("b04_exit", {mode})}};
+  if (!killed) spec.coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"};
+  int want_status = -1;
+  three(spec, [&](const Result& r) -> std::string {
+    if (r.timed_out()) return r.what();
+    if (r.mode == Mode::bare) want_status = r.status();
+    std::string want = mode == "daemon" ? "line\ndaemon\n" : "line\n";
+    if (r.run.out != want) return "stdout '" + r.run.out + "': " + r.what();
+    if (r.status() != want_status) return "ended differently from the bare run: " + r.what();
+    return "";
+  }, /*naive_breaks=*/mode != "exit"); // exit() runs valley's destructor: the control case
+  expect_coalesced("pipe", /*fewer=*/true);
+}
+INSTANTIATE_TEST_SUITE_P(B04, ExitPath,
+                         ::testing::Values("exit", "_exit", "_Exit", "quick_exit", "abort", "segv",
+                                           "segv-real", "sigterm", "daemon", "kill9"),
+                         [](const auto& info) {
+                           std::string s = info.param;
+                           for (char& c : s)
+                             if (c == '-') c = '_';
+                           return s[0] == '_' ? "underscore" + s : s;
+                         });
+
+// ---- B-05 fork ----
+
+TEST_F(Hazard, B05_ForkChildExits) {
+  three({.stages = {v("b05_fork", {"_exit"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        prints("ABC"));
+  EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
+}
+TEST_F(Hazard, B05_ForkChildExitsNormally) {
+  three({.stages = {v("b05_fork", {"exit"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        prints("ABC"));
+  EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
+}
+
+// ---- B-06 fd lifetime ----
+
+Check files(std::string a, std::string b) {
+  return [a, b](const Result& r) -> std::string {
+    if (!r.exited0()) return r.what();
+    if (r.file("A") != a || r.file("B") != b)
+      return "A='" + r.file("A") + "' B='" + r.file("B") + "', expected A='" + a + "' B='" + b + "'";
+    return "";
+  };
+}
+TEST_F(Hazard, B06_CloseInsideLibcThenReuse) {
+  three({.stages = {v("b06_lifetime", {"reuse"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        files("x", "y"));
+  EXPECT_GT(ev.absorbed_by_kind["file"], 0u) << ev.str();
+}
+TEST_F(Hazard, B06_Dup2OverBufferedFd) {
+  three({.stages = {v("b06_lifetime", {"dup2"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        files("1", "2"));
+  EXPECT_GT(ev.absorbed_by_kind["file"], 0u) << ev.str();
+}
+TEST_F(Hazard, B06_Closefrom) {
+  three({.stages = {v("b06_lifetime", {"closefrom"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        files("data", "more"));
+  EXPECT_GE(ev.absorbed_by_kind["file"], 3u) << "valley stopped buffering after closefrom: " << ev.str();
+}
+
+// ---- B-07 positioned and metadata operations ----
+
+class Positioned : public Hazard, public ::testing::WithParamInterface<const char*> {};
+TEST_P(Positioned, SeesPendingBytes) {
+  const std::string mode = GetParam();
+  three({.stages = {v("b07_position", {mode})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        [&](const Result& r) -> std::string {
+          if (!r.exited0()) return r.what();
+          if (mode == "ftruncate" && r.file("f").size() != 100)
+            return "f has " + std::to_string(r.file("f").size()) + " bytes after ftruncate(100)";
+          if (mode == "copy_file_range" && r.file("g") != r.file("f")) return "g differs from f";
+          return "";
+        });
+  expect_coalesced("file");
+}
+INSTANTIATE_TEST_SUITE_P(B07, Positioned,
+                         ::testing::Values("counter", "lseek", "fstat", "mmap", "copy_file_range",
+                                           "pread", "ftruncate"),
+                         [](const auto& info) { return std::string(info.param) == "copy_file_range" ? "copyfilerange" : std::string(info.param); });
+
+// ---- B-08 O_APPEND writers ----
+
+TEST_F(Hazard, B08_AppendRecordsIntact) {
+  three({.stages = {v("b08_append", {"10000"})}}, [](const Result& r) -> std::string {
+    if (!r.exited0()) return r.what();
+    std::string f = r.file("app");
+    if (f.size() != 4000000) return "app has " + std::to_string(f.size()) + " bytes, not 4000000";
+    int next[4] = {0, 0, 0, 0};
+    for (size_t at = 0; at < f.size(); at += 100) {
+      int p = f[at] - '0';
+      if (p < 0 || p > 3 || f[at + 99] != '\n' || std::stoi(f.substr(at + 2, 6)) != next[p])
+        return "torn or reordered record at byte " + std::to_string(at);
+      for (size_t i = at + 9; i < at + 99; ++i)
+        if (f[i] != 'a' + p) return "torn record at byte " + std::to_string(at);
+      ++next[p];
+    }
+    return "";
+  }, /*naive_breaks=*/false); // naive never splits a write: see README
+  expect_coalesced("file");
+}
+
+// ---- B-09 pipes ----
+
+TEST_F(Hazard, B09_PipeBufAtomicity) {
+  three({.stages = {v("b09_pipes", {"torn"})}}, exits0);
+  expect_coalesced("pipe");
+  EXPECT_LE(ev.max_flush_by_kind["pipe"], 4096u) << "a pipe flush larger than PIPE_BUF: " << ev.str();
+}
+TEST_F(Hazard, B09_PacketModePipe) {
+  three({.stages = {v("b09_pipes", {"packet"})}}, exits0);
+  EXPECT_EQ(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
+}
+
+// ---- B-10 non-blocking ----
+
+class NonBlocking : public Hazard, public ::testing::WithParamInterface<const char*> {};
+TEST_P(NonBlocking, SameBytesBeforeEagain) {
+  std::string want;
+  three({.stages = {v("b10_nonblock", {GetParam()})}}, [&](const Result& r) -> std::string {
+    if (!r.exited0()) return r.what();
+    if (r.mode == Mode::bare) want = r.run.out;
+    return r.run.out == want ? "" : "'" + r.run.out + "', without valley '" + want + "'";
+  });
+  if (std::string(GetParam()) == "toggle") {
+    expect_coalesced("pipe");
+    EXPECT_EQ(ev.absorbed_by_kind["pipe"], 50u) << "writes after O_NONBLOCK were buffered: " << ev.str();
+  } else {
+    expect_not_coalesced("unix-stream");
+  }
+}
+INSTANTIATE_TEST_SUITE_P(B10, NonBlocking, ::testing::Values("nonblock", "toggle"));
+
+// ---- B-11 errors ----
+
+TEST_F(Hazard, B11_DevFull) {
+  three({.stages = {v("b11_errors", {"devfull"})}}, exits0);
+  expect_not_coalesced("chardev");
+}
+// Successful writes after the reader has gone: within 1 of the unmodified program.
+TEST_F(Hazard, B11_EpipeWhereTheProgramWrites) {
+  long base = -1;
+  three({.stages = {v("b11_errors", {"epipe"})}}, [&](const Result& r) -> std::string {
+    if (!r.exited0()) return r.what();
+    long n = -1;
+    char err[32] = {0};
+    if (std::sscanf(r.run.out.c_str(), "writes_after_reader_left=%ld errno=%31s", &n, err) != 2)
+      return "output '" + r.run.out + "'";
+    if (std::string(err) != "EPIPE") return "ended with " + std::string(err) + ", not EPIPE";
+    if (r.mode == Mode::bare) base = n;
+    return std::labs(n - base) <= 1 ? "" : std::to_string(n) + " writes succeeded, " + std::to_string(base) + " without valley";
+  });
+  expect_coalesced("pipe");
+}
+// SIGPIPE's default action: a writer whose reader has left dies of it, at the latest within
+// one buffer's worth of writes, even when it then leaves through _exit.
+TEST_F(Hazard, B11_SigpipeDefault) {
+  three({.stages = {v("b11_errors", {"sigpipe"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=5"}},
+        [](const Result& r) -> std::string {
+          if (!r.exited0()) return r.what();
+          long sig = -1, n = -1;
+          if (std::sscanf(r.run.out.c_str(), "writer signal %ld, writes after the reader left %ld", &sig, &n) != 2)
+            return "writer did not die of a signal: '" + r.run.out + "'";
+          if (sig != SIGPIPE) return "writer died of signal " + std::to_string(sig);
+          return n <= 65536 ? "" : std::to_string(n) + " writes survived";
+        });
+  EXPECT_EQ(bare.run.out, "writer signal 13, writes after the reader left 0\n");
+  EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
+}
+// RLIMIT_FSIZE: EFBIG at the same write index, and the same file.
+TEST_F(Hazard, B11_FsizeSameWriteIndex) {
+  std::string want;
+  three({.stages = {v("b11_errors", {"fsize"})}}, [&](const Result& r) -> std::string {
+    if (!r.exited0()) return r.what();
+    if (r.mode == Mode::bare) want = r.run.out;
+    if (r.file("big").size() != 2000) return "big has " + std::to_string(r.file("big").size()) + " bytes";
+    return r.run.out == want ? "" : "'" + r.run.out + "', without valley '" + want + "'";
+  });
+  EXPECT_EQ(bare.run.out, "first_failure=20 errno=EFBIG close=0\n");
+}
+TEST_F(Hazard, B11_FsizeSignal) {
+  three({.stages = {v("b11_errors", {"fsize-signal"})}}, [](const Result& r) -> std::string {
+    if (r.timed_out()) return r.what();
+    if (!WIFSIGNALED(r.status()) || WTERMSIG(r.status()) != SIGXFSZ) return "not killed by SIGXFSZ: " + r.what();
+    return r.file("big").size() == 2000 ? "" : "big has " + std::to_string(r.file("big").size()) + " bytes";
+  }, /*naive_breaks=*/false);
+  // The process dies inside the flush, before the flush's own event is recorded.
+  EXPECT_GT(ev.absorbed_by_kind["file"], 0u) << ev.str();
+}
+
+// ---- B-12 messages ----
+
+TEST_F(Hazard, B12_Udp) {
+  three({.stages = {v("b12_messages", {"udp"})}}, exits0);
+  expect_not_coalesced("udp");
+}
+TEST_F(Hazard, B12_Seqpacket) {
+  three({.stages = {v("b12_messages", {"seqpacket"})}}, exits0);
+  expect_not_coalesced("unix-seqpacket");
+}
+TEST_F(Hazard, B12_ScmRights) {
+  std::string want;
+  three({.stages = {v("b12_messages", {"scm_rights"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        [&](const Result& r) -> std::string {
+          if (!r.exited0()) return r.what();
+          if (r.mode == Mode::bare) want = r.run.out;
+          return r.run.out == want ? "" : "'" + r.run.out + "', without valley '" + want + "'";
+        });
+  EXPECT_GT(ev.absorbed_by_kind["unix-stream"], 0u) << ev.str();
+}
+
+// ---- B-13 special fds ----
+
+TEST_F(Hazard, B13_Eventfd) {
+  three({.stages = {v("b13_special", {"eventfd"})}}, exits0);
+  expect_not_coalesced("eventfd");
+}
+TEST_F(Hazard, B13_ProcComm) {
+  three({.stages = {v("b13_special", {"comm"})}}, exits0);
+  expect_not_coalesced("procfs");
+}
+
+// ---- B-14 terminals ----
+
+TEST_F(Hazard, B14_PromptBeforeRead) {
+  three({.stages = {v("b14_terminal")}}, exits0);
+  expect_not_coalesced("tty");
+}
+
+// ---- B-15 threads ----
+
+TEST_F(Hazard, B15_ThreadsOnePipe) {
+  three({.stages = {v("b15_threads")}, .timeout_seconds = 15}, exits0);
+  expect_coalesced("pipe");
+}
+
+// ---- B-16 signal handlers ----
+
+TEST_F(Hazard, B16_HandlerWritesSamePipe) {
+  three({.stages = {v("b16_signal")}, .timeout_seconds = 15}, exits0);
+  expect_coalesced("pipe");
+}
+
+// ---- B-17 latency ----
+
+TEST_F(Hazard, B17_MaxDelayWithinAgeBound) {
+  // 5 ms age bound + 5 ms, as the hazard says.
+  three({.stages = {v("b17_latency", {"10000", "500"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=5"}},
+        exits0);
+  expect_coalesced("pipe", /*fewer=*/false);
+}
+
+} // namespace
+} // namespace valley::coalesce_test

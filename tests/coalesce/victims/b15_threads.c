@@ -1,0 +1,81 @@
+// B-15: 8 threads x 20,000 writes of "<t>:<seq>\n" to one pipe, then 1000 mutex-ordered
+// X/Y handoffs; a reader thread checks order and counts after the write end is closed.
+#include "common.h"
+#include <pthread.h>
+
+enum { T = 8, N = 20000, H = 1000 };
+static int p[2];
+static char* got;
+static size_t got_len;
+
+static void* reader(void* arg) {
+  (void)arg;
+  size_t cap = 1 << 22;
+  got = malloc(cap);
+  for (;;) {
+    if (got_len == cap) got = realloc(got, cap *= 2);
+    ssize_t r = read(p[0], got + got_len, cap - got_len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got_len += (size_t)r;
+  }
+  return NULL;
+}
+
+static void* writer(void* arg) {
+  int t = (int)(intptr_t)arg;
+  char b[32];
+  for (int i = 0; i < N; ++i) write(p[1], b, (size_t)snprintf(b, sizeof b, "%d:%d\n", t, i));
+  return NULL;
+}
+
+static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int turn; // 0: X's turn, 1: Y's
+static void* handoff(void* arg) {
+  int me = (int)(intptr_t)arg;
+  for (int i = 0; i < H; ++i) {
+    pthread_mutex_lock(&m);
+    while (turn != me) pthread_cond_wait(&cv, &m);
+    write(p[1], me ? "Y\n" : "X\n", 2);
+    turn = !me;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&m);
+  }
+  return NULL;
+}
+
+int main(void) {
+  pipe(p);
+  pthread_t r, w[T], h[2];
+  pthread_create(&r, NULL, reader, NULL);
+  for (int t = 0; t < T; ++t) pthread_create(&w[t], NULL, writer, (void*)(intptr_t)t);
+  for (int t = 0; t < T; ++t) pthread_join(w[t], NULL);
+  for (int i = 0; i < 2; ++i) pthread_create(&h[i], NULL, handoff, (void*)(intptr_t)i);
+  for (int i = 0; i < 2; ++i) pthread_join(h[i], NULL);
+  close(p[1]);
+  pthread_join(r, NULL);
+  int next[T] = {0}, xy = 0;
+  char* s = got;
+  char* end = got + got_len;
+  while (s < end) {
+    char* nl = memchr(s, '\n', (size_t)(end - s));
+    if (!nl) fail("unterminated line at byte %zd", s - got);
+    *nl = 0;
+    int t, i;
+    if (s[0] == 'X' || s[0] == 'Y') {
+      if (s[0] != (xy % 2 ? 'Y' : 'X')) fail("handoff %d: %s out of order", xy, s);
+      ++xy;
+    } else if (sscanf(s, "%d:%d", &t, &i) == 2 && t >= 0 && t < T) {
+      if (i != next[t]) fail("thread %d: %d after %d", t, i, next[t] - 1);
+      ++next[t];
+    } else {
+      fail("bad line '%s'", s);
+    }
+    s = nl + 1;
+  }
+  for (int t = 0; t < T; ++t)
+    if (next[t] != N) fail("thread %d: %d lines, not %d", t, next[t], N);
+  if (xy != 2 * H) fail("%d handoff lines, not %d", xy, 2 * H);
+  return 0;
+}

@@ -1,0 +1,33 @@
+// B-17: a writer produces one small record every 1 ms; the reader timestamps each one. The
+// largest delay must stay within the limit given in microseconds.
+#include "common.h"
+
+int main(int argc, char** argv) {
+  long limit_us = argc > 1 ? atol(argv[1]) : 10000;
+  int n = argc > 2 ? atoi(argv[2]) : 500;
+  int p[2];
+  pipe(p);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(p[0]);
+    for (int i = 0; i < n; ++i) {
+      uint64_t t = now_ns();
+      write(p[1], &t, sizeof t);
+      nap_ms(1);
+    }
+    exit(0);
+  }
+  close(p[1]);
+  uint64_t t, worst = 0;
+  int got = 0;
+  while (read_full(p[0], &t, sizeof t) == sizeof t) {
+    uint64_t d = now_ns() - t;
+    if (d > worst) worst = d;
+    ++got;
+  }
+  wait_status(pid);
+  printf("records=%d max_delay_us=%llu\n", got, (unsigned long long)(worst / 1000));
+  if (got != n) fail("%d records, not %d", got, n);
+  if (worst / 1000 > (uint64_t)limit_us) fail("max delay %llu us > %ld us", (unsigned long long)(worst / 1000), limit_us);
+  return 0;
+}
