@@ -160,7 +160,7 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
     }
     for (const StackView& sv : a.stacks) {
       fmt::print(out, "   stack ({} hit(s)):\n", sv.hits);
-      for (const Frame& fr : sv.frames) fmt::print(out, "     {}\n", where(fr));
+      for (const Frame& fr : sv.frames) fmt::print(out, "     {}\n", wrap(where(fr), 7, w));
     }
     fmt::print(out, "\n");
   }

@@ -52,8 +52,8 @@ protected:
     return std::string(VALLEY_VICTIM_DIR) + "/valley_report_victim_" + name;
   }
   // The line marked "// SITE" in a victim's source.
-  static int site_line(const std::string& name) {
-    std::ifstream in(std::string(VALLEY_VICTIM_SOURCES) + "/" + name + ".c");
+  static int site_line(const std::string& name, const std::string& ext = ".c") {
+    std::ifstream in(std::string(VALLEY_VICTIM_SOURCES) + "/" + name + ext);
     std::string line;
     for (int n = 1; std::getline(in, line); ++n)
       if (line.find("// SITE") != std::string::npos) return n;
@@ -275,4 +275,18 @@ TEST_F(ReportE2E, StrippedAndChangedExecutables) {
   EXPECT_TRUE(l2["build_id_mismatch"].get<bool>()) << l2.dump();
   EXPECT_EQ(l2["line"], 0);
   EXPECT_EQ(l2["file"], "");
+}
+
+// C++ streams: the write() happens inside libstdc++; the finding names the program's function
+// and line, and gives the C++ idiom.
+TEST_F(ReportE2E, CppStreamsIdiom) {
+  nlohmann::json rep = trace_and_report(victim("cpp_endl"), {"rows.txt"});
+  ASSERT_FALSE(rep["findings"].empty()) << rep.dump(1);
+  const auto& f = rep["findings"][0];
+  EXPECT_EQ(f["rule"], "small-writes");
+  EXPECT_EQ(f["location"]["function"].get<std::string>().rfind("emit(", 0), 0u) << f["location"].dump();
+  EXPECT_EQ(f["location"]["line"], site_line("cpp_endl", ".cpp"));
+  EXPECT_EQ(f["language"], "C++ streams");
+  EXPECT_NE(f["idiom"].get<std::string>().find("std::endl"), std::string::npos);
+  EXPECT_FALSE(f["coalescible"].get<bool>() && f["shim_sites"].empty());
 }
