@@ -183,6 +183,7 @@ void EventPass::event(const EventRecord& e, int agg) {
   const double age_limit = static_cast<double>(s_.max_age_ms) * 1e6;
   if (a.output) {
     if (f.burst.size() <= s_.gather_max_burst) f.burst.push_back(agg);
+    if (std::find(f.writers.begin(), f.writers.end(), agg) == f.writers.end()) f.writers.push_back(agg);
     for (size_t i = 0; i < n; ++i) {
       f.read_avail[i] = {-1, 0}; // a reply may depend on this write: no read-ahead across it
       const uint64_t cap = s_.buffer_sizes[i];
@@ -223,11 +224,13 @@ void EventPass::finish() {
     end_burst(f, false);
     for (size_t i = 0; i < f.buffers.size(); ++i) flush(f.buffers[i], i, f.last_ticks);
   }
-  // Buffers held at once: every fd a site wrote to or read from (upper bound).
+  // Buffers held at once: every fd a site wrote to or read from (an upper bound: an fd number
+  // reused for another file counts once).
   std::map<int, std::set<int32_t>> fds_of;
   for (auto& [fd, f] : fds_) {
     for (const auto& p : f.read_avail) if (p.first >= 0) fds_of[p.first].insert(fd);
     if (f.last_pos_agg >= 0) fds_of[f.last_pos_agg].insert(fd);
+    for (int w : f.writers) fds_of[w].insert(fd);
   }
   for (auto& [s, fds] : fds_of)
     for (ReplayResult& r : sites_[static_cast<size_t>(s)].replay)

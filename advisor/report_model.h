@@ -125,6 +125,7 @@ private:
     bool seen = false;
     int kind = -1;           ///< fd kind of the latest event: a change means the fd was reused
     std::vector<int> burst;  ///< agg indices of the writes since the last read
+    std::vector<int> writers; ///< sites that wrote to the fd (each once)
     int64_t next_offset = -1;
     int last_pos_agg = -1;
     int dgram_agg = -1;
