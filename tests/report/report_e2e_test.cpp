@@ -290,3 +290,21 @@ TEST_F(ReportE2E, CppStreamsIdiom) {
   EXPECT_NE(f["idiom"].get<std::string>().find("std::endl"), std::string::npos);
   EXPECT_FALSE(f["coalescible"].get<bool>() && f["shim_sites"].empty());
 }
+
+// On a terminal (script(1) gives one) the text has colour, unless NO_COLOR is set.
+TEST_F(ReportE2E, ColourOnlyOnATerminalAndNotWithNoColor) {
+  if (::access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "script(1) not installed";
+  trace_and_report(victim("small_writes"), {"out.log"});
+  const std::string cmd = std::string(VALLEY_BIN) + " report " + (tmp_ / "run").string();
+  SpawnOptions plain;
+  plain.env.push_back("NO_COLOR");
+  Outcome tty = run({"/usr/bin/script", "-qec", cmd, "/dev/null"}, plain);
+  ASSERT_TRUE(tty.exited(0)) << tty.describe();
+  EXPECT_NE(tty.out.find("\033["), std::string::npos) << tty.out;
+  SpawnOptions no_colour;
+  no_colour.env.push_back("NO_COLOR=1");
+  Outcome off = run({"/usr/bin/script", "-qec", cmd, "/dev/null"}, no_colour);
+  ASSERT_TRUE(off.exited(0)) << off.describe();
+  EXPECT_NE(off.out.find("[small-writes]"), std::string::npos) << off.out;
+  EXPECT_EQ(off.out.find("\033["), std::string::npos) << off.out;
+}
