@@ -46,12 +46,6 @@ protected:
   }
 };
 
-bool is_flush_site(const json& site) {
-  if (site.is_number_unsigned()) return site.get<uint64_t>() == 0xFFFFFFFDu;
-  if (site.is_string()) return site.get<std::string>().find("flush") != std::string::npos;
-  return false;
-}
-
 // Counter rows of write-like ops on one fd kind, split into the program's calls and valley's
 // flush writes (rows of the flush site; matched by id or by a label naming "flush").
 struct Split {

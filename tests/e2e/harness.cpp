@@ -354,12 +354,32 @@ uint64_t Totals::size_bucket(const std::string& key) const {
   return 0;
 }
 
-Totals totals_any(const json& trace, const std::vector<std::string>& ops, const std::string& kind) {
+bool is_flush_site(const json& site) {
+  if (site.is_number_unsigned()) return site.get<uint64_t>() == 0xFFFFFFFDu; // kSiteFlush
+  if (site.is_string()) return site.get<std::string>().find("flush") != std::string::npos;
+  return false;
+}
+
+bool is_flush_event(const json& e) {
+  if (e.contains("site") && is_flush_site(e["site"])) return true;
+  if (!e.contains("flags") || !e["flags"].is_array()) return false;
+  for (const json& f : e["flags"]) {
+    if (!f.is_string()) continue;
+    const std::string s = f.get<std::string>();
+    if (s.find("flush") != std::string::npos) return true;
+    if (s.rfind("0x", 0) == 0 && (std::strtoul(s.c_str(), nullptr, 16) & 0x8)) return true; // kEventFlush
+  }
+  return false;
+}
+
+Totals totals_any(const json& trace, const std::vector<std::string>& ops, const std::string& kind,
+                  bool flushes) {
   Totals t;
   std::map<uint64_t, uint64_t> hist;
   if (!trace.contains("counters")) return t;
   for (const json& c : trace["counters"]) {
     if (!c["op"].is_string() || std::find(ops.begin(), ops.end(), c["op"]) == ops.end()) continue;
+    if (is_flush_site(c["site"]) != flushes) continue;
     if (!kind.empty() && c["fd_kind"] != kind) continue;
     t.calls += c["calls"].get<uint64_t>();
     t.bytes += c["bytes"].get<uint64_t>();
@@ -374,6 +394,10 @@ Totals totals_any(const json& trace, const std::vector<std::string>& ops, const 
 
 Totals totals(const json& trace, const std::string& op, const std::string& kind) {
   return totals_any(trace, {op}, kind);
+}
+
+Totals flush_totals(const json& trace, const std::string& kind) {
+  return totals_any(trace, {"write"}, kind, /*flushes=*/true);
 }
 
 std::vector<std::string> trace_violations(const Differential& d,

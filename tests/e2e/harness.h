@@ -120,9 +120,19 @@ struct Totals {
   std::vector<std::pair<std::string, uint64_t>> size_hist; ///< merged, by bucket key
   uint64_t size_bucket(const std::string& key) const;
 };
+/// Only the program's own calls: with coalescing on (VALLEY_E2E_TARGET_ENV="VALLEY_COALESCE=1"),
+/// calls the coalescer absorbed still count, but valley's flush writes (site kSiteFlush) do
+/// not, so the program's counts are the same in every shim mode.
 Totals totals(const json& trace, const std::string& op, const std::string& kind = "");
-/// Sum over several ops: e.g. {"pwrite", "pwrite64"}.
-Totals totals_any(const json& trace, const std::vector<std::string>& ops, const std::string& kind);
+/// Sum over several ops: e.g. {"pwrite", "pwrite64"}. `flushes`: valley's flush writes instead
+/// of the program's calls.
+Totals totals_any(const json& trace, const std::vector<std::string>& ops, const std::string& kind,
+                  bool flushes = false);
+/// valley's own writes that flushed coalesced bytes (none when coalescing is off).
+Totals flush_totals(const json& trace, const std::string& kind = "");
+/// Whether a counter row's site, or an event, is one of valley's flush writes.
+bool is_flush_site(const json& site);
+bool is_flush_event(const json& event);
 
 /// Checks that hold for every trace of every case, one line per violation:
 ///   the dump is clean (exit 0, no problems), every trace readable;

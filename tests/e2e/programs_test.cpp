@@ -78,12 +78,12 @@ std::string trace_list(const Differential& d) {
   return s;
 }
 
-// The events of a trace with this op.
+// The program's events of a trace with this op (not valley's own flush writes).
 std::vector<const json*> events(const json& trace, const std::string& op) {
   std::vector<const json*> out;
   if (trace.contains("events"))
     for (const json& e : trace["events"])
-      if (e["op"] == op) out.push_back(&e);
+      if (e["op"] == op && !is_flush_event(e)) out.push_back(&e);
   return out;
 }
 
