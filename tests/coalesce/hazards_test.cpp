@@ -200,6 +200,21 @@ INSTANTIATE_TEST_SUITE_P(B04, ExitPath,
                            return s[0] == '_' ? "underscore" + s : s;
                          });
 
+TEST_F(Hazard, B04_UncaughtExceptionTerminate) {
+  three({.stages = {v("b04_terminate")}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        [](const Result& r) -> std::string {
+          if (!WIFSIGNALED(r.status()) || WTERMSIG(r.status()) != SIGABRT) return "not SIGABRT: " + r.what();
+          return r.run.out == "line\n" ? "" : "stdout '" + r.run.out + "'";
+        });
+  expect_coalesced("pipe");
+}
+// After valley's final flush, a library destructor's write goes straight through, in order.
+TEST_F(Hazard, B04_LibraryDestructorWritesLast) {
+  three({.stages = {v("b04_dtor")}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        prints("line\ndtor\n"), /*naive_breaks=*/false); // naive also passes through after its final flush
+  expect_coalesced("pipe");
+}
+
 // ---- B-05 fork ----
 
 TEST_F(Hazard, B05_ForkChildExits) {
