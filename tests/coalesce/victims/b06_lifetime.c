@@ -16,11 +16,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!strcmp(mode, "dup2")) {
-    int a = open_w("A"), b = open_w("B");
-    dup2(a, 5);
-    write(5, "1", 1);
-    dup2(b, 5); // closes the description of A on fd 5 silently
-    write(5, "2", 1);
+    int a = open_w("A"), b = open_w("B"), n = 100; // n: above whatever the caller left open
+    dup2(a, n);
+    write(n, "1", 1);
+    dup2(b, n); // closes the description of A on fd n silently
+    write(n, "2", 1);
     return 0;
   }
   if (!strcmp(mode, "closefrom")) {
