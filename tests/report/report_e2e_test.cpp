@@ -308,3 +308,18 @@ TEST_F(ReportE2E, ColourOnlyOnATerminalAndNotWithNoColor) {
   EXPECT_NE(off.out.find("[small-writes]"), std::string::npos) << off.out;
   EXPECT_EQ(off.out.find("\033["), std::string::npos) << off.out;
 }
+
+// valley run --coalesce turns the shim's coalescer on (files by default): the report shows the
+// program's calls and the few syscalls actually made.
+TEST_F(ReportE2E, RunCoalesceShowsCallsVersusSyscalls) {
+  nlohmann::json rep = trace_and_report(victim("small_writes"), {"out.log"}, {"--coalesce"});
+  EXPECT_TRUE(rep["coalesced_run"].get<bool>()) << rep.dump(1);
+  EXPECT_GT(rep["flush_writes"].get<uint64_t>(), 0u);
+  for (const auto& s : rep["sites"])
+    if (s["location"]["function"] == "log_line") {
+      EXPECT_EQ(s["calls"], 5000);
+      EXPECT_EQ(s["calls"].get<uint64_t>(), s["syscalls"].get<uint64_t>() + s["coalesced"].get<uint64_t>());
+      EXPECT_LT(s["syscalls"].get<uint64_t>(), 100u);
+    }
+  EXPECT_EQ(std::ifstream(tmp_ / "out.log").rdbuf()->pubseekoff(0, std::ios::end), 5000 * 12);
+}
