@@ -228,6 +228,17 @@ TEST_F(Hazard, B05_ForkChildExitsNormally) {
   EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
 }
 
+TEST_F(Hazard, B05_ExecWithBytesPending) {
+  three({.stages = {v("b05_fork", {"exec"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        prints("AB"));
+  EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
+}
+TEST_F(Hazard, B05_SystemWithBytesPending) {
+  three({.stages = {v("b05_fork", {"system"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        prints("ABC"));
+  EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
+}
+
 // ---- B-06 fd lifetime ----
 
 Check files(std::string a, std::string b) {
