@@ -152,6 +152,17 @@ TEST_F(Hazard, B02_WriteThenCondvarThenPollZero) {
         exits0);
   expect_coalesced("pipe");
 }
+// Handover to another process through a signal or a process-shared semaphore: no flush point.
+TEST_F(Hazard, B02_HandoffByKill) {
+  three({.stages = {v("b02_deadlock", {"kill"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        prints("AB"));
+  EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
+}
+TEST_F(Hazard, B02_HandoffBySharedSemaphore) {
+  three({.stages = {v("b02_deadlock", {"sem"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        prints("AB"));
+  EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
+}
 // Another process watching the file (tail -f): every line visible 60 ms after it was written.
 TEST_F(Hazard, B02_TailFollower) {
   three({.stages = {v("b02_deadlock", {"tail"})}}, exits0);

@@ -4,6 +4,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <pthread.h>
 #include <sys/socket.h>
 
@@ -124,6 +127,31 @@ int main(int argc, char** argv) {
     char b[4];
     if (read(cp[0], b, 4) != 4 || memcmp(b, "data", 4)) fail("read after the signal: short");
     pthread_join(t, NULL);
+    return 0;
+  }
+  if (!strcmp(mode, "kill") || !strcmp(mode, "sem")) {
+    // Parent and child share stdout; the parent writes "A", then hands over to the child with a
+    // signal (kill + sigwait) or a process-shared semaphore, neither of which valley sees as a
+    // flush point; the child writes "B" and leaves. Expected "AB".
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, NULL);
+    sem_t* sem = mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    sem_init(sem, 1, 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+      int sig;
+      if (!strcmp(mode, "kill")) sigwait(&usr1, &sig);
+      else sem_wait(sem);
+      write(1, "B", 1);
+      _exit(0);
+    }
+    write(1, "A", 1);
+    if (!strcmp(mode, "kill")) kill(pid, SIGUSR1);
+    else sem_post(sem);
+    nap_ms(100); // the child has written and left by now
+    wait_status(pid);
     return 0;
   }
   if (!strcmp(mode, "tail")) { // another process watching a file: it must see each line soon
