@@ -126,7 +126,7 @@ Settings parse_settings(std::string_view text, const std::string& source) {
   }
   if (const toml::table* c = root["coalesce"].as_table()) {
     Table t{*c, source, "coalesce"};
-    t.only({"enabled", "buffer_size", "max_age_ms", "kinds", "paths", "sites"});
+    t.only({"enabled", "buffer_size", "max_age_ms", "kinds", "paths", "sites", "stdio"});
     CoalesceSettings& o = s.coalesce;
     o.enabled = t.boolean("enabled", o.enabled);
     o.buffer_size = t.integer("buffer_size", 512, 1u << 20, o.buffer_size);
@@ -134,6 +134,7 @@ Settings parse_settings(std::string_view text, const std::string& source) {
     o.kinds = t.strings("kinds", o.kinds, &kKinds);
     o.paths = t.strings("paths", o.paths);
     o.sites = t.strings("sites", o.sites);
+    o.stdio = t.boolean("stdio", o.stdio);
   }
   return s;
 }

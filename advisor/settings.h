@@ -33,6 +33,7 @@ struct CoalesceSettings {
   std::vector<std::string> kinds = {"file"};
   std::vector<std::string> paths;
   std::vector<std::string> sites;
+  bool stdio = false; ///< also buffer fds 0-2 (only for programs that do not mix stdio with write)
 };
 
 struct Settings {

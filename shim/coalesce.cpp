@@ -12,6 +12,8 @@
 #include <csignal>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -47,13 +49,16 @@ constinit std::atomic<uint32_t> g_sticky[kStickySlots]{};
 constinit std::atomic<uint64_t> g_flushes{0}, g_flushed_bytes{0}, g_absorbed{0}, g_absorbed_bytes{0},
     g_flush_errors{0}, g_reorder{0};
 
+// t_holding is set before the mutex is taken and cleared after it is released: a signal
+// handler that lands anywhere in between sees it and writes straight through instead of
+// taking the mutex this thread already holds.
 void lock() {
-  pthread_mutex_lock(&g_lock);
   t_holding = true;
+  pthread_mutex_lock(&g_lock);
 }
 void unlock() {
-  t_holding = false;
   pthread_mutex_unlock(&g_lock);
+  t_holding = false;
 }
 
 // Writes the buffer out with the fd's own blocking semantics (only blocking fds are buffered).
@@ -215,6 +220,14 @@ bool coalesce_eligible(int fd, FdKind kind, const char* path) {
   int fl = static_cast<int>(::syscall(SYS_fcntl, fd, F_GETFL));
   if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY) return false;
   if (g_coalesce.naive) return true;
+  // stdio writes fds 0-2 (and any fdopen'ed fd) behind valley's back: buffering next to it
+  // would reorder the output (B-01). fds 0-2 only on request (VALLEY_COALESCE_STDIO).
+  if ((fd <= 2 && !g_coalesce.stdio) || stdio_fd(fd)) return false;
+  // With a file size limit, EFBIG and SIGXFSZ must come at the very write that crosses it.
+  if (kind == FdKind::regular) {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) return false;
+  }
   // Never: per-message or per-command semantics, durability on every write, and non-blocking
   // fds, whose EAGAIN backpressure a buffer would hide.
   if (fl & (O_NONBLOCK | O_SYNC | O_DSYNC | O_DIRECT)) return false;
@@ -233,7 +246,13 @@ void coalesce_flush(bool) {
     g_reorder.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  lock();
+  // Never wait for another thread's flush: it may be blocked on a full pipe that this very
+  // thread is about to drain (B-15). That flush is already making the bytes visible.
+  t_holding = true;
+  if (pthread_mutex_trylock(&g_lock) != 0) {
+    t_holding = false;
+    return;
+  }
   flush_locked();
   unlock();
 }
@@ -291,6 +310,15 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t 
     return false;
   }
   if (g_buf.len == 0) {
+    // A pipe or socket whose reader is gone must fail this very write (EPIPE, SIGPIPE), not a
+    // later flush: one poll per buffer, not per write.
+    if (kind != FdKind::regular) {
+      pollfd p{fd, POLLOUT, 0};
+      if (::syscall(SYS_poll, &p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP))) {
+        unlock();
+        return false;
+      }
+    }
     g_buf.first_ns = clock::monotonic_ns();
     g_buf.fd = fd;
     g_buf.kind = kind;
@@ -366,6 +394,22 @@ void coalesce_start() {
 }
 
 bool on_flusher_thread() { return t_flusher; }
+
+namespace {
+constinit std::atomic<uint64_t> g_stdio_fds[kStickySlots / 64]{};
+} // namespace
+
+void note_stdio_fd(int fd, bool on) {
+  if (fd < 0 || fd >= kStickySlots) return;
+  const uint64_t bit = uint64_t{1} << (fd % 64);
+  if (on) g_stdio_fds[fd / 64].fetch_or(bit, std::memory_order_relaxed);
+  else g_stdio_fds[fd / 64].fetch_and(~bit, std::memory_order_relaxed);
+}
+
+bool stdio_fd(int fd) {
+  return fd >= 0 && fd < kStickySlots &&
+         (g_stdio_fds[fd / 64].load(std::memory_order_relaxed) >> (fd % 64) & 1);
+}
 
 CoalesceStats coalesce_stats() {
   return {g_flushes.load(), g_flushed_bytes.load(), g_absorbed.load(), g_absorbed_bytes.load(),

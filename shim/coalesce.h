@@ -26,6 +26,7 @@ struct CoalesceOptions {
   uint32_t size;         ///< buffer bytes
   uint32_t max_age_us;   ///< oldest buffered byte, at most
   uint32_t kinds;        ///< bit per FdKind value that may be coalesced
+  bool stdio;            ///< fds 0-2 may be buffered too (off: stdio writes them unseen)
   char paths[1024];      ///< ':'-separated fnmatch globs; empty: any path of an eligible kind
   char sites[1024];      ///< ','-separated "module+0xOFFSET" call sites; empty: any site
 };
@@ -76,6 +77,10 @@ void coalesce_final(bool destructor);
 void coalesce_fork_prepare(); ///< flush and hold the buffer across fork
 void coalesce_fork_parent();
 void coalesce_fork_child();
+
+/// fdopen'ed fds are written by stdio too, so never buffered; a new file on the fd clears it.
+void note_stdio_fd(int fd, bool on);
+bool stdio_fd(int fd);
 
 /// True on valley's flusher thread.
 bool on_flusher_thread();

@@ -83,6 +83,10 @@ bool apply(const Cursor& c, const char* key, size_t key_len, const char* p, Coal
     if (starts_with(p, "true")) o->on = true, end = p + 4;
     else if (starts_with(p, "false")) o->on = false, end = p + 5;
     else return fail(c, "'enabled' must be true or false");
+  } else if (is("stdio")) {
+    if (starts_with(p, "true")) o->stdio = true, end = p + 4;
+    else if (starts_with(p, "false")) o->stdio = false, end = p + 5;
+    else return fail(c, "'stdio' must be true or false");
   } else if (is("buffer_size")) {
     if (!parse_int(p, 512, 1u << 20, &v, &end)) return fail(c, "'buffer_size' must be 512..1048576 bytes");
     o->size = static_cast<uint32_t>(v);

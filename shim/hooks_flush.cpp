@@ -193,6 +193,29 @@ VALLEY_EXPORT int lockf64(int fd, int cmd, off_t len) {
   VALLEY_FLUSH_THEN(lockf64, (fd, cmd, len), no_syscall<int>());
 }
 
+// stdio on an fd valley may buffer: flush first, and from fdopen on never buffer it again;
+// fclose and closefrom close fds inside libc, where the close hook never sees them.
+VALLEY_EXPORT FILE* fdopen(int fd, const char* mode) noexcept {
+  flush_before();
+  fd_given_to_stdio(fd);
+  auto f = VALLEY_REAL(fdopen);
+  return f ? f(fd, mode) : nullptr;
+}
+VALLEY_EXPORT int fclose(FILE* stream) {
+  flush_before();
+  const int fd = stream ? fileno(stream) : -1;
+  auto f = VALLEY_REAL(fclose);
+  int r = f ? f(stream) : EOF;
+  return fd >= 0 ? fd_closed(fd, r) : r;
+}
+VALLEY_EXPORT void closefrom(int lowfd) noexcept {
+  flush_before();
+  auto f = VALLEY_REAL(closefrom);
+  if (f) f(lowfd);
+  else syscall(SYS_close_range, lowfd, ~0u, 0);
+  fd_range_closed(static_cast<unsigned>(lowfd < 0 ? 0 : lowfd), ~0u, 0, 0);
+}
+
 // Children see the file system and inherited fds as they are now.
 VALLEY_EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* fa,
                               const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {

@@ -12,8 +12,8 @@ namespace {
 enum class Kind { path, count, flag, text, external };
 enum class Id {
   dir, ring_events, events, stack_sample, max_frames, off, verbose, shim, config,
-  coalesce, coalesce_naive, coalesce_size, coalesce_max_age_ms, coalesce_kinds, coalesce_paths,
-  coalesce_sites
+  coalesce, coalesce_naive, coalesce_size, coalesce_max_age_ms, coalesce_stdio, coalesce_kinds,
+  coalesce_paths, coalesce_sites
 };
 
 struct Spec {
@@ -43,6 +43,8 @@ constexpr Spec kSpecs[] = {
     {Id::coalesce_size, "VALLEY_COALESCE_SIZE", Kind::count, 512, 1u << 20, 65536, "buffer bytes"},
     {Id::coalesce_max_age_ms, "VALLEY_COALESCE_MAX_AGE_MS", Kind::count, 1, 1000, 5,
      "oldest buffered byte, in milliseconds"},
+    {Id::coalesce_stdio, "VALLEY_COALESCE_STDIO", Kind::flag, 0, 1, 0,
+     "1: buffer fds 0-2 too (only if the program does not mix stdio with write on them)"},
     {Id::coalesce_kinds, "VALLEY_COALESCE_KINDS", Kind::text, 0, 0, 0,
      "fd kinds to coalesce: file,pipe,fifo,tcp,unix-stream (default file)"},
     {Id::coalesce_paths, "VALLEY_COALESCE_PATHS", Kind::text, 0, 0, 0, "':'-separated path globs"},
@@ -79,6 +81,7 @@ void set(Options* o, Id id, uint64_t v) {
   case Id::coalesce_naive: o->coalesce.naive = v != 0; break;
   case Id::coalesce_size: o->coalesce.size = static_cast<uint32_t>(v); break;
   case Id::coalesce_max_age_ms: o->coalesce.max_age_us = static_cast<uint32_t>(v * 1000); break;
+  case Id::coalesce_stdio: o->coalesce.stdio = v != 0; break;
   default: break;
   }
 }

@@ -148,6 +148,9 @@
   X(system, int(const char*))                                                                      \
   X(popen, FILE*(const char*, const char*))                                                        \
   X(abort, void())                                                                                 \
+  X(fdopen, FILE*(int, const char*))                                                               \
+  X(fclose, int(FILE*))                                                                            \
+  X(closefrom, void(int))                                                                          \
   X(sigaction, int(int, const struct sigaction*, struct sigaction*))                               \
   X(signal, sighandler_t(int, sighandler_t))
 

@@ -38,6 +38,7 @@ int fd_pair_created(int r, const int* fds); ///< pipe/socketpair: fds[0], fds[1]
 int fd_closed(int fd, int r);     ///< close: fd is gone
 int fd_range_closed(unsigned lo, unsigned hi, int flags, int r);
 void fd_flags_changed(int fd);    ///< F_SETFL: reclassify (buffering eligibility may change)
+void fd_given_to_stdio(int fd);   ///< fdopen: stdio writes it too, so it is never buffered
 
 /// The image is about to end (exit paths; `destructor` for valley's own destructor) or be
 /// replaced (exec): drain and record coverage.
