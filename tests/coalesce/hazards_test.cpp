@@ -384,6 +384,21 @@ TEST_F(Hazard, B11_SigpipeDefault) {
   EXPECT_EQ(bare.run.out, "writer signal 13, writes after the reader left 0\n");
   EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
 }
+// The same, but the writer makes no further call on the pipe after its writes (it sleeps,
+// then leaves): the age bound flushes on the flusher thread, and the SIGPIPE it owes the
+// program must still end the program.
+TEST_F(Hazard, B11_SigpipeDefaultNoFurtherCall) {
+  three({.stages = {v("b11_errors", {"sigpipe", "late"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=5"}},
+        [](const Result& r) -> std::string {
+          if (!r.exited0()) return r.what();
+          long sig = -1, n = -1;
+          if (std::sscanf(r.run.out.c_str(), "writer signal %ld, writes after the reader left %ld", &sig, &n) != 2)
+            return "writer did not die of a signal: '" + r.run.out + "'";
+          if (sig != SIGPIPE) return "writer died of signal " + std::to_string(sig);
+          return n <= 65536 ? "" : std::to_string(n) + " writes survived";
+        });
+  EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
+}
 // RLIMIT_FSIZE: EFBIG at the same write index, and the same file.
 TEST_F(Hazard, B11_FsizeSameWriteIndex) {
   std::string want;

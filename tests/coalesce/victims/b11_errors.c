@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
         write(p[1], "y", 1);
         ++shared[0];
       }
+      if (argc > 2) nap_ms(100); // "late": no further call on the pipe, then leave
       _exit(0);
     }
     close(p[0]);
