@@ -16,15 +16,22 @@ namespace valley::shim {
 /// Set when a second program thread records its first call; never cleared.
 extern std::atomic<bool> g_program_threads;
 
-inline void add(uint64_t& field, uint64_t v) {
+/// Whether one thread of the program records calls: decide once per call, then add_as().
+inline bool single_writer() {
+  return __libc_single_threaded || !g_program_threads.load(std::memory_order_relaxed);
+}
+
+inline void add_as(bool single, uint64_t& field, uint64_t v) {
 #if defined(__x86_64__)
-  if (__libc_single_threaded || !g_program_threads.load(std::memory_order_relaxed)) {
+  if (single) {
     asm volatile("addq %1, %0" : "+m"(field) : "er"(v));
     return;
   }
 #endif
   std::atomic_ref<uint64_t>(field).fetch_add(v, std::memory_order_relaxed);
 }
+
+inline void add(uint64_t& field, uint64_t v) { add_as(single_writer(), field, v); }
 
 /// Returns the old value. Non-locked only while the process has one thread at all (the ring is
 /// shared with the flusher thread).
