@@ -77,6 +77,7 @@ Result Runs::run(const Spec& spec, Mode mode) {
   if (mode != Mode::bare) {
     target = {std::string("LD_PRELOAD=") + VALLEY_SHIM, "VALLEY_DIR=" + (dir / "trace").string(),
               "VALLEY_COALESCE=1", "VALLEY_COALESCE_KINDS=file,pipe,fifo,tcp,unix-stream"};
+    if (spec.stdio) target.push_back("VALLEY_COALESCE_STDIO=1");
     target.insert(target.end(), spec.coalesce_env.begin(), spec.coalesce_env.end());
     if (mode == Mode::naive) target.push_back("VALLEY_COALESCE_NAIVE=1");
   }

@@ -29,6 +29,9 @@ struct Spec {
   std::vector<std::string> coalesce_env;  ///< extra target settings in both preloaded modes
   int timeout_seconds = 20;               ///< naive runs get at most naive_timeout
   int naive_timeout = 4;
+  /// VALLEY_COALESCE_STDIO=1: fds 0-2 are buffered too (the shim leaves them alone by
+  /// default); most victims write their hazard to stdout.
+  bool stdio = true;
 };
 
 struct Result {

@@ -18,7 +18,7 @@ namespace {
 using namespace valley::e2e;
 
 constexpr const char* kCoalesceEnv =
-    "VALLEY_COALESCE=1 VALLEY_COALESCE_KINDS=file,pipe,fifo,tcp,unix-stream";
+    "VALLEY_COALESCE=1 VALLEY_COALESCE_STDIO=1 VALLEY_COALESCE_KINDS=file,pipe,fifo,tcp,unix-stream";
 
 void write_file(const fs::path& p, const std::string& bytes) {
   fs::create_directories(p.parent_path());
