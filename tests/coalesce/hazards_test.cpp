@@ -326,6 +326,11 @@ TEST_F(Hazard, B09_PipeBufAtomicity) {
   expect_coalesced("pipe");
   EXPECT_LE(ev.max_flush_by_kind["pipe"], 4096u) << "a pipe flush larger than PIPE_BUF: " << ev.str();
 }
+TEST_F(Hazard, B09_PipeBufAtomicityFifo) {
+  three({.stages = {v("b09_pipes", {"torn", "fifo"})}}, exits0);
+  expect_coalesced("fifo");
+  EXPECT_LE(ev.max_flush_by_kind["fifo"], 4096u) << "a fifo flush larger than PIPE_BUF: " << ev.str();
+}
 TEST_F(Hazard, B09_PacketModePipe) {
   three({.stages = {v("b09_pipes", {"packet"})}}, exits0);
   EXPECT_EQ(ev.absorbed_by_kind["pipe"], 0u) << ev.str();

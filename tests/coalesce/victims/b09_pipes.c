@@ -5,13 +5,22 @@ int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "";
   if (!strcmp(mode, "torn")) { // 4 writers x 2000 records of 100 bytes, every record intact
     int p[2];
-    pipe(p);
+    const int fifo = argc > 2 && !strcmp(argv[2], "fifo"); // a named pipe instead
+    if (fifo) {
+      mkfifo("f", 0600);
+      p[0] = open("f", O_RDONLY | O_NONBLOCK); // no writer yet: must not block
+      fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) & ~O_NONBLOCK);
+      p[1] = -1;
+    } else {
+      pipe(p);
+    }
     enum { W = 4, N = 2000 };
     pid_t pids[W];
     for (int w = 0; w < W; ++w) {
       pids[w] = fork();
       if (pids[w] == 0) {
         close(p[0]);
+        if (fifo) p[1] = open("f", O_WRONLY);
         char rec[100];
         memset(rec, 'a' + w, sizeof rec);
         for (int i = 0; i < N; ++i) {
@@ -24,7 +33,7 @@ int main(int argc, char** argv) {
         exit(0);
       }
     }
-    close(p[1]);
+    if (p[1] >= 0) close(p[1]);
     nap_ms(100); // every writer is now blocked in a write to the full pipe
     char rec[100];
     int next[W] = {0}, torn = 0, total = 0;
