@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <poll.h>
+#include <semaphore.h>
 #include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
@@ -191,6 +192,18 @@ VALLEY_EXPORT int lockf(int fd, int cmd, off_t len) {
 }
 VALLEY_EXPORT int lockf64(int fd, int cmd, off_t len) {
   VALLEY_FLUSH_THEN(lockf64, (fd, cmd, len), no_syscall<int>());
+}
+
+// Waking another process or thread hands over whatever was written before: a signal or a
+// semaphore post is a flush point.
+VALLEY_EXPORT int kill(pid_t pid, int sig) noexcept {
+  VALLEY_FLUSH_THEN(kill, (pid, sig), static_cast<int>(syscall(SYS_kill, pid, sig)));
+}
+VALLEY_EXPORT int sigqueue(pid_t pid, int sig, const union sigval value) noexcept {
+  VALLEY_FLUSH_THEN(sigqueue, (pid, sig, value), no_syscall<int>());
+}
+VALLEY_EXPORT int sem_post(sem_t* sem) noexcept {
+  VALLEY_FLUSH_THEN(sem_post, (sem), no_syscall<int>());
 }
 
 // stdio on an fd valley may buffer: flush first, and from fdopen on never buffer it again;

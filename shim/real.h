@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <poll.h>
+#include <semaphore.h>
 #include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -151,6 +152,9 @@
   X(fdopen, FILE*(int, const char*))                                                               \
   X(fclose, int(FILE*))                                                                            \
   X(closefrom, void(int))                                                                          \
+  X(kill, int(pid_t, int))                                                                         \
+  X(sigqueue, int(pid_t, int, const union sigval))                                                 \
+  X(sem_post, int(sem_t*))                                                                         \
   X(sigaction, int(int, const struct sigaction*, struct sigaction*))                               \
   X(signal, sighandler_t(int, sighandler_t))
 
