@@ -43,6 +43,22 @@ std::optional<ReplayResult> pick_buffer(const SiteAgg& a) {
   return std::nullopt;
 }
 
+std::optional<Finding> buffered_finding(const SiteAgg& a, const AdvisorSettings& s) {
+  std::optional<ReplayResult> r = pick_buffer(a);
+  if (!r) return std::nullopt;
+  const double saved = static_cast<double>(a.calls) - r->syscalls_after;
+  if (saved < s.min_saving * static_cast<double>(a.calls)) return std::nullopt;
+  Finding f;
+  f.site = &a;
+  f.before = a.calls;
+  f.after = r->syscalls_after;
+  f.saved_ns = r->saved_ns;
+  f.replay = r;
+  f.severity = severity_for(saved / static_cast<double>(a.calls), static_cast<uint64_t>(saved));
+  f.language = language_of(a);
+  return f;
+}
+
 std::string severity_for(double saved_fraction, uint64_t saved_calls) {
   if (saved_fraction >= 0.75 && saved_calls >= 10000) return "high";
   if (saved_fraction >= 0.5 && saved_calls >= 1000) return "medium";

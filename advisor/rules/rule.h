@@ -47,6 +47,9 @@ bool datagram_kind(uint8_t kind);
 /// The smallest replayed buffer that saves at least 90% of what the best one saves.
 std::optional<ReplayResult> pick_buffer(const SiteAgg& a);
 std::string severity_for(double saved_fraction, uint64_t saved_calls);
+/// A finding for a site whose calls a buffer would absorb: before/after, saving, severity and
+/// language filled from pick_buffer's replay; nullopt when it saves less than min_saving.
+std::optional<Finding> buffered_finding(const SiteAgg& a, const AdvisorSettings& s);
 Language language_of(const SiteAgg& a);
 std::string size_text(uint64_t bytes); ///< "64 KiB", "512 B"
 

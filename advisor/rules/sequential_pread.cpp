@@ -15,18 +15,10 @@ std::optional<Finding> sequential_pread(const SiteAgg& a, const RunModel&, const
   if (median >= s.small_read_bytes || median >= s.large_io_bytes) return {};
   if (static_cast<double>(a.sequential) < s.sequential_fraction * static_cast<double>(a.events))
     return {};
-  std::optional<ReplayResult> r = pick_buffer(a);
-  if (!r) return {};
-  const double saved = static_cast<double>(a.calls) - r->syscalls_after;
-  if (saved < s.min_saving * static_cast<double>(a.calls)) return {};
-  Finding f;
-  f.site = &a;
-  f.before = a.calls;
-  f.after = r->syscalls_after;
-  f.saved_ns = r->saved_ns;
-  f.replay = r;
-  f.severity = severity_for(saved / static_cast<double>(a.calls), static_cast<uint64_t>(saved));
-  f.language = language_of(a);
+  std::optional<Finding> found = buffered_finding(a, s);
+  if (!found) return {};
+  Finding& f = *found;
+  const std::optional<ReplayResult>& r = f.replay;
   f.summary = fmt::format("{} preads of median {} B, {:.0f}% starting where the previous ended",
                           a.calls, median, 100.0 * static_cast<double>(a.sequential) / static_cast<double>(a.events));
   f.change = fmt::format("pread {} at a time and serve the small reads from it; tell the kernel "
@@ -34,7 +26,7 @@ std::optional<Finding> sequential_pread(const SiteAgg& a, const RunModel&, const
                          size_text(r->buffer_size));
   f.idiom = f.language == Language::python ? "f = open(path, 'rb', buffering=N) and read sequentially; os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)"
                                            : "posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL); pread(fd, buf, N, off)";
-  return f;
+  return found;
 }
 
 } // namespace valley::advisor

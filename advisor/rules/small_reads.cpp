@@ -16,18 +16,10 @@ std::optional<Finding> small_reads(const SiteAgg& a, const RunModel&, const Advi
   if (median >= s.small_read_bytes || median >= s.large_io_bytes) return {};
   if (a.requested == 0 || static_cast<double>(a.bytes) < 0.8 * static_cast<double>(a.requested))
     return {}; // mostly short reads: the data is not there yet
-  std::optional<ReplayResult> r = pick_buffer(a);
-  if (!r) return {};
-  const double saved = static_cast<double>(a.calls) - r->syscalls_after;
-  if (saved < s.min_saving * static_cast<double>(a.calls)) return {};
-  Finding f;
-  f.site = &a;
-  f.before = a.calls;
-  f.after = r->syscalls_after;
-  f.saved_ns = r->saved_ns;
-  f.replay = r;
-  f.severity = severity_for(saved / static_cast<double>(a.calls), static_cast<uint64_t>(saved));
-  f.language = language_of(a);
+  std::optional<Finding> found = buffered_finding(a, s);
+  if (!found) return {};
+  Finding& f = *found;
+  const std::optional<ReplayResult>& r = f.replay;
   const std::string b = size_text(r->buffer_size);
   f.summary = fmt::format("{} small {}s (median {} B) from one call site", a.calls,
                           op_name(static_cast<Op>(a.op)), median);
@@ -47,7 +39,7 @@ std::optional<Finding> small_reads(const SiteAgg& a, const RunModel&, const Advi
   case Language::rust: f.idiom = fmt::format("std::io::BufReader::with_capacity({}, reader)", r->buffer_size); break;
   case Language::go: f.idiom = fmt::format("bufio.NewReaderSize(r, {})", r->buffer_size); break;
   }
-  return f;
+  return found;
 }
 
 } // namespace valley::advisor

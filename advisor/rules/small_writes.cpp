@@ -15,18 +15,10 @@ std::optional<Finding> small_writes(const SiteAgg& a, const RunModel&, const Adv
   const uint64_t median = a.size_quantile(0.5);
   if (median >= s.small_write_bytes || median >= s.large_io_bytes) return {};
   if (a.gather_calls * 2 > a.calls) return {}; // header+body before a read: write-gather's case
-  std::optional<ReplayResult> r = pick_buffer(a);
-  if (!r) return {};
-  const double saved = static_cast<double>(a.calls) - r->syscalls_after;
-  if (saved < s.min_saving * static_cast<double>(a.calls)) return {};
-  Finding f;
-  f.site = &a;
-  f.before = a.calls;
-  f.after = r->syscalls_after;
-  f.saved_ns = r->saved_ns;
-  f.replay = r;
-  f.severity = severity_for(saved / static_cast<double>(a.calls), static_cast<uint64_t>(saved));
-  f.language = language_of(a);
+  std::optional<Finding> found = buffered_finding(a, s);
+  if (!found) return {};
+  Finding& f = *found;
+  const std::optional<ReplayResult>& r = f.replay;
   const std::string b = size_text(r->buffer_size);
   f.summary = fmt::format("{} small {}s (median {} B) from one call site", a.calls,
                           op_name(static_cast<Op>(a.op)), median);
@@ -58,7 +50,7 @@ std::optional<Finding> small_writes(const SiteAgg& a, const RunModel&, const Adv
     break;
   }
   f.coalescible = a.kind != static_cast<uint8_t>(FdKind::tty);
-  return f;
+  return found;
 }
 
 } // namespace valley::advisor
