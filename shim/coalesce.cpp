@@ -46,8 +46,7 @@ constinit thread_local bool t_flusher __attribute__((tls_model("initial-exec")))
 constinit std::atomic<bool> g_final{false};
 constinit std::atomic<bool> g_flusher_started{false};
 constinit std::atomic<uint32_t> g_sticky[kStickySlots]{};
-constinit std::atomic<uint64_t> g_flushes{0}, g_flushed_bytes{0}, g_absorbed{0}, g_absorbed_bytes{0},
-    g_flush_errors{0}, g_reorder{0};
+constinit std::atomic<uint64_t> g_absorbed{0}, g_absorbed_bytes{0};
 
 // t_holding is set before the mutex is taken and cleared after it is released: a signal
 // handler that lands anywhere in between sees it and writes straight through instead of
@@ -83,12 +82,9 @@ void flush_locked() {
   }
   const uint64_t t1 = clock::ticks();
   record_flush(fd, g_buf.len, done, err, t0, t1);
-  g_flushes.fetch_add(1, std::memory_order_relaxed);
-  g_flushed_bytes.fetch_add(done, std::memory_order_relaxed);
   if (err) {
     // The program was told these bytes were written; its next call on the fd (or its close)
     // learns that they were not.
-    g_flush_errors.fetch_add(1, std::memory_order_relaxed);
     if (fd >= 0 && fd < kStickySlots)
       g_sticky[fd].store(static_cast<uint32_t>(err) | (t_flusher && err == EPIPE ? kSignalDue : 0),
                          std::memory_order_release);
@@ -153,7 +149,7 @@ void on_fatal(int sig) {
 }
 
 int real_sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
-  auto f = VALLEY_REAL_PTR(sigaction);
+  auto f = VALLEY_REAL(sigaction);
   return f ? f(sig, act, old) : -1;
 }
 
@@ -241,11 +237,8 @@ bool coalesce_eligible(int fd, FdKind kind, const char* path) {
   return !g_coalesce.paths[0] || matches_any(g_coalesce.paths, ':', path);
 }
 
-void coalesce_flush(bool) {
-  if (t_holding) { // a signal handler interrupted this thread inside the coalescer
-    g_reorder.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
+void coalesce_flush() {
+  if (t_holding) return; // a signal handler interrupted this thread inside the coalescer
   // Never wait for another thread's flush: it may be blocked on a full pipe that this very
   // thread is about to drain (B-15). That flush is already making the bytes visible.
   t_holding = true;
@@ -268,10 +261,7 @@ int take_sticky_error(int fd) {
 bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t now,
                     bool counted_by_kernel, ssize_t* result) {
   if (!g_coalesce.on || g_final.load(std::memory_order_relaxed)) return false;
-  if (t_holding) { // a signal handler inside the coalescer: write straight through
-    g_reorder.fetch_add(1, std::memory_order_relaxed);
-    return false;
-  }
+  if (t_holding) return false; // a signal handler inside the coalescer: write straight through
   if (int err = take_sticky_error(fd)) {
     errno = err;
     *result = -1;
@@ -412,8 +402,7 @@ bool stdio_fd(int fd) {
 }
 
 CoalesceStats coalesce_stats() {
-  return {g_flushes.load(), g_flushed_bytes.load(), g_absorbed.load(), g_absorbed_bytes.load(),
-          g_flush_errors.load(), g_reorder.load()};
+  return {g_absorbed.load(), g_absorbed_bytes.load()};
 }
 
 } // namespace valley::shim

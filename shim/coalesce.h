@@ -43,12 +43,12 @@ void coalesce_configure(char** env);
 /// kind, open flags and path.
 bool coalesce_eligible(int fd, FdKind kind, const char* path);
 
+/// Flushes the buffer unless another thread is flushing it already (never waits for one).
+void coalesce_flush();
+
 /// The program called something that could observe buffered bytes: flush them.
 inline void flush_before() {
-  if (g_pending.load(std::memory_order_acquire) && !g_coalesce.naive) {
-    extern void coalesce_flush(bool from_flusher);
-    coalesce_flush(false);
-  }
+  if (g_pending.load(std::memory_order_acquire) && !g_coalesce.naive) coalesce_flush();
 }
 
 /// Offers a write to the buffer. Returns true when handled: *result is what the program gets
@@ -85,11 +85,10 @@ bool stdio_fd(int fd);
 /// True on valley's flusher thread.
 bool on_flusher_thread();
 
-/// Flush-related counts, for the trace.
+/// What the coalescer absorbed, for coverage: its flushes are counted like any write (site
+/// kSiteFlush), these calls made no syscall. Only write/writev (the calls syscw counts).
 struct CoalesceStats {
-  uint64_t flushes, flushed_bytes;
-  uint64_t absorbed_calls, absorbed_bytes; ///< absorbed write/writev calls (syscw-comparable)
-  uint64_t flush_errors, reorder_possible;
+  uint64_t absorbed_calls, absorbed_bytes;
 };
 CoalesceStats coalesce_stats();
 

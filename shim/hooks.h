@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file hooks.h
-/// @brief What every hook file shares: the export attribute, the caller's return address and
-/// the real function (or nullptr before it is resolved, when the hook makes the raw syscall).
+/// @brief What every hook file shares: the export attribute, the caller's return address, and
+/// (from real.h) VALLEY_REAL for the real function.
 #pragma once
 
 #include "clock.h"
@@ -16,7 +16,6 @@
 #define VALLEY_EXPORT extern "C" __attribute__((visibility("default")))
 /// The return address into the program: the cheap call-site key.
 #define VALLEY_RA reinterpret_cast<uint64_t>(__builtin_return_address(0))
-#define VALLEY_REAL(name) (::valley::shim::real::ready() ? ::valley::shim::real::name : nullptr)
 
 namespace valley::shim {
 

@@ -23,7 +23,8 @@
 #include <type_traits>
 
 // X(name, type): every wrapped function and its signature.
-#define VALLEY_REAL_PTR(name) (::valley::shim::real::ready() ? ::valley::shim::real::name : nullptr)
+/// The real function, or nullptr while it is not resolved (the caller then makes the syscall).
+#define VALLEY_REAL(name) (::valley::shim::real::ready() ? ::valley::shim::real::name : nullptr)
 
 #define VALLEY_REAL_FUNCS(X)                                                                       \
   X(write, ssize_t(int, const void*, size_t))                                                      \
