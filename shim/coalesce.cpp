@@ -3,6 +3,7 @@
 
 #include "clock.h"
 #include "diag.h"
+#include "owner_lock.h"
 #include "real.h"
 #include "recorder.h"
 #include "sys.h"
@@ -46,17 +47,52 @@ constinit thread_local bool t_flusher __attribute__((tls_model("initial-exec")))
 constinit std::atomic<bool> g_final{false};
 constinit std::atomic<bool> g_flusher_started{false};
 constinit std::atomic<uint32_t> g_sticky[kStickySlots]{};
+// Updated only while the buffer is held.
 constinit std::atomic<uint64_t> g_absorbed{0}, g_absorbed_bytes{0};
 
-// t_holding is set before the mutex is taken and cleared after it is released: a signal
-// handler that lands anywhere in between sees it and writes straight through instead of
-// taking the mutex this thread already holds.
-void lock() {
-  t_holding = true;
-  pthread_mutex_lock(&g_lock);
+void note_absorbed(uint64_t bytes) {
+  g_absorbed.store(g_absorbed.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  g_absorbed_bytes.store(g_absorbed_bytes.load(std::memory_order_relaxed) + bytes,
+                         std::memory_order_relaxed);
 }
-void unlock() {
-  pthread_mutex_unlock(&g_lock);
+
+// How the buffer is held: the owner's window (owner_lock.h: no locked instruction, the common
+// case of a program writing from its main thread), or the mutex, under which every other
+// thread also keeps the owner out of its window.
+enum class Hold { none, window, mutex };
+
+// t_holding is set before the buffer is taken and cleared after it is released: a signal
+// handler that lands anywhere in between sees it and writes straight through instead of
+// waiting for what this thread already holds.
+Hold lock() {
+  t_holding = true;
+  if (owner::enter()) return Hold::window;
+  pthread_mutex_lock(&g_lock);
+  if (owner::is_owner() || owner::exclude()) return Hold::mutex;
+  pthread_mutex_unlock(&g_lock); // the owner never left its window: leave the buffer alone
+  t_holding = false;
+  return Hold::none;
+}
+
+// As lock(), but never waits for another thread (B-15).
+Hold try_lock() {
+  t_holding = true;
+  if (owner::enter()) return Hold::window;
+  if (pthread_mutex_trylock(&g_lock) == 0) {
+    if (owner::is_owner() || owner::exclude()) return Hold::mutex;
+    pthread_mutex_unlock(&g_lock);
+  }
+  t_holding = false;
+  return Hold::none;
+}
+
+void unlock(Hold h) {
+  if (h == Hold::window) {
+    owner::leave();
+  } else if (h == Hold::mutex) {
+    if (!owner::is_owner()) owner::readmit();
+    pthread_mutex_unlock(&g_lock);
+  }
   t_holding = false;
 }
 
@@ -98,15 +134,17 @@ void flush_locked() {
 // Bounds the age of buffered bytes. All signals blocked: it must never take the program's.
 void* flusher(void*) {
   t_flusher = true;
+  owner::become_helper();
   const uint64_t age_ns = uint64_t{g_coalesce.max_age_us} * 1000;
   timespec nap{0, static_cast<long>(age_ns / 2 > 100000 ? age_ns / 2 : 100000)};
   while (!g_final.load(std::memory_order_acquire)) {
     clock_nanosleep(CLOCK_MONOTONIC, 0, &nap, nullptr);
     if (!g_pending.load(std::memory_order_acquire)) continue;
     if (clock::monotonic_ns() - g_buf.first_ns < age_ns) continue;
-    lock();
-    if (g_buf.len && clock::monotonic_ns() - g_buf.first_ns >= age_ns) flush_locked();
-    unlock();
+    const Hold h = lock();
+    if (h != Hold::none && g_buf.len && clock::monotonic_ns() - g_buf.first_ns >= age_ns)
+      flush_locked();
+    unlock(h);
   }
   return nullptr;
 }
@@ -175,7 +213,8 @@ bool naive_write(int fd, const iovec* iov, int iovcnt, ssize_t* result) {
   size_t total = 0;
   for (int i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
   if (total > sizeof g_naive[0].data) return false;
-  lock();
+  const Hold h = lock();
+  if (h == Hold::none) return false;
   NaiveBuf* b = nullptr;
   for (NaiveBuf& x : g_naive)
     if (x.fd == fd || (!b && x.fd == -1)) b = &x;
@@ -189,8 +228,9 @@ bool naive_write(int fd, const iovec* iov, int iovcnt, ssize_t* result) {
       __builtin_memcpy(b->data + b->len, iov[i].iov_base, iov[i].iov_len);
       b->len += iov[i].iov_len;
     }
+    note_absorbed(total);
   }
-  unlock();
+  unlock(h);
   *result = static_cast<ssize_t>(total);
   return b != nullptr;
 }
@@ -241,13 +281,10 @@ void coalesce_flush() {
   if (t_holding) return; // a signal handler interrupted this thread inside the coalescer
   // Never wait for another thread's flush: it may be blocked on a full pipe that this very
   // thread is about to drain (B-15). That flush is already making the bytes visible.
-  t_holding = true;
-  if (pthread_mutex_trylock(&g_lock) != 0) {
-    t_holding = false;
-    return;
-  }
+  const Hold h = try_lock();
+  if (h == Hold::none) return;
   flush_locked();
-  unlock();
+  unlock(h);
 }
 
 int take_sticky_error(int fd) {
@@ -269,12 +306,7 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t 
   }
   if (g_coalesce.naive) {
     FdKind ignored;
-    if (!fd_coalescible(fd, ra, now, &ignored) || !naive_write(fd, iov, iovcnt, result)) return false;
-    if (counted_by_kernel) {
-      g_absorbed.fetch_add(1, std::memory_order_relaxed);
-      g_absorbed_bytes.fetch_add(static_cast<uint64_t>(*result), std::memory_order_relaxed);
-    }
-    return true;
+    return fd_coalescible(fd, ra, now, &ignored) && naive_write(fd, iov, iovcnt, result);
   }
   // A buffered write makes no syscall, so it would no longer be a cancellation point.
   pthread_testcancel();
@@ -293,10 +325,11 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t 
   const size_t cap = (kind == FdKind::pipe || kind == FdKind::fifo) && g_coalesce.size > PIPE_BUF
                          ? PIPE_BUF
                          : g_coalesce.size;
-  lock();
+  const Hold h = lock();
+  if (h == Hold::none) return false;
   if (g_buf.len && (g_buf.fd != fd || g_buf.len + total > cap)) flush_locked();
   if (total > cap) { // too big to gain anything: the program's own call goes through
-    unlock();
+    unlock(h);
     return false;
   }
   if (g_buf.len == 0) {
@@ -305,7 +338,7 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t 
     if (kind != FdKind::regular) {
       pollfd p{fd, POLLOUT, 0};
       if (::syscall(SYS_poll, &p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP))) {
-        unlock();
+        unlock(h);
         return false;
       }
     }
@@ -318,12 +351,9 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t 
     __builtin_memcpy(g_data + g_buf.len, iov[i].iov_base, iov[i].iov_len);
     g_buf.len += iov[i].iov_len;
   }
+  if (counted_by_kernel) note_absorbed(total);
   g_pending.store(true, std::memory_order_release);
-  unlock();
-  if (counted_by_kernel) {
-    g_absorbed.fetch_add(1, std::memory_order_relaxed);
-    g_absorbed_bytes.fetch_add(total, std::memory_order_relaxed);
-  }
+  unlock(h);
   *result = static_cast<ssize_t>(total);
   return true;
 }
@@ -336,26 +366,40 @@ void coalesce_final(bool destructor) {
     return;
   }
   if (g_final.exchange(true) || t_holding) return;
-  lock();
-  flush_locked();
-  unlock();
+  const Hold h = lock();
+  if (h != Hold::none) flush_locked();
+  unlock(h);
 }
+
+namespace {
+constinit Hold g_fork_hold = Hold::none;
+} // namespace
 
 void coalesce_fork_prepare() {
   if (!g_coalesce.on || g_coalesce.naive) return;
-  lock(); // held across fork: the child starts with an empty buffer and nobody mid-flush
-  flush_locked();
+  // Held across fork: the child starts with an empty buffer and nobody mid-flush. Always the
+  // mutex, so the flusher (which excludes under it) is not mid-flush either.
+  t_holding = true;
+  pthread_mutex_lock(&g_lock);
+  g_fork_hold = owner::is_owner() || owner::exclude() ? Hold::mutex : Hold::none;
+  if (g_fork_hold == Hold::mutex) flush_locked();
 }
 
 void coalesce_fork_parent() {
   if (!g_coalesce.on || g_coalesce.naive) return;
-  unlock();
+  if (g_fork_hold == Hold::mutex && !owner::is_owner()) owner::readmit();
+  pthread_mutex_unlock(&g_lock);
+  t_holding = false;
 }
 
 void coalesce_fork_child() {
   if (!g_coalesce.on) return;
   pthread_mutex_init(&g_lock, nullptr);
   t_holding = false;
+  // Bytes still buffered (prepare could not take the buffer) are the parent's to write.
+  g_buf = Buffer{};
+  g_buf_ra = 0;
+  g_pending.store(false, std::memory_order_relaxed);
   g_flusher_started.store(false);
   if (!g_final.load()) start_flusher(); // threads do not survive fork
 }

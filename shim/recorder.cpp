@@ -8,6 +8,7 @@
 #include "fd_table.h"
 #include "modules.h"
 #include "options.h"
+#include "owner_lock.h"
 #include "real.h"
 #include "ring.h"
 #include "segment.h"
@@ -18,11 +19,10 @@
 #include <cerrno>
 #include <pthread.h>
 #include <sys/auxv.h>
+#include <sys/single_threaded.h>
 #include <unistd.h>
 
 namespace valley::shim {
-
-constinit std::atomic<bool> g_program_threads{false};
 
 namespace {
 
@@ -80,9 +80,8 @@ CounterRow* counter_row(Segment& seg, uint64_t key) {
   return &seg.counters[0];
 }
 
-void count(CounterRow* row, uint64_t requested, uint64_t transferred, ssize_t result,
+void count(bool one, CounterRow* row, uint64_t requested, uint64_t transferred, ssize_t result,
            uint64_t ticks, uint64_t gap, uint32_t file) {
-  const bool one = single_writer();
   add_as(one, row->calls, 1);
   if (result < 0) add_as(one, row->errors, 1);
   else if (result == 0) add_as(one, row->zero_results, 1);
@@ -164,6 +163,7 @@ void init() {
   int next = kOff;
   real::ready();
   clock::init();
+  owner::init();
   // Secure execution (setuid, capabilities): never act on VALLEY_* settings there.
   if (getauxval(AT_SECURE) == 0 && read_options(environ, &g_opts) && !g_opts.off) {
     segment_note_io_start();
@@ -202,11 +202,11 @@ __attribute__((always_inline)) inline void record_call(int phase, const Call& c)
   Tls& t = t_tls;
   const bool nested = t.busy != 0;
   ++t.busy;
-  if (!t.tid) {
-    t.tid = static_cast<uint32_t>(sys::gettid());
-    if (t.tid != g_seg.hdr->pid && !on_flusher_thread())
-      g_program_threads.store(true, std::memory_order_relaxed);
-  }
+  if (!t.tid) t.tid = static_cast<uint32_t>(sys::gettid());
+  // Inside the owner's window (or as the only thread), counters and the ring head take plain
+  // instructions.
+  const bool entered = owner::enter();
+  const bool plain = entered || __libc_single_threaded;
   Segment& seg = g_seg;
 
   const FdInfo fi = fd_lookup(seg, c.fd, c.t0);
@@ -236,7 +236,7 @@ __attribute__((always_inline)) inline void record_call(int phase, const Call& c)
       t.last_row = row;
     }
   }
-  count(row, c.requested, c.transferred, c.result, c.t1 - c.t0,
+  count(plain, row, c.requested, c.transferred, c.result, c.t1 - c.t0,
         fi.prev_ticks ? c.t0 - fi.prev_ticks : 0, fi.file);
 
   if (g_opts.stack_sample && !nested && c.ra) {
@@ -247,7 +247,7 @@ __attribute__((always_inline)) inline void record_call(int phase, const Call& c)
   if (seg.ring_mask) {
     EventRecord tmp;
     uint64_t index = 0;
-    EventRecord* r = phase == kActive ? ring_reserve(seg, &index) : &tmp;
+    EventRecord* r = phase == kActive ? ring_reserve(seg, &index, plain) : &tmp;
     if (r) {
       r->tid = t.tid;
       r->ticks = c.t0;
@@ -272,6 +272,7 @@ __attribute__((always_inline)) inline void record_call(int phase, const Call& c)
       }
     }
   }
+  if (entered) owner::leave();
   --t.busy;
 }
 
@@ -426,11 +427,11 @@ char* const* exec_env(char* const* env, char** out, size_t cap) {
 namespace {
 
 void atfork_child() {
+  owner::after_fork_child();
   coalesce_fork_child();
   if (g_phase.load(std::memory_order_acquire) != kActive) return;
   // Only the forking thread lives on in the child; its caches name the parent's rows.
   t_tls = Tls{};
-  g_program_threads.store(false, std::memory_order_relaxed);
   ring_reset_after_fork();
   fd_table_new_generation();
   site_table_reset_after_fork();

@@ -97,19 +97,20 @@ bool drain_locked(Segment& seg) {
 
 } // namespace
 
-EventRecord* ring_reserve(Segment& seg, uint64_t* index) {
+EventRecord* ring_reserve(Segment& seg, uint64_t* index, bool plain) {
   SegmentHeader* h = seg.hdr;
   const uint64_t cap = seg.ring_mask + 1;
-  if (__libc_single_threaded) {
-    // One thread: only a signal handler can interleave, and it can only nest (reserve and
-    // commit before we go on). A single-instruction fetch_inc keeps slots distinct; the
-    // kNestSlack spare slots keep a nested reservation from reaching an undrained one.
+  if (plain) {
+    // No other thread reserves now: only a signal handler can interleave, and it can only
+    // nest (reserve and commit before we go on). A single-instruction fetch_inc keeps slots
+    // distinct; the kNestSlack spare slots keep a nested reservation from reaching an
+    // undrained one.
     const uint64_t drained = at(h->ring_drained).load(std::memory_order_acquire);
     if (seg.ring_mask == 0 || at(h->ring_head).load(std::memory_order_relaxed) - drained >= cap - kNestSlack) {
-      add(h->events_dropped, 1);
+      add_as(true, h->events_dropped, 1);
       return nullptr;
     }
-    *index = fetch_inc(h->ring_head);
+    *index = fetch_inc(true, h->ring_head);
     return &seg.ring[*index & seg.ring_mask];
   }
   uint64_t head = at(h->ring_head).load(std::memory_order_relaxed);

@@ -19,8 +19,8 @@
 namespace valley::shim {
 
 /// Returns the slot for a new record and its ring index, or nullptr when the ring is full
-/// (the drop is counted).
-EventRecord* ring_reserve(Segment& seg, uint64_t* index);
+/// (the drop is counted). `plain`: no other thread reserves meanwhile (counter_ops.h).
+EventRecord* ring_reserve(Segment& seg, uint64_t* index, bool plain);
 
 /// Publishes a record filled after ring_reserve.
 inline void ring_commit(EventRecord* r, uint64_t index) {

@@ -16,9 +16,9 @@ using valley::shim::testing::TempSegment;
 namespace {
 
 // One producer's record: tid names the producer, offset carries its sequence number.
-bool produce(Segment& seg, uint32_t producer, int64_t seq) {
+bool produce(Segment& seg, uint32_t producer, int64_t seq, bool plain = false) {
   uint64_t index = 0;
-  EventRecord* r = ring_reserve(seg, &index);
+  EventRecord* r = ring_reserve(seg, &index, plain);
   if (!r) return false;
   r->tid = producer;
   r->offset = seq;
@@ -45,9 +45,13 @@ std::map<uint32_t, uint64_t> check_order(const std::vector<EventRecord>& recs) {
 
 } // namespace
 
-TEST(Ring, SingleProducerKeepsEverythingWhenDrained) {
+class RingPlainOrLocked : public ::testing::TestWithParam<bool> {};
+INSTANTIATE_TEST_SUITE_P(Ring, RingPlainOrLocked, ::testing::Values(true, false),
+                         [](const auto& p) { return p.param ? "plain" : "locked"; });
+
+TEST_P(RingPlainOrLocked, SingleProducerKeepsEverythingWhenDrained) {
   TempSegment t(1024);
-  for (int i = 0; i < 100000; ++i) ASSERT_TRUE(produce(t.seg, 1, i));
+  for (int i = 0; i < 100000; ++i) ASSERT_TRUE(produce(t.seg, 1, i, GetParam()));
   ASSERT_TRUE(ring_drain_all(t.seg));
   auto recs = t.drained();
   EXPECT_EQ(recs.size(), 100000u);
@@ -57,13 +61,13 @@ TEST(Ring, SingleProducerKeepsEverythingWhenDrained) {
   for (size_t i = 0; i < recs.size(); ++i) ASSERT_EQ(recs[i].commit, static_cast<uint32_t>(i + 1));
 }
 
-TEST(Ring, FullRingDropsAndCountsExactly) {
+TEST_P(RingPlainOrLocked, FullRingDropsAndCountsExactly) {
   TempSegment t(1024);
   // No drain: reserve and commit only, so the ring must fill and then drop.
   uint64_t stored = 0;
   for (int i = 0; i < 5000; ++i) {
     uint64_t index;
-    if (EventRecord* r = ring_reserve(t.seg, &index)) {
+    if (EventRecord* r = ring_reserve(t.seg, &index, GetParam())) {
       r->tid = 1;
       r->offset = i;
       ring_commit(r, index);

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MIT
+#include "owner_lock.h"
+
+#include "sys.h"
+
+#include <ctime>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace valley::shim::owner {
+
+constinit std::atomic<uint32_t> g_busy{0};
+constinit std::atomic<uint32_t> g_revoked{kUnregistered}; // closed until init() registers
+
+namespace {
+
+enum Role : uint8_t { kUnknown, kOwner, kOther, kHelper };
+constinit thread_local Role t_role __attribute__((tls_model("initial-exec"))) = kUnknown;
+
+constexpr uint64_t kMaxWaitNs = 1000000000; // an owner inside its window longer: it left by longjmp
+
+bool barrier() {
+  return ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+uint64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// Waits for the owner to leave its window: spins briefly, then naps (the owner may be inside
+// a flush that blocks on a slow reader).
+bool wait_owner_out() {
+  uint64_t since = 0;
+  for (uint32_t spins = 0; g_busy.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < 256) continue;
+    if (since == 0) since = now_ns();
+    else if (now_ns() - since > kMaxWaitNs) return false;
+    timespec nap{0, 20000};
+    clock_nanosleep(CLOCK_MONOTONIC, 0, &nap, nullptr);
+  }
+  return true;
+}
+
+// A second program thread: the window closes for good before it touches anything the owner
+// updates with plain instructions. If the owner seems stuck inside (gone by longjmp), going on
+// is the lesser harm: at worst a counter add races.
+void revoke_for_good() {
+  const uint32_t was = g_revoked.fetch_or(kForGood, std::memory_order_seq_cst);
+  if (was & (kForGood | kUnregistered)) return; // no window could have been open
+  barrier();
+  wait_owner_out();
+}
+
+} // namespace
+
+bool is_owner() {
+  if (t_role == kUnknown) {
+    const bool main_thread = sys::gettid() == sys::getpid();
+    if (!main_thread) revoke_for_good();
+    t_role = main_thread ? kOwner : kOther;
+  }
+  return t_role == kOwner;
+}
+
+bool exclude() {
+  if (g_revoked.load(std::memory_order_acquire) & (kForGood | kUnregistered)) return true;
+  g_revoked.fetch_or(kHeld, std::memory_order_seq_cst);
+  if (barrier() && wait_owner_out()) return true;
+  g_revoked.fetch_and(~uint32_t{kHeld}, std::memory_order_release);
+  return false;
+}
+
+void readmit() { g_revoked.fetch_and(~uint32_t{kHeld}, std::memory_order_release); }
+
+void become_helper() { t_role = kHelper; }
+
+void init() {
+  if (::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+    g_revoked.fetch_and(~uint32_t{kUnregistered}, std::memory_order_release);
+}
+
+void after_fork_child() {
+  t_role = kUnknown;
+  g_busy.store(0, std::memory_order_relaxed);
+  g_revoked.store(kUnregistered, std::memory_order_relaxed);
+  init(); // the child's memory map is a new one to register
+}
+
+} // namespace valley::shim::owner

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+/// @file owner_lock.h
+/// @brief Exclusion that costs the program's main thread no locked instruction.
+///
+/// Most traced programs make their I/O calls from one thread, and valley's own flusher thread
+/// is the only other party that touches the trace and the coalescing buffer. Locked adds, a
+/// CAS on the ring head and a mutex per call cost that one thread more than everything else
+/// valley does. So the main thread (the "owner": tid == pid) holds a window with plain stores,
+/// and the rare other party pays: Dekker's protocol with the heavy fence on its side.
+///
+///   owner:  busy += 1 (plain); compiler fence; revoked == 0 ? inside : busy -= 1, slow path
+///   other:  revoked |= held; membarrier(PRIVATE_EXPEDITED); wait until busy == 0
+///
+/// membarrier makes every running thread of the process pass a full barrier, so either the
+/// owner's busy store is visible to the other side, or the owner sees `revoked`. Inside its
+/// window the owner may use non-locked instructions on anything the other side only touches
+/// after excluding it. A second program thread revokes for good: from then on every thread
+/// takes the locked paths. Where membarrier is missing, the window is never granted.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace valley::shim::owner {
+
+enum : uint32_t { kHeld = 1, kForGood = 2, kUnregistered = 4 };
+
+extern std::atomic<uint32_t> g_busy;    ///< written by the owner only; a nesting count
+extern std::atomic<uint32_t> g_revoked; ///< any bit set: the window is closed
+
+/// Whether this thread is the owner. A thread that is neither the owner nor a helper of
+/// valley's revokes the window for good the first time it asks.
+bool is_owner();
+
+/// Opens the owner's window; false on any other thread or while revoked.
+inline bool enter() {
+  if (!is_owner()) return false;
+  g_busy.store(g_busy.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (g_revoked.load(std::memory_order_relaxed) == 0) return true;
+  g_busy.store(g_busy.load(std::memory_order_relaxed) - 1, std::memory_order_release);
+  return false;
+}
+
+inline void leave() {
+  g_busy.store(g_busy.load(std::memory_order_relaxed) - 1, std::memory_order_release);
+}
+
+/// The other side: keeps the owner out until readmit(). Callers serialize among themselves
+/// (the coalescer's mutex). Returns false if the owner stayed inside too long (a window
+/// left by siglongjmp never closes); nothing was excluded then.
+bool exclude();
+void readmit();
+
+/// valley's flusher thread: never the owner, never a reason to revoke.
+void become_helper();
+
+/// At init: registers for membarrier, or keeps the window closed.
+void init();
+/// In a fork child: the forking thread is the only thread, and its tid is the new pid.
+void after_fork_child();
+
+} // namespace valley::shim::owner
