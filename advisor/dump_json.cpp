@@ -260,9 +260,17 @@ public:
       fmt::format_to(out, "\"{}\"", errno_name(-e.result));
     else
       fmt::format_to(out, "null");
+    const bool run = e.flags & kEventRun;
+    const uint32_t duration = run ? 0 : e.duration;
     fmt::format_to(out, ",\"offset\":{},\"duration_ticks\":{},\"duration_ns\":{}",
-                   nullable(e.offset != -1, e.offset), e.duration,
-                   nullable(p.info != nullptr, std::llround(p.ticks_to_ns(e.duration))));
+                   nullable(!run && e.offset != -1, e.offset), duration,
+                   nullable(p.info != nullptr, std::llround(p.ticks_to_ns(duration))));
+    fmt::format_to(out, ",\"calls\":{},\"last_ticks\":{},\"last_t_us\":", event_calls(e),
+                   event_last_ticks(e));
+    if (p.info)
+      fmt::format_to(out, "{}", p.since_start_us(event_last_ticks(e)));
+    else
+      fmt::format_to(out, "null");
     uint32_t file = p.event_file(e);
     fmt::format_to(out, ",\"site\":{},\"file\":{},\"flags\":[",
                    nullable(e.site != kSiteUnknown, e.site), nullable(file != 0, file));
@@ -281,6 +289,7 @@ public:
     if (opts_.events) fmt::print(out_, "]");
     uint64_t drain_torn = p.info ? p.trace.header.events_torn : 0;
     json totals = {{"events_total", tally.total()},
+                   {"event_calls_total", tally.calls},
                    {"events_from_file", tally.from_file},
                    {"events_from_ring", tally.from_ring},
                    {"events_torn", drain_torn + tally.torn},

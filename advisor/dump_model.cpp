@@ -98,7 +98,9 @@ std::vector<std::string> site_flag_names(uint32_t flags) {
 }
 
 std::vector<std::string> event_flag_names(uint8_t flags, EventSource src) {
-  static constexpr FlagName kNames[] = {{kEventNested, "nested"}, {kEventLate, "late"}};
+  static constexpr FlagName kNames[] = {{kEventNested, "nested"},       {kEventLate, "late"},
+                                        {kEventCoalesced, "coalesced"}, {kEventFlush, "flush"},
+                                        {kEventRun, "run"}};
   std::vector<std::string> out = flag_names(flags, kNames);
   if (src == EventSource::ring) out.emplace_back("ring");
   return out;

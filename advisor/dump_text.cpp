@@ -109,15 +109,22 @@ public:
   void event(const ProcessView& p, const EventRecord& e, EventSource src) override {
     std::string result = e.result < 0 ? "error " + errno_name(static_cast<int>(-e.result))
                                       : std::to_string(e.result);
-    std::string offset = e.offset == -1 ? "-" : std::to_string(e.offset);
     auto flags = event_flag_names(e.flags, src);
     // Without a readable header there is no calibration and no start: raw ticks.
-    std::string when =
-        p.info ? fmt::format("+{:.3f}us", p.since_start_us(e.ticks)) : fmt::format("@{}t", e.ticks);
-    std::string dur = p.info ? fmt::format("{:.0f}ns", p.ticks_to_ns(e.duration))
-                             : fmt::format("{}t", e.duration);
-    line("    {} tid {} {} fd {} {} size {} -> {} off {} dur {} site {} file {}{}", when, e.tid,
-         op_label(e.op), e.fd, kind_label(e.fd_kind), e.size, result, offset, dur,
+    auto when = [&](uint64_t ticks) {
+      return p.info ? fmt::format("+{:.3f}us", p.since_start_us(ticks)) : fmt::format("@{}t", ticks);
+    };
+    std::string off_dur;
+    if (e.flags & kEventRun) {
+      off_dur = fmt::format("x{} calls to {}", event_calls(e), when(event_last_ticks(e)));
+    } else {
+      std::string offset = e.offset == -1 ? "-" : std::to_string(e.offset);
+      std::string dur = p.info ? fmt::format("{:.0f}ns", p.ticks_to_ns(e.duration))
+                               : fmt::format("{}t", e.duration);
+      off_dur = fmt::format("off {} dur {}", offset, dur);
+    }
+    line("    {} tid {} {} fd {} {} size {} -> {} {} site {} file {}{}", when(e.ticks), e.tid,
+         op_label(e.op), e.fd, kind_label(e.fd_kind), e.size, result, off_dur,
          site_label(e.site), p.event_file(e), flags.empty() ? "" : " [" + join(flags, ",") + "]");
   }
 
@@ -128,9 +135,12 @@ public:
     std::string last = tally.total() && p.info
                            ? fmt::format(", last at +{:.3f}us", p.since_start_us(tally.last_ticks))
                            : std::string();
-    line("  events read: {} ({} from the events file, {} from the ring){}, {} torn ring slots, {} "
+    std::string runs = tally.calls != tally.total()
+                           ? fmt::format(" for {} calls (runs of absorbed calls are one record)", tally.calls)
+                           : std::string();
+    line("  events read: {}{} ({} from the events file, {} from the ring){}, {} torn ring slots, {} "
          "invalid",
-         tally.total(), tally.from_file, tally.from_ring, last, tally.torn, tally.invalid);
+         tally.total(), runs, tally.from_file, tally.from_ring, last, tally.torn, tally.invalid);
     for (const Problem& pr : problems)
       line("  problem: {}: {}", pr.file, printable(pr.message));
   }

@@ -348,7 +348,8 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
         [&](const EventRecord& e, EventSource) {
           if (e.site == kSiteFlush || (e.flags & kEventFlush)) return;
           auto it = by_counter_key.find(counter_key(e.site, static_cast<Op>(e.op), static_cast<FdKind>(e.fd_kind)));
-          pass.event(e, it == by_counter_key.end() ? -1 : it->second);
+          const int agg = it == by_counter_key.end() ? -1 : it->second;
+          for_each_call(e, [&](const EventRecord& one) { pass.event(one, agg); });
         },
         ev_problems);
     pass.finish();

@@ -6,6 +6,7 @@
 
 #include "valley/format.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -78,14 +79,36 @@ struct EventTally {
   uint64_t invalid = 0;    ///< records skipped because a field was out of range
   uint64_t late = 0;       ///< delivered records flagged kEventLate
   uint64_t last_ticks = 0; ///< the latest `ticks` delivered: a killed process's real end
+  uint64_t calls = 0;      ///< program calls the delivered records stand for (runs count whole)
   void count(const EventRecord& e) {
+    calls += event_calls(e);
     if (e.flags & kEventLate) ++late;
-    if (e.ticks > last_ticks) last_ticks = e.ticks;
+    if (event_last_ticks(e) > last_ticks) last_ticks = event_last_ticks(e);
   }
   uint64_t total() const { return from_file + from_ring; }
 };
 
 using EventVisitor = std::function<void(const EventRecord&, EventSource)>;
+
+/// Calls `each` once per program call an event stands for. A run record (kEventRun) becomes
+/// its calls with their times spread evenly from the first to the last: the shim kept only
+/// those two.
+template <class F> void for_each_call(const EventRecord& e, F&& each) {
+  const uint64_t n = event_calls(e);
+  if (!(e.flags & kEventRun) || n < 2) {
+    each(e);
+    return;
+  }
+  const uint64_t first = e.ticks, last = std::max(first, event_last_ticks(e));
+  EventRecord one = e;
+  one.flags = static_cast<uint8_t>(e.flags & ~kEventRun);
+  one.offset = -1;
+  one.duration = 0;
+  for (uint64_t k = 0; k < n; ++k) {
+    one.ticks = first + static_cast<uint64_t>(static_cast<unsigned __int128>(last - first) * k / (n - 1));
+    each(one);
+  }
+}
 
 /// Streams the events of a trace in ring order: the .vev file, then the undrained ring tail.
 /// Memory use does not depend on the number of events. Problems are appended to `problems`.

@@ -50,6 +50,7 @@ struct Tls {
   uint32_t last_site;
   uint64_t last_key;
   CounterRow* last_row;
+  uint64_t run_next; // ring index + 1 of this thread's latest absorbed-call record; 0: none
 };
 constinit thread_local Tls t_tls __attribute__((tls_model("initial-exec"))){};
 
@@ -196,6 +197,33 @@ struct Call {
   uint8_t flags;
 };
 
+// A loop of identical absorbed writes extends the record of the run's first call instead of
+// adding one record per call: 48 bytes of trace would cost more than the write the coalescer
+// saved. Safe without atomics: the caller holds the owner's window, so any other thread that
+// drains or reserves has excluded it first; and the record must be the ring's newest and
+// undrained, so no drain has copied it and no other record falls inside the run.
+bool extend_run(Segment& seg, uint64_t run_next, uint32_t site, FdKind kind, const Call& c) {
+  if (run_next == 0) return false;
+  const uint64_t i = run_next - 1;
+  SegmentHeader* h = seg.hdr;
+  if (at(h->ring_head).load(std::memory_order_relaxed) != run_next ||
+      at(h->ring_drained).load(std::memory_order_acquire) > i)
+    return false;
+  EventRecord& r = seg.ring[i & seg.ring_mask];
+  if (r.commit != static_cast<uint32_t>(run_next) || r.site != site || r.fd != c.fd ||
+      r.op != static_cast<uint8_t>(c.op) || r.fd_kind != static_cast<uint8_t>(kind) ||
+      r.size != sat32(c.requested) || c.result < 0 || r.result != c.result ||
+      (r.flags & ~kEventRun) != kEventCoalesced || r.duration == 0xffffffffu)
+    return false;
+  if (!(r.flags & kEventRun)) {
+    r.duration = 1;
+    r.flags |= kEventRun;
+  }
+  r.offset = static_cast<int64_t>(c.t0);
+  ++r.duration;
+  return true;
+}
+
 // Counts and logs one call. The caller has checked the phase and restores errno. Inlined so
 // that the Call fields stay in registers on the hot path.
 __attribute__((always_inline)) inline void record_call(int phase, const Call& c) {
@@ -244,7 +272,10 @@ __attribute__((always_inline)) inline void record_call(int phase, const Call& c)
     if (--t.countdown == 0) site_sample(seg, site, g_opts.max_frames);
   }
 
-  if (seg.ring_mask) {
+  // Absorbed calls may join a run (kEventRun) only inside the owner's window: see extend_run.
+  const bool runnable = c.flags == kEventCoalesced && entered && !nested && phase == kActive;
+  if (seg.ring_mask && runnable && extend_run(seg, t.run_next, site, fi.kind, c)) {
+  } else if (seg.ring_mask) {
     EventRecord tmp;
     uint64_t index = 0;
     EventRecord* r = phase == kActive ? ring_reserve(seg, &index, plain) : &tmp;
@@ -265,6 +296,7 @@ __attribute__((always_inline)) inline void record_call(int phase, const Call& c)
       r->reserved = 0;
       if (phase == kActive) {
         ring_commit(r, index);
+        if (!nested) t.run_next = runnable ? index + 1 : 0;
         ring_maybe_drain(seg, index);
       } else {
         r->commit = 0;

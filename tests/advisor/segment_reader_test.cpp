@@ -506,3 +506,38 @@ TEST_F(ReaderTest, RandomCorruptionNeverCrashes) {
 }
 
 } // namespace
+
+// A run record (kEventRun) is the calls it stands for, evenly spread from its first to its last
+// time; any other record is itself.
+TEST(ForEachCall, ExpandsRunsAndPassesOthersThrough) {
+  EventRecord run{};
+  run.ticks = 100;
+  run.offset = 500; // a run's last call
+  run.duration = 5; // a run's call count
+  run.size = 1;
+  run.result = 1;
+  run.flags = kEventCoalesced | kEventRun;
+  std::vector<EventRecord> got;
+  for_each_call(run, [&](const EventRecord& e) { got.push_back(e); });
+  ASSERT_EQ(got.size(), 5u);
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].ticks, 100 + 100 * i);
+    EXPECT_EQ(got[i].flags, kEventCoalesced);
+    EXPECT_EQ(got[i].offset, -1);
+    EXPECT_EQ(got[i].duration, 0u);
+    EXPECT_EQ(got[i].size, 1u);
+  }
+  EventRecord single{};
+  single.ticks = 7;
+  single.offset = 4096;
+  single.duration = 9;
+  single.flags = kEventCoalesced;
+  got.clear();
+  for_each_call(single, [&](const EventRecord& e) { got.push_back(e); });
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].offset, 4096);
+  EXPECT_EQ(got[0].duration, 9u);
+  EXPECT_EQ(event_calls(single), 1u);
+  EXPECT_EQ(event_calls(run), 5u);
+  EXPECT_EQ(event_last_ticks(run), 500u);
+}

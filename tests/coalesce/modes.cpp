@@ -125,9 +125,10 @@ Evidence evidence(const json& dump) {
     for (const json& e : p["events"]) {
       uint32_t bits = flag_bits(e.value("flags", json::array()));
       std::string kind = e.value("fd_kind", json()).is_string() ? e["fd_kind"].get<std::string>() : "?";
-      if (bits & 4) {
-        ++ev.absorbed;
-        ++ev.absorbed_by_kind[kind];
+      if (bits & 4) { // a run record stands for `calls` absorbed calls
+        const uint64_t calls = e.value("calls", json()).is_number() ? e["calls"].get<uint64_t>() : 1;
+        ev.absorbed += calls;
+        ev.absorbed_by_kind[kind] += calls;
       }
       if ((bits & 8) || flush_site(e.value("site", json()))) {
         uint64_t size = e.value("size", json()).is_number() ? e["size"].get<uint64_t>() : 0;

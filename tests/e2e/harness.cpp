@@ -425,7 +425,7 @@ std::vector<std::string> trace_violations(const Differential& d,
 
     uint64_t calls = 0;
     for (const json& c : t["counters"]) calls += c["calls"].get<uint64_t>();
-    uint64_t events = t["events_total"].get<uint64_t>() + t["events_dropped"].get<uint64_t>();
+    uint64_t events = t["event_calls_total"].get<uint64_t>() + t["events_dropped"].get<uint64_t>();
     // A killed process can leave one call counted whose event was never committed.
     uint64_t slack = died ? t["events_torn"].get<uint64_t>() + 1 : 0;
     if (calls > events + slack || events > calls + slack)

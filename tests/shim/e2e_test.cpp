@@ -473,3 +473,56 @@ TEST(Recorder, FullTmpfsMeansUntracedNotSigbus) {
   EXPECT_EQ(o.out, bare.out);
   EXPECT_TRUE(o.err.starts_with("valley: error: cannot reserve space")) << o.err;
 }
+
+// Under the coalescer a loop of identical absorbed writes is stored as run records: every call
+// is still counted, each run knows how many calls it stands for, and a run never spans another
+// event: neither the program's read between the two loops, nor a flush the flusher thread made
+// while the program slept.
+TEST(Recorder, AbsorbedLoopsAreStoredAsRunsThatKeepOrderAndCount) {
+  for (const bool sleep : {false, true}) {
+    SCOPED_TRACE(sleep ? "flushed by age while sleeping" : "read between the loops");
+    fs::path dir = temp_dir();
+    const std::string out = (dir / "out").string();
+    std::vector<std::string> argv = {victim("valley_victim_runs"), out};
+    if (sleep) argv.push_back("sleep");
+    auto t = traced(argv, {"VALLEY_COALESCE=1"});
+    ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+    std::ifstream f(out, std::ios::binary);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(f), {}), std::string(1500, 'x'));
+    const json& p = t->proc();
+    EXPECT_EQ(calls(p, "write", "file", "emit"), 1500u);
+    EXPECT_EQ(p["event_calls_total"].get<uint64_t>(), all_calls(p));
+    uint64_t before = 0, after = 0, records = 0;
+    bool split = false;
+    for (const json& e : p["events"]) {
+      const json& flags = e["flags"];
+      auto has = [&](const char* f) { return std::find(flags.begin(), flags.end(), f) != flags.end(); };
+      if (sleep ? has("flush") : e["op"] == "read") split = true;
+      if (!has("coalesced")) continue;
+      ++records;
+      const uint64_t n = e["calls"].get<uint64_t>();
+      if (has("run")) {
+        EXPECT_GE(n, 2u) << e.dump();
+        EXPECT_GE(e["last_ticks"].get<uint64_t>(), e["ticks"].get<uint64_t>()) << e.dump();
+      } else {
+        EXPECT_EQ(n, 1u) << e.dump();
+      }
+      (split ? after : before) += n;
+    }
+    EXPECT_EQ(before, 1000u);
+    EXPECT_EQ(after, 500u);
+    EXPECT_LE(records, 4u); // one run per loop, give or take a flush inside one
+    fs::remove_all(dir);
+  }
+
+  // Without the coalescer every call keeps its own record.
+  fs::path dir = temp_dir();
+  auto plain = traced({victim("valley_victim_runs"), (dir / "out").string()});
+  uint64_t write_events = 0;
+  for (const json& e : plain->proc()["events"]) {
+    EXPECT_EQ(e["calls"], 1) << e.dump();
+    write_events += e["op"] == "write";
+  }
+  EXPECT_EQ(write_events, 1500u);
+  fs::remove_all(dir);
+}
