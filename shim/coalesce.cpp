@@ -136,11 +136,21 @@ void* flusher(void*) {
   t_flusher = true;
   owner::become_helper();
   const uint64_t age_ns = uint64_t{g_coalesce.max_age_us} * 1000;
-  timespec nap{0, static_cast<long>(age_ns / 2 > 100000 ? age_ns / 2 : 100000)};
+  constexpr uint64_t kMinNap = 100000;
+  uint64_t nap_ns = age_ns / 2;
   while (!g_final.load(std::memory_order_acquire)) {
+    // Idle, it looks every age/2; with bytes buffered it wakes when the oldest is due, so no
+    // byte waits much longer than the age bound (not up to 1.5 times it).
+    const timespec nap{static_cast<time_t>(nap_ns / 1000000000),
+                       static_cast<long>(nap_ns % 1000000000)};
     clock_nanosleep(CLOCK_MONOTONIC, 0, &nap, nullptr);
+    nap_ns = age_ns / 2 > kMinNap ? age_ns / 2 : kMinNap;
     if (!g_pending.load(std::memory_order_acquire)) continue;
-    if (clock::monotonic_ns() - g_buf.first_ns < age_ns) continue;
+    const uint64_t waited = clock::monotonic_ns() - g_buf.first_ns; // racy read: only a hint
+    if (waited < age_ns) {
+      nap_ns = age_ns - waited > kMinNap ? age_ns - waited : kMinNap;
+      continue;
+    }
     const Hold h = lock();
     if (h != Hold::none && g_buf.len && clock::monotonic_ns() - g_buf.first_ns >= age_ns)
       flush_locked();
