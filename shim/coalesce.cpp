@@ -36,6 +36,7 @@ struct Buffer {
   int fd = -1;
   FdKind kind = FdKind::unknown;
   size_t len = 0;
+  uint32_t writes = 0;   // program calls in it
   uint64_t first_ns = 0; // when the oldest buffered byte arrived
 };
 constinit Buffer g_buf{};
@@ -47,6 +48,32 @@ constinit thread_local bool t_flusher __attribute__((tls_model("initial-exec")))
 constinit std::atomic<bool> g_final{false};
 constinit std::atomic<bool> g_flusher_started{false};
 constinit std::atomic<uint32_t> g_sticky[kStickySlots]{};
+
+// Request/response traffic (write a request, read the answer) flushes every buffer after a
+// single write: buffering it saves no syscall and costs a poll and a copy. After kLoneLimit
+// such buffers in a row an fd is written straight through; every kLoneRetry-th write on it
+// tries the buffer again, in case the program moved on to a bulk phase.
+constexpr uint8_t kLoneLimit = 8;
+constexpr uint8_t kLoneRetry = 64;
+constinit std::atomic<uint8_t> g_lone[kStickySlots]{};
+
+// Written only while the buffer is held; the straight-through path counts on it racily,
+// which at worst retries the buffer a little early or late.
+void note_flushed_writes(int fd, uint32_t writes) {
+  if (fd < 0 || fd >= kStickySlots) return;
+  const uint8_t v = g_lone[fd].load(std::memory_order_relaxed);
+  g_lone[fd].store(writes > 1 ? 0 : v < kLoneLimit ? v + 1 : v, std::memory_order_relaxed);
+}
+
+// True when this write on fd should skip the buffer.
+bool lone_writer(int fd) {
+  if (fd < 0 || fd >= kStickySlots) return false;
+  const uint8_t v = g_lone[fd].load(std::memory_order_relaxed);
+  if (v < kLoneLimit) return false;
+  const bool retry = v - kLoneLimit + 1 >= kLoneRetry;
+  g_lone[fd].store(retry ? kLoneLimit - 1 : v + 1, std::memory_order_relaxed);
+  return !retry;
+}
 // Updated only while the buffer is held.
 constinit std::atomic<uint64_t> g_absorbed{0}, g_absorbed_bytes{0};
 
@@ -118,6 +145,7 @@ void flush_locked() {
   }
   const uint64_t t1 = clock::ticks();
   record_flush(fd, g_buf.len, done, err, t0, t1);
+  note_flushed_writes(fd, g_buf.writes);
   if (err) {
     // The program was told these bytes were written; its next call on the fd (or its close)
     // learns that they were not.
@@ -126,6 +154,7 @@ void flush_locked() {
                          std::memory_order_release);
   }
   g_buf.len = 0;
+  g_buf.writes = 0;
   g_buf.fd = -1;
   g_buf_ra = 0;
   g_pending.store(false, std::memory_order_release);
@@ -297,6 +326,10 @@ void coalesce_flush() {
   unlock(h);
 }
 
+void coalesce_forget_fd(int fd) {
+  if (fd >= 0 && fd < kStickySlots) g_lone[fd].store(0, std::memory_order_relaxed);
+}
+
 int take_sticky_error(int fd) {
   if (fd < 0 || fd >= kStickySlots) return 0;
   if (!g_sticky[fd].load(std::memory_order_acquire)) return 0;
@@ -326,7 +359,7 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t 
   // call that could change the fd (close, dup*, fcntl) flushed the buffer first.
   FdKind kind = g_buf.kind;
   const bool same = g_pending.load(std::memory_order_acquire) && g_buf.fd == fd && g_buf_ra == ra;
-  if (!same && !fd_coalescible(fd, ra, now, &kind)) {
+  if (!same && (!fd_coalescible(fd, ra, now, &kind) || lone_writer(fd))) {
     flush_before();
     return false;
   }
@@ -361,6 +394,7 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t 
     __builtin_memcpy(g_data + g_buf.len, iov[i].iov_base, iov[i].iov_len);
     g_buf.len += iov[i].iov_len;
   }
+  ++g_buf.writes;
   if (counted_by_kernel) note_absorbed(total);
   g_pending.store(true, std::memory_order_release);
   unlock(h);

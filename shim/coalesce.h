@@ -58,6 +58,9 @@ inline void flush_before() {
 bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t now,
                     bool counted_by_kernel, ssize_t* result);
 
+/// The fd number names another file now: forget how writes to it behaved.
+void coalesce_forget_fd(int fd);
+
 /// An error left by a failed flush on fd, reported once: returns 0 if none.
 int take_sticky_error(int fd);
 

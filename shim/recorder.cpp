@@ -371,6 +371,7 @@ namespace {
 void fd_renamed(int fd) {
   fd_forget(fd);
   note_stdio_fd(fd, false);
+  coalesce_forget_fd(fd);
 }
 } // namespace
 

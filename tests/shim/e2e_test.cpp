@@ -526,3 +526,35 @@ TEST(Recorder, AbsorbedLoopsAreStoredAsRunsThatKeepOrderAndCount) {
   EXPECT_EQ(write_events, 1500u);
   fs::remove_all(dir);
 }
+
+// Buffering a write that the next call flushes again saves nothing (request/response traffic):
+// after 8 such lone buffers an fd is written straight through, and every 64th write tries the
+// buffer again, so a bulk phase that follows is buffered after all. The counts are exact.
+TEST(Recorder, LoneBuffersTurnCoalescingOffForTheFdUntilABulkPhase) {
+  fs::path dir = temp_dir();
+  const std::string out = (dir / "out").string();
+  auto t = traced({victim("valley_victim_lone"), out}, {"VALLEY_COALESCE=1"});
+  ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+  std::ifstream f(out, std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(f), {}), std::string(50, 'q') + std::string(6400, 'b'));
+  const json& p = t->proc();
+  EXPECT_EQ(calls(p, "write", "file", "ask"), 50u);
+  EXPECT_EQ(calls(p, "write", "file", "bulk"), 6400u);
+  uint64_t absorbed = 0, straight = 0, flushed = 0, flushes = 0;
+  for (const json& e : p["events"]) {
+    if (e["op"] != "write") continue;
+    const json& flags = e["flags"];
+    auto has = [&](const char* f) { return std::find(flags.begin(), flags.end(), f) != flags.end(); };
+    if (has("flush")) {
+      flushed += e["result"].get<uint64_t>();
+      ++flushes;
+    } else {
+      (has("coalesced") ? absorbed : straight) += e["calls"].get<uint64_t>();
+    }
+  }
+  EXPECT_EQ(absorbed, 8u + 6379u);
+  EXPECT_EQ(straight, 42u + 21u);
+  EXPECT_EQ(flushed, absorbed) << "every absorbed byte went out in a flush";
+  EXPECT_LE(flushes, 8u + 10u) << "the bulk phase was buffered";
+  fs::remove_all(dir);
+}
