@@ -17,7 +17,7 @@ trap 'rm -rf "$work"' EXIT
 
 # name | calls | command
 cases=(
-  "bare|$N|$bin/valley_bench_write $N"
+  "bare|$N|env $bin/valley_bench_write $N"
   "valley (counters + events)|$N|env LD_PRELOAD=$shim VALLEY_DIR=$work/run $bin/valley_bench_write $N"
   "valley (counters only, VALLEY_EVENTS=0)|$N|env LD_PRELOAD=$shim VALLEY_EVENTS=0 VALLEY_DIR=$work/run $bin/valley_bench_write $N"
 )
