@@ -409,9 +409,12 @@ int fd_range_closed(unsigned lo, unsigned hi, int flags, int r) {
 
 void image_ending(bool destructor) {
   int saved = errno;
-  if (g_phase.load(std::memory_order_acquire) == kActive &&
-      static_cast<uint32_t>(sys::getpid()) == g_seg.hdr->pid)
-    coalesce_final(destructor); // before the final drain, so the flush is in the trace
+  if (g_phase.load(std::memory_order_acquire) == kActive) {
+    if (static_cast<uint32_t>(sys::getpid()) == g_seg.hdr->pid)
+      coalesce_final(destructor); // before the final drain, so the flush is in the trace
+    else
+      flush_before(); // a vfork child: what it wrote is in the parent's buffer, due now
+  }
   finish(kStateFinished);
   errno = saved;
 }

@@ -252,6 +252,19 @@ TEST_F(Hazard, B05_SystemWithBytesPending) {
   EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
 }
 
+// A vfork child writes into the parent's buffer (they share memory): its exec must flush it, or
+// the bytes land after what the new program prints.
+TEST_F(Hazard, B05_VforkChildWritesThenExecs) {
+  three({.stages = {v("b05_fork", {"vfork-exec"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        prints("AbBC"));
+  EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
+}
+TEST_F(Hazard, B05_VforkChildWritesThenExits) {
+  three({.stages = {v("b05_fork", {"vfork-_exit"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        prints("AC"));
+  EXPECT_GT(ev.absorbed_by_kind["file"], 0u) << ev.str();
+}
+
 // ---- B-06 fd lifetime ----
 
 Check files(std::string a, std::string b) {

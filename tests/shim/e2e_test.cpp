@@ -198,6 +198,28 @@ TEST(Recorder, ForkedChildrenGetTheirOwnTraces) {
   EXPECT_EQ(children, 3);
 }
 
+// A vfork child runs on the parent's memory and stack without fork handlers: its calls land in
+// the parent's trace, and its _exit must not end that trace or tear the ring.
+TEST(Recorder, VforkChildrenLeaveTheParentsTraceWhole) {
+  std::string expected;
+  for (int i = 0; i < 50; ++i) expected += "cp";
+  for (const char* coalesce : {"VALLEY_COALESCE=0", "VALLEY_COALESCE=1"}) {
+    SCOPED_TRACE(coalesce);
+    auto t = traced({victim("valley_victim_vforker")},
+                    {coalesce, "VALLEY_COALESCE_STDIO=1", "VALLEY_COALESCE_KINDS=file,pipe"});
+    ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+    EXPECT_EQ(t->out.out, expected);
+    ASSERT_EQ(t->procs().size(), 1u);
+    const json& p = t->proc();
+    EXPECT_EQ(p["state"], "finished");
+    EXPECT_EQ(calls(p, "write", "pipe", "main"), 100u);
+    EXPECT_EQ(p["events_torn"], 0);
+    EXPECT_EQ(p["events_dropped"], 0);
+    EXPECT_EQ(p["events_late"], 0) << "a child's _exit ended the parent's trace";
+    if (coalesce == std::string("VALLEY_COALESCE=0")) EXPECT_EQ(p["coverage"]["seen_writes"], 100);
+  }
+}
+
 TEST(Recorder, ExecKeepsTracingTheNewImage) {
   for (const char* how : {"execv", "execvp", "execl", "scrub"}) {
     SCOPED_TRACE(how);
