@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Recorder overhead: 10 million 1-byte write()s to /dev/null, bare against valley (and valley
-# with counters only), in the same run as `strace -c` and `uftrace record` (fewer calls for
+# with counters only, and the cheapest interposer that times each call: timing_floor.c), in the same run as `strace -c` and `uftrace record` (fewer calls for
 # those: they cost microseconds each). Medians of hyperfine runs; prints a markdown table.
 # Usage: bench/run.sh [BUILD_DIR]   (needs hyperfine; strace and uftrace are used if present)
 set -euo pipefail
@@ -21,6 +21,8 @@ cases=(
   "valley (counters + events)|$N|env LD_PRELOAD=$shim VALLEY_DIR=$work/run $bin/valley_bench_write $N"
   "valley (counters only, VALLEY_EVENTS=0)|$N|env LD_PRELOAD=$shim VALLEY_EVENTS=0 VALLEY_DIR=$work/run $bin/valley_bench_write $N"
 )
+floor=$(ls "$build"/bench/libvalley_bench_timing_floor.so "$build"/lib/libvalley_bench_timing_floor.so 2>/dev/null | head -1 || true)
+[ -n "$floor" ] && cases+=("timing floor (2 rdtsc + the call, no logging)|$N|env LD_PRELOAD=$floor $bin/valley_bench_write $N")
 command -v strace > /dev/null && cases+=("strace -c|$N_SLOW|strace -c -o $work/strace.out $bin/valley_bench_write $N_SLOW")
 command -v uftrace > /dev/null && cases+=("uftrace record (-pg build)|$N_SLOW|uftrace record -d $work/uftrace.data $bin/valley_bench_write_pg $N_SLOW")
 
