@@ -44,21 +44,31 @@ bool wait_owner_out() {
   return true;
 }
 
+// The owner's tid: the pid of the process that registered (set again in a fork child).
+constinit std::atomic<uint32_t> g_owner_tid{0};
+
 // A second program thread: the window closes for good before it touches anything the owner
-// updates with plain instructions. If the owner seems stuck inside (gone by longjmp), going on
-// is the lesser harm: at worst a counter add races.
+// updates with plain instructions. Every revoker waits (kClosed is set only once one has seen
+// the owner out). If the owner seems stuck inside (gone by longjmp), going on is the lesser
+// harm: at worst a counter add races. A window never spans anything that blocks (a flush
+// holds the mutex instead), so the wait is short.
 void revoke_for_good() {
   const uint32_t was = g_revoked.fetch_or(kForGood, std::memory_order_seq_cst);
-  if (was & (kForGood | kUnregistered)) return; // no window could have been open
+  if (was & (kClosed | kUnregistered)) return; // no window can be open
   barrier();
   wait_owner_out();
+  g_revoked.fetch_or(kClosed, std::memory_order_release);
 }
 
 } // namespace
 
 bool is_owner() {
   if (t_role == kUnknown) {
-    const bool main_thread = sys::gettid() == sys::getpid();
+    // Not gettid() == getpid(): a vfork child shares this thread's TLS and is its own
+    // process's main thread, but it must not make the thread that forked it an owner.
+    const uint32_t owner = g_owner_tid.load(std::memory_order_relaxed);
+    if (owner == 0) return false; // before init(): no window yet, and nothing to decide
+    const bool main_thread = static_cast<uint32_t>(sys::gettid()) == owner;
     if (!main_thread) revoke_for_good();
     t_role = main_thread ? kOwner : kOther;
   }
@@ -66,7 +76,7 @@ bool is_owner() {
 }
 
 bool exclude() {
-  if (g_revoked.load(std::memory_order_acquire) & (kForGood | kUnregistered)) return true;
+  if (g_revoked.load(std::memory_order_acquire) & (kClosed | kUnregistered)) return true;
   g_revoked.fetch_or(kHeld, std::memory_order_seq_cst);
   if (barrier() && wait_owner_out()) return true;
   g_revoked.fetch_and(~uint32_t{kHeld}, std::memory_order_release);
@@ -78,6 +88,7 @@ void readmit() { g_revoked.fetch_and(~uint32_t{kHeld}, std::memory_order_release
 void become_helper() { t_role = kHelper; }
 
 void init() {
+  g_owner_tid.store(static_cast<uint32_t>(sys::getpid()), std::memory_order_relaxed);
   if (::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
     g_revoked.fetch_and(~uint32_t{kUnregistered}, std::memory_order_release);
 }

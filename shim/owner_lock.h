@@ -23,7 +23,8 @@
 
 namespace valley::shim::owner {
 
-enum : uint32_t { kHeld = 1, kForGood = 2, kUnregistered = 4 };
+/// kForGood: no new window, ever; kClosed: and none is open any more (set after the wait).
+enum : uint32_t { kHeld = 1, kForGood = 2, kUnregistered = 4, kClosed = 8 };
 
 extern std::atomic<uint32_t> g_busy;    ///< written by the owner only; a nesting count
 extern std::atomic<uint32_t> g_revoked; ///< any bit set: the window is closed
@@ -37,7 +38,7 @@ inline bool enter() {
   if (!is_owner()) return false;
   g_busy.store(g_busy.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
-  if (g_revoked.load(std::memory_order_relaxed) == 0) return true;
+  if (g_revoked.load(std::memory_order_acquire) == 0) return true;
   g_busy.store(g_busy.load(std::memory_order_relaxed) - 1, std::memory_order_release);
   return false;
 }
