@@ -15,6 +15,7 @@
 #include <fnmatch.h>
 #include <poll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -113,6 +114,25 @@ Hold try_lock() {
   return Hold::none;
 }
 
+// A flush may block on a slow reader, so it runs under the mutex, never in the owner's window:
+// no thread may wait for the window across it (a reader thread revoking the window would wait
+// for the very flush it has to unblock). The owner leaves its window first; the flusher may
+// flush the buffer meanwhile, which flush_locked() takes in stride. False, with nothing held,
+// when `wait` is false and the mutex is busy.
+bool hold_for_flush(Hold& h, bool wait) {
+  if (h != Hold::window) return h == Hold::mutex;
+  owner::leave();
+  if (wait) {
+    pthread_mutex_lock(&g_lock);
+  } else if (pthread_mutex_trylock(&g_lock) != 0) {
+    h = Hold::none;
+    t_holding = false;
+    return false;
+  }
+  h = Hold::mutex; // the owner's: nobody to exclude, nothing to readmit
+  return true;
+}
+
 void unlock(Hold h) {
   if (h == Hold::window) {
     owner::leave();
@@ -124,19 +144,37 @@ void unlock(Hold h) {
 }
 
 // Writes the buffer out with the fd's own blocking semantics (only blocking fds are buffered).
-// Caller holds g_lock.
-void flush_locked() {
+// `nowait`: only what the fd takes without blocking; the rest stays buffered, in order.
+// Caller holds the buffer.
+void flush_locked(bool nowait = false) {
   if (g_buf.len == 0) {
     g_pending.store(false, std::memory_order_release);
     return;
   }
   const int fd = g_buf.fd;
+  const bool pipe = g_buf.kind == FdKind::pipe || g_buf.kind == FdKind::fifo;
+  const bool socket = g_buf.kind == FdKind::tcp || g_buf.kind == FdKind::unix_stream;
   const uint64_t t0 = clock::ticks();
   size_t done = 0;
   int err = 0;
+  bool stopped = false;
   while (done < g_buf.len) {
-    ssize_t w = ::syscall(SYS_write, fd, g_data + done, g_buf.len - done);
+    if (nowait && pipe) {
+      // A pipe flush is at most PIPE_BUF bytes, so one free page (POLLOUT) takes all of it.
+      pollfd p{fd, POLLOUT, 0};
+      if (::syscall(SYS_poll, &p, 1, 0) == 0) {
+        stopped = true;
+        break;
+      }
+    }
+    ssize_t w = nowait && socket
+                    ? ::syscall(SYS_sendto, fd, g_data + done, g_buf.len - done, MSG_DONTWAIT, nullptr, 0)
+                    : ::syscall(SYS_write, fd, g_data + done, g_buf.len - done);
     if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && nowait && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      stopped = true;
+      break;
+    }
     if (w <= 0) {
       err = w < 0 ? errno : EIO;
       break;
@@ -144,7 +182,15 @@ void flush_locked() {
     done += static_cast<size_t>(w);
   }
   const uint64_t t1 = clock::ticks();
-  record_flush(fd, g_buf.len, done, err, t0, t1);
+  // send(MSG_DONTWAIT) is logged as a send: the kernel's syscw does not count it.
+  const Op op = nowait && socket ? Op::send : Op::write;
+  if (stopped) {
+    if (done) record_flush(op, fd, done, done, 0, t0, t1);
+    __builtin_memmove(g_data, g_data + done, g_buf.len - done);
+    g_buf.len -= done;
+    return;
+  }
+  record_flush(op, fd, g_buf.len, done, err, t0, t1);
   note_flushed_writes(fd, g_buf.writes);
   if (err) {
     // The program was told these bytes were written; its next call on the fd (or its close)
@@ -166,7 +212,7 @@ void* flusher(void*) {
   owner::become_helper();
   const uint64_t age_ns = uint64_t{g_coalesce.max_age_us} * 1000;
   constexpr uint64_t kMinNap = 100000;
-  uint64_t nap_ns = age_ns / 2;
+  uint64_t nap_ns = age_ns / 2 > kMinNap ? age_ns / 2 : kMinNap;
   while (!g_final.load(std::memory_order_acquire)) {
     // Idle, it looks every age/2; with bytes buffered it wakes when the oldest is due, so no
     // byte waits much longer than the age bound (not up to 1.5 times it).
@@ -175,14 +221,19 @@ void* flusher(void*) {
     clock_nanosleep(CLOCK_MONOTONIC, 0, &nap, nullptr);
     nap_ns = age_ns / 2 > kMinNap ? age_ns / 2 : kMinNap;
     if (!g_pending.load(std::memory_order_acquire)) continue;
-    const uint64_t waited = clock::monotonic_ns() - g_buf.first_ns; // racy read: only a hint
+    // Unlocked, first_ns is only a hint (the buffer may be refilled meanwhile): it saves the
+    // membarrier of an exclusion when nothing is due yet.
+    uint64_t waited = clock::monotonic_ns() - std::atomic_ref(g_buf.first_ns).load(std::memory_order_relaxed);
     if (waited < age_ns) {
       nap_ns = age_ns - waited > kMinNap ? age_ns - waited : kMinNap;
       continue;
     }
     const Hold h = lock();
-    if (h != Hold::none && g_buf.len && clock::monotonic_ns() - g_buf.first_ns >= age_ns)
-      flush_locked();
+    if (h != Hold::none && g_buf.len) {
+      waited = clock::monotonic_ns() - g_buf.first_ns;
+      if (waited >= age_ns) flush_locked();
+      else nap_ns = age_ns - waited > kMinNap ? age_ns - waited : kMinNap;
+    }
     unlock(h);
   }
   return nullptr;
@@ -248,7 +299,7 @@ void naive_flush(NaiveBuf& b) {
   b.len = 0;
 }
 
-bool naive_write(int fd, const iovec* iov, int iovcnt, ssize_t* result) {
+bool naive_write(int fd, const iovec* iov, int iovcnt, bool counted_by_kernel, ssize_t* result) {
   size_t total = 0;
   for (int i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
   if (total > sizeof g_naive[0].data) return false;
@@ -267,7 +318,7 @@ bool naive_write(int fd, const iovec* iov, int iovcnt, ssize_t* result) {
       __builtin_memcpy(b->data + b->len, iov[i].iov_base, iov[i].iov_len);
       b->len += iov[i].iov_len;
     }
-    note_absorbed(total);
+    if (counted_by_kernel) note_absorbed(total);
   }
   unlock(h);
   *result = static_cast<ssize_t>(total);
@@ -316,13 +367,12 @@ bool coalesce_eligible(int fd, FdKind kind, const char* path) {
   return !g_coalesce.paths[0] || matches_any(g_coalesce.paths, ':', path);
 }
 
-void coalesce_flush() {
+void coalesce_flush(bool nowait) {
   if (t_holding) return; // a signal handler interrupted this thread inside the coalescer
   // Never wait for another thread's flush: it may be blocked on a full pipe that this very
   // thread is about to drain (B-15). That flush is already making the bytes visible.
-  const Hold h = try_lock();
-  if (h == Hold::none) return;
-  flush_locked();
+  Hold h = try_lock();
+  if (hold_for_flush(h, false)) flush_locked(nowait);
   unlock(h);
 }
 
@@ -349,7 +399,7 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t 
   }
   if (g_coalesce.naive) {
     FdKind ignored;
-    return fd_coalescible(fd, ra, now, &ignored) && naive_write(fd, iov, iovcnt, result);
+    return fd_coalescible(fd, ra, now, &ignored) && naive_write(fd, iov, iovcnt, counted_by_kernel, result);
   }
   // A buffered write makes no syscall, so it would no longer be a cancellation point.
   pthread_testcancel();
@@ -368,9 +418,10 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t 
   const size_t cap = (kind == FdKind::pipe || kind == FdKind::fifo) && g_coalesce.size > PIPE_BUF
                          ? PIPE_BUF
                          : g_coalesce.size;
-  const Hold h = lock();
+  Hold h = lock();
   if (h == Hold::none) return false;
-  if (g_buf.len && (g_buf.fd != fd || g_buf.len + total > cap)) flush_locked();
+  if (g_buf.len && (g_buf.fd != fd || g_buf.len + total > cap) && hold_for_flush(h, true))
+    flush_locked();
   if (total > cap) { // too big to gain anything: the program's own call goes through
     unlock(h);
     return false;
@@ -385,7 +436,7 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t 
         return false;
       }
     }
-    g_buf.first_ns = clock::monotonic_ns();
+    std::atomic_ref(g_buf.first_ns).store(clock::monotonic_ns(), std::memory_order_relaxed);
     g_buf.fd = fd;
     g_buf.kind = kind;
   }
@@ -410,8 +461,8 @@ void coalesce_final(bool destructor) {
     return;
   }
   if (g_final.exchange(true) || t_holding) return;
-  const Hold h = lock();
-  if (h != Hold::none) flush_locked();
+  Hold h = lock();
+  if (hold_for_flush(h, true)) flush_locked();
   unlock(h);
 }
 

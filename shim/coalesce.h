@@ -44,11 +44,22 @@ void coalesce_configure(char** env);
 bool coalesce_eligible(int fd, FdKind kind, const char* path);
 
 /// Flushes the buffer unless another thread is flushing it already (never waits for one).
-void coalesce_flush();
+/// `nowait`: writes only what the fd takes without blocking (see flush_before_input).
+void coalesce_flush(bool nowait);
 
-/// The program called something that could observe buffered bytes: flush them.
+/// The program called something that could observe buffered bytes or depends on them having
+/// been written (close, dup2, lseek, exec, another fd's write, ...): flush them.
 inline void flush_before() {
-  if (g_pending.load(std::memory_order_acquire) && !g_coalesce.naive) coalesce_flush();
+  if (g_pending.load(std::memory_order_acquire) && !g_coalesce.naive) coalesce_flush(false);
+}
+
+/// The program is about to wait for input (read, recv, poll, select, epoll, wait for a child):
+/// flush what the fd takes without blocking. Blocking here could wait for the very thread that
+/// drains the fd (a reader thread whose first read meets the main thread's bytes); what does
+/// not fit stays buffered for the flusher thread, where the program's own write would have
+/// waited without valley.
+inline void flush_before_input() {
+  if (g_pending.load(std::memory_order_acquire) && !g_coalesce.naive) coalesce_flush(true);
 }
 
 /// Offers a write to the buffer. Returns true when handled: *result is what the program gets

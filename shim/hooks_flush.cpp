@@ -29,6 +29,11 @@ using namespace valley::shim;
   flush_before();                               \
   auto f = VALLEY_REAL(name);                   \
   return f ? f args : (fallback)
+// Calls that wait for input: see flush_before_input().
+#define VALLEY_INPUT_THEN(name, args, fallback) \
+  flush_before_input();                         \
+  auto f = VALLEY_REAL(name);                   \
+  return f ? f args : (fallback)
 
 namespace {
 template <class T> T no_syscall() {
@@ -38,47 +43,47 @@ template <class T> T no_syscall() {
 } // namespace
 
 VALLEY_EXPORT int poll(pollfd* fds, nfds_t n, int timeout) {
-  VALLEY_FLUSH_THEN(poll, (fds, n, timeout), static_cast<int>(syscall(SYS_poll, fds, n, timeout)));
+  VALLEY_INPUT_THEN(poll, (fds, n, timeout), static_cast<int>(syscall(SYS_poll, fds, n, timeout)));
 }
 VALLEY_EXPORT int ppoll(pollfd* fds, nfds_t n, const timespec* t, const sigset_t* m) {
-  VALLEY_FLUSH_THEN(ppoll, (fds, n, t, m), static_cast<int>(syscall(SYS_ppoll, fds, n, t, m, 8)));
+  VALLEY_INPUT_THEN(ppoll, (fds, n, t, m), static_cast<int>(syscall(SYS_ppoll, fds, n, t, m, 8)));
 }
 VALLEY_EXPORT int __poll_chk(pollfd* fds, nfds_t n, int timeout, size_t len) {
-  VALLEY_FLUSH_THEN(__poll_chk, (fds, n, timeout, len), static_cast<int>(syscall(SYS_poll, fds, n, timeout)));
+  VALLEY_INPUT_THEN(__poll_chk, (fds, n, timeout, len), static_cast<int>(syscall(SYS_poll, fds, n, timeout)));
 }
 VALLEY_EXPORT int __ppoll_chk(pollfd* fds, nfds_t n, const timespec* t, const sigset_t* m, size_t len) {
-  VALLEY_FLUSH_THEN(__ppoll_chk, (fds, n, t, m, len), static_cast<int>(syscall(SYS_ppoll, fds, n, t, m, 8)));
+  VALLEY_INPUT_THEN(__ppoll_chk, (fds, n, t, m, len), static_cast<int>(syscall(SYS_ppoll, fds, n, t, m, 8)));
 }
 VALLEY_EXPORT int select(int n, fd_set* r, fd_set* w, fd_set* e, timeval* t) {
-  VALLEY_FLUSH_THEN(select, (n, r, w, e, t), static_cast<int>(syscall(SYS_select, n, r, w, e, t)));
+  VALLEY_INPUT_THEN(select, (n, r, w, e, t), static_cast<int>(syscall(SYS_select, n, r, w, e, t)));
 }
 VALLEY_EXPORT int pselect(int n, fd_set* r, fd_set* w, fd_set* e, const timespec* t, const sigset_t* m) {
-  VALLEY_FLUSH_THEN(pselect, (n, r, w, e, t, m), no_syscall<int>());
+  VALLEY_INPUT_THEN(pselect, (n, r, w, e, t, m), no_syscall<int>());
 }
 VALLEY_EXPORT int epoll_wait(int ep, epoll_event* ev, int max, int timeout) {
-  VALLEY_FLUSH_THEN(epoll_wait, (ep, ev, max, timeout), static_cast<int>(syscall(SYS_epoll_wait, ep, ev, max, timeout)));
+  VALLEY_INPUT_THEN(epoll_wait, (ep, ev, max, timeout), static_cast<int>(syscall(SYS_epoll_wait, ep, ev, max, timeout)));
 }
 VALLEY_EXPORT int epoll_pwait(int ep, epoll_event* ev, int max, int timeout, const sigset_t* m) {
-  VALLEY_FLUSH_THEN(epoll_pwait, (ep, ev, max, timeout, m),
+  VALLEY_INPUT_THEN(epoll_pwait, (ep, ev, max, timeout, m),
                     static_cast<int>(syscall(SYS_epoll_pwait, ep, ev, max, timeout, m, 8)));
 }
 
 VALLEY_EXPORT pid_t wait(int* status) {
-  VALLEY_FLUSH_THEN(wait, (status), static_cast<pid_t>(syscall(SYS_wait4, -1, status, 0, nullptr)));
+  VALLEY_INPUT_THEN(wait, (status), static_cast<pid_t>(syscall(SYS_wait4, -1, status, 0, nullptr)));
 }
 VALLEY_EXPORT pid_t waitpid(pid_t pid, int* status, int options) {
-  VALLEY_FLUSH_THEN(waitpid, (pid, status, options),
+  VALLEY_INPUT_THEN(waitpid, (pid, status, options),
                     static_cast<pid_t>(syscall(SYS_wait4, pid, status, options, nullptr)));
 }
 VALLEY_EXPORT int waitid(idtype_t type, id_t id, siginfo_t* info, int options) {
-  VALLEY_FLUSH_THEN(waitid, (type, id, info, options),
+  VALLEY_INPUT_THEN(waitid, (type, id, info, options),
                     static_cast<int>(syscall(SYS_waitid, type, id, info, options, nullptr)));
 }
 VALLEY_EXPORT pid_t wait3(int* status, int options, rusage* ru) noexcept {
-  VALLEY_FLUSH_THEN(wait3, (status, options, ru), static_cast<pid_t>(syscall(SYS_wait4, -1, status, options, ru)));
+  VALLEY_INPUT_THEN(wait3, (status, options, ru), static_cast<pid_t>(syscall(SYS_wait4, -1, status, options, ru)));
 }
 VALLEY_EXPORT pid_t wait4(pid_t pid, int* status, int options, rusage* ru) noexcept {
-  VALLEY_FLUSH_THEN(wait4, (pid, status, options, ru), static_cast<pid_t>(syscall(SYS_wait4, pid, status, options, ru)));
+  VALLEY_INPUT_THEN(wait4, (pid, status, options, ru), static_cast<pid_t>(syscall(SYS_wait4, pid, status, options, ru)));
 }
 
 VALLEY_EXPORT off_t lseek(int fd, off_t off, int whence) noexcept {

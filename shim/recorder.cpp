@@ -215,12 +215,13 @@ bool extend_run(Segment& seg, uint64_t run_next, uint32_t site, FdKind kind, con
       r.size != sat32(c.requested) || c.result < 0 || r.result != c.result ||
       (r.flags & ~kEventRun) != kEventCoalesced || r.duration == 0xffffffffu)
     return false;
-  if (!(r.flags & kEventRun)) {
-    r.duration = 1;
-    r.flags |= kEventRun;
-  }
+  // A reader of a crashed segment may look at any moment: the count and the last time are
+  // right before the flag says the record is a run.
+  const uint32_t calls = (r.flags & kEventRun) ? r.duration + 1 : 2;
   r.offset = static_cast<int64_t>(c.t0);
-  ++r.duration;
+  r.duration = calls;
+  std::atomic_thread_fence(std::memory_order_release); // no instruction on x86
+  r.flags |= kEventRun;
   return true;
 }
 
@@ -279,6 +280,7 @@ __attribute__((always_inline)) inline void record_call(int phase, const Call& c)
     EventRecord tmp;
     uint64_t index = 0;
     EventRecord* r = phase == kActive ? ring_reserve(seg, &index, plain) : &tmp;
+    if (!r && !nested) t.run_next = 0; // a dropped call lies between: no run across it
     if (r) {
       r->tid = t.tid;
       r->ticks = c.t0;
@@ -333,11 +335,11 @@ ssize_t io_done(Op op, int fd, uint64_t requested, uint64_t transferred, int64_t
   return result;
 }
 
-void record_flush(int fd, uint64_t requested, uint64_t written, int err, uint64_t t0, uint64_t t1) {
+void record_flush(Op op, int fd, uint64_t requested, uint64_t written, int err, uint64_t t0, uint64_t t1) {
   const int saved = errno;
   const int phase = recording_phase();
   if (phase >= 0)
-    record_call(phase, {Op::write, fd, requested, written, -1,
+    record_call(phase, {op, fd, requested, written, -1,
                         err ? -1 : static_cast<ssize_t>(written), err, t0, t1, 0, kSiteFlush,
                         kEventFlush});
   errno = saved;

@@ -30,7 +30,7 @@ ssize_t io_absorbed(Op op, int fd, uint64_t requested, ssize_t result, uint64_t 
 bool fd_coalescible(int fd, uint64_t ra, uint64_t now, FdKind* kind);
 
 /// Records a write valley made to flush `requested` buffered bytes (site kSiteFlush).
-void record_flush(int fd, uint64_t requested, uint64_t written, int err, uint64_t t0, uint64_t t1);
+void record_flush(Op op, int fd, uint64_t requested, uint64_t written, int err, uint64_t t0, uint64_t t1);
 
 /// fd bookkeeping after calls that create, replace or close fds. Preserve errno.
 int fd_created(int fd);           ///< open/socket/accept/dup/…: fd is new

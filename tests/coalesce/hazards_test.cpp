@@ -485,6 +485,12 @@ TEST_F(Hazard, B15_ThreadsOnePipe) {
   three({.stages = {v("b15_threads")}, .timeout_seconds = 15}, exits0);
   expect_coalesced("pipe");
 }
+// A thread's first call revokes the main thread's window: it must not wait for a window that
+// is blocked in a flush into a pipe only this thread drains (or flush the same bytes again).
+TEST_F(Hazard, B15_FirstReadWhileMainBlocksInFlush) {
+  three({.stages = {v("b15_threads", {"late-reader"})}, .timeout_seconds = 15}, exits0);
+  expect_coalesced("pipe");
+}
 
 // ---- B-16 signal handlers ----
 
@@ -500,20 +506,27 @@ TEST_F(Hazard, B16_HandlerWritesSamePipe) {
 TEST_F(Hazard, B17_MaxDelayWithinAgeBound) {
   // The hazard's bound: the age (5 ms) + 5 ms, on top of the delay the machine shows without
   // valley in the same test (a loaded machine adds its own wake-up latency: 7-8 ms measured
-  // bare with two CPU hogs on two cores). The flusher sleeps until the oldest byte is due, so
-  // the worst delay is the age plus a wake-up (5.5-6.5 ms measured idle). The victim itself
-  // fails beyond 200 ms; the naive buffer holds every record until exit (about 0.5 s).
-  uint64_t bare_us = 0;
+  // bare with two CPU hogs on two cores). The flusher sleeps until the oldest byte is due, so a
+  // byte waits the age plus a wake-up (5.5-6.5 ms worst measured idle). The 99th percentile is
+  // held to that bound; the single worst record, which one preemption of the flusher decides
+  // under `ctest -j2`, gets 25 ms. The victim fails beyond 200 ms, and the naive buffer holds
+  // every record until exit (about 0.5 s).
+  uint64_t bare_max = 0, bare_p99 = 0;
   three({.stages = {v("b17_latency", {"200000", "500"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=5"}},
         [&](const Result& r) -> std::string {
           if (!r.exited0()) return "victim: " + r.what();
-          const size_t at = r.run.out.find("max_delay_us=");
-          if (at == std::string::npos) return "no max_delay_us in: " + r.what();
-          const uint64_t us = std::stoull(r.run.out.substr(at + 13));
-          if (r.mode == Mode::bare) bare_us = us;
-          else if (us > bare_us + 10000)
-            return "max delay " + std::to_string(us) + " us > " + std::to_string(bare_us) +
-                   " us (bare) + 10000 us";
+          const size_t at = r.run.out.find("max_delay_us="), at99 = r.run.out.find("p99_delay_us=");
+          if (at == std::string::npos || at99 == std::string::npos) return "no delays in: " + r.what();
+          const uint64_t max = std::stoull(r.run.out.substr(at + 13));
+          const uint64_t p99 = std::stoull(r.run.out.substr(at99 + 13));
+          if (r.mode == Mode::bare) {
+            bare_max = max;
+            bare_p99 = p99;
+          } else if (p99 > bare_p99 + 10000 || max > bare_max + 25000) {
+            return "delays (99th percentile, worst) " + std::to_string(p99) + ", " + std::to_string(max) +
+                   " us against bare " + std::to_string(bare_p99) + ", " + std::to_string(bare_max) +
+                   " us: more than 10 ms, 25 ms over";
+          }
           return "";
         });
   expect_coalesced("pipe", /*fewer=*/false);

@@ -1,5 +1,8 @@
 // B-15: 8 threads x 20,000 writes of "<t>:<seq>\n" to one pipe, then 1000 mutex-ordered
 // X/Y handoffs; a reader thread checks order and counts after the write end is closed.
+// "late-reader": the main thread fills a one-page pipe while a reader thread that has made no
+// call yet sleeps; its first read comes while the main thread is blocked in a flush, and must
+// drain the pipe, not wait for that flush or repeat it.
 #include "common.h"
 #include <pthread.h>
 
@@ -45,7 +48,50 @@ static void* handoff(void* arg) {
   return NULL;
 }
 
-int main(void) {
+enum { LR = 1000 };
+static int late_bad = -1; // offset of the first wrong byte
+
+static void* late_reader(void* arg) {
+  (void)arg;
+  nap_ms(300);
+  char b[4096];
+  size_t at = 0;
+  for (;;) {
+    ssize_t r = read(p[0], b, sizeof b);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    for (ssize_t i = 0; i < r; ++i, ++at) {
+      char want = at % 100 == 99 ? '\n' : (char)('a' + at / 100 % 26);
+      if (b[i] != want && late_bad < 0) late_bad = (int)at;
+    }
+  }
+  if (at != 100u * LR && late_bad < 0) late_bad = (int)at;
+  return NULL;
+}
+
+static int late_reader_main(void) {
+  pipe(p);
+  if (fcntl(p[0], F_SETPIPE_SZ, 4096) < 0) fail("F_SETPIPE_SZ: %s", strerror(errno));
+  const uint64_t t0 = now_ns();
+  pthread_t r;
+  pthread_create(&r, NULL, late_reader, NULL);
+  char rec[100];
+  for (int i = 0; i < LR; ++i) {
+    memset(rec, 'a' + i % 26, 99);
+    rec[99] = '\n';
+    write(p[1], rec, 100);
+  }
+  close(p[1]);
+  pthread_join(r, NULL);
+  if (late_bad >= 0) fail("the reader's bytes go wrong at offset %d", late_bad);
+  // 300 ms of the reader's nap and a few ms of transfer; a reader that waited for the main
+  // thread's window (valley gives up after 1 s) would take longer than this.
+  if (now_ns() - t0 > 900000000u) fail("took %llu ms", (unsigned long long)((now_ns() - t0) / 1000000));
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc > 1 && !strcmp(argv[1], "late-reader")) return late_reader_main();
   pipe(p);
   pthread_t r, w[T], h[2];
   pthread_create(&r, NULL, reader, NULL);
