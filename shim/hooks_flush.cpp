@@ -246,6 +246,11 @@ VALLEY_EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_f
 VALLEY_EXPORT int system(const char* cmd) {
   VALLEY_FLUSH_THEN(system, (cmd), no_syscall<int>());
 }
+// _Fork runs no fork handler, so the child would start with a copy of the buffered bytes (the
+// parent's to write): they go out before it exists. Its calls land in the parent's trace.
+VALLEY_EXPORT pid_t _Fork() noexcept {
+  VALLEY_FLUSH_THEN(_Fork, (), static_cast<pid_t>(syscall(SYS_fork)));
+}
 VALLEY_EXPORT FILE* popen(const char* cmd, const char* mode) {
   flush_before();
   auto f = VALLEY_REAL(popen);

@@ -148,6 +148,7 @@
   X(posix_spawnp, int(pid_t*, const char*, const posix_spawn_file_actions_t*,                     \
                       const posix_spawnattr_t*, char* const*, char* const*))                       \
   X(system, int(const char*))                                                                      \
+  X(_Fork, pid_t())                                                                                \
   X(popen, FILE*(const char*, const char*))                                                        \
   X(abort, void())                                                                                 \
   X(fdopen, FILE*(int, const char*))                                                               \

@@ -414,8 +414,9 @@ void image_ending(bool destructor) {
   if (g_phase.load(std::memory_order_acquire) == kActive) {
     if (static_cast<uint32_t>(sys::getpid()) == g_seg.hdr->pid)
       coalesce_final(destructor); // before the final drain, so the flush is in the trace
-    else
+    else if (sys::shares_parent_memory())
       flush_before(); // a vfork child: what it wrote is in the parent's buffer, due now
+    // (a child of _Fork or a raw fork has a copy of the parent's bytes: not its to write)
   }
   finish(kStateFinished);
   errno = saved;
@@ -423,7 +424,11 @@ void image_ending(bool destructor) {
 
 void exec_starting() {
   int saved = errno;
-  flush_before();
+  // Not in a child with a copy of the parent's buffer (raw fork, clone): those bytes are the
+  // parent's to write. A vfork child shares the buffer and flushes it.
+  if (g_pending.load(std::memory_order_acquire) &&
+      (!g_seg.hdr || static_cast<uint32_t>(sys::getpid()) == g_seg.hdr->pid || sys::shares_parent_memory()))
+    flush_before();
   finish(kStateExec);
   errno = saved;
 }

@@ -264,6 +264,17 @@ TEST_F(Hazard, B05_VforkChildWritesThenExits) {
         prints("AC"));
   EXPECT_GT(ev.absorbed_by_kind["file"], 0u) << ev.str();
 }
+TEST_F(Hazard, B05_RawForkChildLeavesTheParentsBytes) {
+  // naive flushes only in the destructor, which a child's _exit skips: a control case.
+  three({.stages = {v("b05_fork", {"rawfork"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        prints("AC"), /*naive_breaks=*/false);
+  EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
+}
+TEST_F(Hazard, B05_UnderscoreForkChildExecs) {
+  three({.stages = {v("b05_fork", {"_Fork-exec"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        prints("ABC"));
+  EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
+}
 
 // ---- B-06 fd lifetime ----
 

@@ -45,6 +45,21 @@ int main(int argc, char** argv) {
     write(1, "C", 1);
     return 0;
   }
+  if (!strcmp(mode, "rawfork") || !strcmp(mode, "_Fork-exec")) {
+    // Neither runs an atfork handler: the child of a raw fork has a copy of the parent's
+    // pending "A", which is the parent's to write, not the child's; and a child exec'ed after
+    // _Fork prints after it.
+    pid_t pid = !strcmp(mode, "rawfork") ? (pid_t)syscall(SYS_fork) : _Fork();
+    if (pid == 0) {
+      if (!strcmp(mode, "_Fork-exec")) execl("/bin/sh", "sh", "-c", "printf B", (char*)NULL);
+      _exit(0);
+    }
+    if (pid < 0) fail("_Fork: %s", strerror(errno));
+    nap_ms(100); // the parent's wait would flush: let the child end first
+    wait_status(pid);
+    write(1, "C", 1);
+    return 0;
+  }
   pid_t pid = fork();
   if (pid == 0) {
     write(1, "B", 1);
