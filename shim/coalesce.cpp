@@ -95,6 +95,12 @@ enum class Hold { none, window, mutex };
 Hold lock() {
   t_holding = true;
   if (owner::enter()) return Hold::window;
+  // A signal handler on the owner, which another thread is excluding: the mutex holder waits
+  // for the window the handler interrupted, so the handler must not wait for the mutex.
+  if (owner::is_owner() && owner::owner_inside()) {
+    t_holding = false;
+    return Hold::none;
+  }
   pthread_mutex_lock(&g_lock);
   if (owner::is_owner() || owner::exclude()) return Hold::mutex;
   pthread_mutex_unlock(&g_lock); // the owner never left its window: leave the buffer alone

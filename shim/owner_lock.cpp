@@ -78,9 +78,15 @@ bool is_owner() {
 bool exclude() {
   if (g_revoked.load(std::memory_order_acquire) & (kClosed | kUnregistered)) return true;
   g_revoked.fetch_or(kHeld, std::memory_order_seq_cst);
-  if (barrier() && wait_owner_out()) return true;
-  g_revoked.fetch_and(~uint32_t{kHeld}, std::memory_order_release);
-  return false;
+  if (!barrier()) {
+    g_revoked.fetch_and(~uint32_t{kHeld}, std::memory_order_release);
+    return false;
+  }
+  if (wait_owner_out()) return true;
+  // No window blocks (flushes hold the mutex), so one open this long was left by a longjmp
+  // and never closes: close the window for good rather than wait a second every time.
+  g_revoked.fetch_or(kForGood | kClosed, std::memory_order_seq_cst);
+  return true;
 }
 
 void readmit() { g_revoked.fetch_and(~uint32_t{kHeld}, std::memory_order_release); }

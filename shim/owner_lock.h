@@ -33,6 +33,9 @@ extern std::atomic<uint32_t> g_revoked; ///< any bit set: the window is closed
 /// valley's revokes the window for good the first time it asks.
 bool is_owner();
 
+/// True on the owner inside its window (a signal handler that interrupted it).
+inline bool owner_inside() { return g_busy.load(std::memory_order_relaxed) != 0; }
+
 /// Opens the owner's window; false on any other thread or while revoked.
 inline bool enter() {
   if (!is_owner()) return false;
@@ -48,8 +51,8 @@ inline void leave() {
 }
 
 /// The other side: keeps the owner out until readmit(). Callers serialize among themselves
-/// (the coalescer's mutex). Returns false if the owner stayed inside too long (a window
-/// left by siglongjmp never closes); nothing was excluded then.
+/// (the coalescer's mutex). A window still open after a second was left by siglongjmp: the
+/// window then closes for good. Returns false only where membarrier fails.
 bool exclude();
 void readmit();
 

@@ -5,6 +5,7 @@
 #include "owner_lock.h"
 
 #include <gtest/gtest.h>
+#include <chrono>
 #include <thread>
 
 using namespace valley::shim;
@@ -69,6 +70,47 @@ TEST_F(OwnerLock, ASecondProgramThreadClosesTheWindowForGood) {
   other.join();
   EXPECT_FALSE(owner::enter());
   EXPECT_EQ(owner::g_busy.load(), 0u);
+}
+
+// While a second program thread waits for the owner to leave, the window is closing but not
+// closed: a helper that excludes must wait for the owner too.
+TEST_F(OwnerLock, EveryRevokerWaitsForTheOwner) {
+  using clock = std::chrono::steady_clock;
+  ASSERT_TRUE(owner::enter());
+  std::thread other([] { EXPECT_FALSE(owner::is_owner()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50)); // `other` is waiting now
+  clock::time_point excluded{};
+  std::thread helper([&] {
+    owner::become_helper();
+    EXPECT_TRUE(owner::exclude());
+    excluded = clock::now();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const clock::time_point left = clock::now();
+  owner::leave();
+  other.join();
+  helper.join();
+  EXPECT_GE(excluded, left) << "the helper went in while the owner was inside its window";
+  EXPECT_FALSE(owner::enter());
+}
+
+// A window never closed (its frame left by siglongjmp) closes for good after a second, rather
+// than stalling every exclusion.
+TEST_F(OwnerLock, AWindowLeftOpenClosesForGood) {
+  ASSERT_TRUE(owner::enter()); // and never leave()
+  for (int i = 0; i < 2; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::thread helper([] {
+      owner::become_helper();
+      EXPECT_TRUE(owner::exclude());
+      owner::readmit();
+    });
+    helper.join();
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    if (i == 0) EXPECT_GE(waited, std::chrono::milliseconds(900));
+    else EXPECT_LT(waited, std::chrono::milliseconds(100)) << "the second exclusion waited again";
+  }
+  EXPECT_FALSE(owner::enter());
 }
 
 TEST_F(OwnerLock, AHelperThreadDoesNotCloseIt) {
