@@ -47,6 +47,8 @@ constinit pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 constinit thread_local bool t_holding __attribute__((tls_model("initial-exec"))) = false;
 constinit thread_local bool t_flusher __attribute__((tls_model("initial-exec"))) = false;
 constinit std::atomic<bool> g_final{false};
+// Set while the buffer's holder is inside a write that may block (a flush without `nowait`).
+constinit std::atomic<bool> g_flushing{false};
 constinit std::atomic<bool> g_flusher_started{false};
 constinit std::atomic<uint32_t> g_sticky[kStickySlots]{};
 
@@ -95,12 +97,6 @@ enum class Hold { none, window, mutex };
 Hold lock() {
   t_holding = true;
   if (owner::enter()) return Hold::window;
-  // A signal handler on the owner, which another thread is excluding: the mutex holder waits
-  // for the window the handler interrupted, so the handler must not wait for the mutex.
-  if (owner::is_owner() && owner::owner_inside()) {
-    t_holding = false;
-    return Hold::none;
-  }
   pthread_mutex_lock(&g_lock);
   if (owner::is_owner() || owner::exclude()) return Hold::mutex;
   pthread_mutex_unlock(&g_lock); // the owner never left its window: leave the buffer alone
@@ -164,6 +160,7 @@ void flush_locked(bool nowait = false) {
   size_t done = 0;
   int err = 0;
   bool stopped = false;
+  if (!nowait) g_flushing.store(true, std::memory_order_release);
   while (done < g_buf.len) {
     if (nowait && pipe) {
       // A pipe flush is at most PIPE_BUF bytes, so one free page (POLLOUT) takes all of it.
@@ -187,6 +184,7 @@ void flush_locked(bool nowait = false) {
     }
     done += static_cast<size_t>(w);
   }
+  if (!nowait) g_flushing.store(false, std::memory_order_release);
   const uint64_t t1 = clock::ticks();
   // send(MSG_DONTWAIT) is logged as a send: the kernel's syscw does not count it.
   const Op op = nowait && socket ? Op::send : Op::write;
@@ -375,11 +373,35 @@ bool coalesce_eligible(int fd, FdKind kind, const char* path) {
 
 void coalesce_flush(bool nowait) {
   if (t_holding) return; // a signal handler interrupted this thread inside the coalescer
-  // Never wait for another thread's flush: it may be blocked on a full pipe that this very
-  // thread is about to drain (B-15). That flush is already making the bytes visible.
-  Hold h = try_lock();
-  if (hold_for_flush(h, false)) flush_locked(nowait);
-  unlock(h);
+  // Never wait for another thread's blocking flush: it may be blocked on a full pipe that this
+  // very thread is about to drain (B-15), and it is making the bytes visible already. Any
+  // other holder is brief (appending, checking the age, a flush that does not block) and may
+  // leave bytes behind, so wait for it, in naps, for at most 50 ms.
+  for (int tries = 0; tries < 500; ++tries) {
+    Hold h = try_lock();
+    if (hold_for_flush(h, false)) {
+      flush_locked(nowait);
+      unlock(h);
+      return;
+    }
+    if (g_flushing.load(std::memory_order_acquire) || !g_pending.load(std::memory_order_acquire))
+      return;
+    const timespec nap{0, 100000};
+    clock_nanosleep(CLOCK_MONOTONIC, 0, &nap, nullptr);
+  }
+}
+
+void coalesce_untraced_child() {
+  if (!g_coalesce.on) return;
+  // A child of _Fork: no fork handler ran and no flusher thread lives here. Its writes go
+  // straight through; what the parent had buffered is the parent's to write.
+  g_final.store(true, std::memory_order_relaxed);
+  pthread_mutex_init(&g_lock, nullptr);
+  t_holding = false;
+  g_buf = Buffer{};
+  g_buf_ra = 0;
+  g_flushing.store(false, std::memory_order_relaxed);
+  g_pending.store(false, std::memory_order_relaxed);
 }
 
 void coalesce_forget_fd(int fd) {
@@ -424,8 +446,16 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t 
   const size_t cap = (kind == FdKind::pipe || kind == FdKind::fifo) && g_coalesce.size > PIPE_BUF
                          ? PIPE_BUF
                          : g_coalesce.size;
-  Hold h = lock();
-  if (h == Hold::none) return false;
+  Hold h = try_lock();
+  if (h == Hold::none) {
+    // Another thread holds the buffer, perhaps blocked flushing into a pipe that this thread
+    // drains: a write to another fd does not wait for it and goes straight through (only a
+    // dup of the flushed fd could tell the order). A write to the fd being flushed waits, as
+    // it would wait for the pipe without valley.
+    if (g_buf.fd != fd) return false;
+    h = lock();
+    if (h == Hold::none) return false;
+  }
   if (g_buf.len && (g_buf.fd != fd || g_buf.len + total > cap) && hold_for_flush(h, true))
     flush_locked();
   if (total > cap) { // too big to gain anything: the program's own call goes through

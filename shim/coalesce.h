@@ -91,6 +91,7 @@ void coalesce_final(bool destructor);
 void coalesce_fork_prepare(); ///< flush and hold the buffer across fork
 void coalesce_fork_parent();
 void coalesce_fork_child();
+void coalesce_untraced_child(); ///< in a child of _Fork: drop the copy, write straight through
 
 /// fdopen'ed fds are written by stdio too, so never buffered; a new file on the fd clears it.
 void note_stdio_fd(int fd, bool on);

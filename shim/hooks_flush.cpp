@@ -247,9 +247,14 @@ VALLEY_EXPORT int system(const char* cmd) {
   VALLEY_FLUSH_THEN(system, (cmd), no_syscall<int>());
 }
 // _Fork runs no fork handler, so the child would start with a copy of the buffered bytes (the
-// parent's to write): they go out before it exists. Its calls land in the parent's trace.
+// parent's to write): they go out before it exists. The child, with no flusher thread, writes
+// straight through. Its calls land in the parent's trace.
 VALLEY_EXPORT pid_t _Fork() noexcept {
-  VALLEY_FLUSH_THEN(_Fork, (), static_cast<pid_t>(syscall(SYS_fork)));
+  flush_before();
+  auto f = VALLEY_REAL(_Fork);
+  const pid_t pid = f ? f() : static_cast<pid_t>(syscall(SYS_fork));
+  if (pid == 0) coalesce_untraced_child();
+  return pid;
 }
 VALLEY_EXPORT FILE* popen(const char* cmd, const char* mode) {
   flush_before();

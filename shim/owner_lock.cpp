@@ -49,15 +49,15 @@ constinit std::atomic<uint32_t> g_owner_tid{0};
 
 // A second program thread: the window closes for good before it touches anything the owner
 // updates with plain instructions. Every revoker waits (kClosed is set only once one has seen
-// the owner out). If the owner seems stuck inside (gone by longjmp), going on is the lesser
-// harm: at worst a counter add races. A window never spans anything that blocks (a flush
-// holds the mutex instead), so the wait is short.
+// the owner out). If the owner seems stuck inside, this thread goes on (it must make its
+// call): at worst a counter add races, and the coalescer's buffer stays out of its reach, since
+// exclude() fails until the owner is seen out. A window never spans anything that blocks (a
+// flush holds the mutex instead), so the wait is short.
 void revoke_for_good() {
   const uint32_t was = g_revoked.fetch_or(kForGood, std::memory_order_seq_cst);
   if (was & (kClosed | kUnregistered)) return; // no window can be open
   barrier();
-  wait_owner_out();
-  g_revoked.fetch_or(kClosed, std::memory_order_release);
+  if (wait_owner_out()) g_revoked.fetch_or(kClosed, std::memory_order_release);
 }
 
 } // namespace
@@ -82,11 +82,17 @@ bool exclude() {
     g_revoked.fetch_and(~uint32_t{kHeld}, std::memory_order_release);
     return false;
   }
-  if (wait_owner_out()) return true;
-  // No window blocks (flushes hold the mutex), so one open this long was left by a longjmp
-  // and never closes: close the window for good rather than wait a second every time.
-  g_revoked.fetch_or(kForGood | kClosed, std::memory_order_seq_cst);
-  return true;
+  if (wait_owner_out()) {
+    // Revoked for good and seen out: later exclusions need no barrier.
+    if (g_revoked.load(std::memory_order_relaxed) & kForGood)
+      g_revoked.fetch_or(kClosed, std::memory_order_release);
+    return true;
+  }
+  // Still inside after a second: a signal handler that runs long, a debugger stop, or a frame
+  // left by longjmp. Nothing may touch what the window guards; no window opens again.
+  g_revoked.fetch_or(kForGood, std::memory_order_seq_cst);
+  g_revoked.fetch_and(~uint32_t{kHeld}, std::memory_order_release);
+  return false;
 }
 
 void readmit() { g_revoked.fetch_and(~uint32_t{kHeld}, std::memory_order_release); }

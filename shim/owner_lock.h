@@ -33,9 +33,6 @@ extern std::atomic<uint32_t> g_revoked; ///< any bit set: the window is closed
 /// valley's revokes the window for good the first time it asks.
 bool is_owner();
 
-/// True on the owner inside its window (a signal handler that interrupted it).
-inline bool owner_inside() { return g_busy.load(std::memory_order_relaxed) != 0; }
-
 /// Opens the owner's window; false on any other thread or while revoked.
 inline bool enter() {
   if (!is_owner()) return false;
@@ -51,8 +48,9 @@ inline void leave() {
 }
 
 /// The other side: keeps the owner out until readmit(). Callers serialize among themselves
-/// (the coalescer's mutex). A window still open after a second was left by siglongjmp: the
-/// window then closes for good. Returns false only where membarrier fails.
+/// (the coalescer's mutex). False when the owner stayed inside a second (a long signal
+/// handler, a debugger stop, a frame left by siglongjmp): nothing was excluded, and the
+/// window never opens again. Also false where membarrier fails.
 bool exclude();
 void readmit();
 

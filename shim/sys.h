@@ -27,7 +27,7 @@ int ioctl(int fd, unsigned long req, void* arg);
 void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_t off);
 pid_t gettid();
 /// True when this process shares its memory with its parent: a vfork child (kcmp KCMP_VM).
-/// False where kcmp is missing or not allowed.
+/// Also true where kcmp is missing or not allowed.
 bool shares_parent_memory();
 /// Reads a small file (a /proc entry) into buf, NUL-terminated. Returns bytes read or -1.
 ssize_t read_file(const char* path, char* buf, size_t n);

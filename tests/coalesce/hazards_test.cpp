@@ -270,6 +270,11 @@ TEST_F(Hazard, B05_RawForkChildLeavesTheParentsBytes) {
         prints("AC"), /*naive_breaks=*/false);
   EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
 }
+TEST_F(Hazard, B05_UnderscoreForkChildWrites) {
+  three({.stages = {v("b05_fork", {"_Fork-write"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        prints("AbC"));
+  EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
+}
 TEST_F(Hazard, B05_UnderscoreForkChildExecs) {
   three({.stages = {v("b05_fork", {"_Fork-exec"})}, .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
         prints("ABC"));

@@ -45,6 +45,20 @@ int main(int argc, char** argv) {
     write(1, "C", 1);
     return 0;
   }
+  if (!strcmp(mode, "_Fork-write")) {
+    // A child of _Fork has no flusher thread and ends by _exit: its own "b" must not wait in a
+    // buffer nobody writes.
+    pid_t pid = _Fork();
+    if (pid == 0) {
+      write(1, "b", 1);
+      _exit(0);
+    }
+    if (pid < 0) fail("_Fork: %s", strerror(errno));
+    nap_ms(100);
+    wait_status(pid);
+    write(1, "C", 1);
+    return 0;
+  }
   if (!strcmp(mode, "rawfork") || !strcmp(mode, "_Fork-exec")) {
     // Neither runs an atfork handler: the child of a raw fork has a copy of the parent's
     // pending "A", which is the parent's to write, not the child's; and a child exec'ed after

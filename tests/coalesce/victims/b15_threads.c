@@ -2,7 +2,8 @@
 // X/Y handoffs; a reader thread checks order and counts after the write end is closed.
 // "late-reader": the main thread fills a one-page pipe while a reader thread that has made no
 // call yet sleeps; its first read comes while the main thread is blocked in a flush, and must
-// drain the pipe, not wait for that flush or repeat it.
+// drain the pipe, not wait for that flush or repeat it. Before each read the reader logs a
+// byte to a file: that write must not wait for the main thread's flush either.
 #include "common.h"
 #include <pthread.h>
 
@@ -50,6 +51,7 @@ static void* handoff(void* arg) {
 
 enum { LR = 1000 };
 static int late_bad = -1; // offset of the first wrong byte
+static int late_log, late_reads;
 
 static void* late_reader(void* arg) {
   (void)arg;
@@ -57,6 +59,8 @@ static void* late_reader(void* arg) {
   char b[4096];
   size_t at = 0;
   for (;;) {
+    write(late_log, "r", 1);
+    ++late_reads;
     ssize_t r = read(p[0], b, sizeof b);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
@@ -72,6 +76,7 @@ static void* late_reader(void* arg) {
 static int late_reader_main(void) {
   pipe(p);
   if (fcntl(p[0], F_SETPIPE_SZ, 4096) < 0) fail("F_SETPIPE_SZ: %s", strerror(errno));
+  late_log = open("reads.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
   const uint64_t t0 = now_ns();
   pthread_t r;
   pthread_create(&r, NULL, late_reader, NULL);
@@ -84,6 +89,10 @@ static int late_reader_main(void) {
   close(p[1]);
   pthread_join(r, NULL);
   if (late_bad >= 0) fail("the reader's bytes go wrong at offset %d", late_bad);
+  close(late_log);
+  struct stat st;
+  if (stat("reads.log", &st) != 0 || st.st_size != late_reads)
+    fail("reads.log has %ld bytes for %d reads", (long)st.st_size, late_reads);
   // 300 ms of the reader's nap and a few ms of transfer; a reader that waited for the main
   // thread's window (valley gives up after 1 s) would take longer than this.
   if (now_ns() - t0 > 900000000u) fail("took %llu ms", (unsigned long long)((now_ns() - t0) / 1000000));
