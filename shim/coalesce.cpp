@@ -377,7 +377,8 @@ void coalesce_flush(bool nowait) {
   // very thread is about to drain (B-15), and it is making the bytes visible already. Any
   // other holder is brief (appending, checking the age, a flush that does not block) and may
   // leave bytes behind, so wait for it, in naps, for at most 50 ms.
-  for (int tries = 0; tries < 500; ++tries) {
+  const uint64_t give_up = clock::monotonic_ns() + 50000000;
+  do {
     Hold h = try_lock();
     if (hold_for_flush(h, false)) {
       flush_locked(nowait);
@@ -388,7 +389,7 @@ void coalesce_flush(bool nowait) {
       return;
     const timespec nap{0, 100000};
     clock_nanosleep(CLOCK_MONOTONIC, 0, &nap, nullptr);
-  }
+  } while (clock::monotonic_ns() < give_up); // (an exclusion that timed out took 1 s: done)
 }
 
 void coalesce_untraced_child() {
