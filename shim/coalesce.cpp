@@ -457,8 +457,17 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t 
     h = lock();
     if (h == Hold::none) return false;
   }
-  if (g_buf.len && (g_buf.fd != fd || g_buf.len + total > cap) && hold_for_flush(h, true))
-    flush_locked();
+  if (g_buf.len && g_buf.fd != fd) {
+    // Another fd's bytes: out with what that fd takes without blocking, since this thread may
+    // be the one that drains it. If some stay, this write goes straight through.
+    flush_locked(/*nowait=*/true);
+    if (g_buf.len) {
+      unlock(h);
+      return false;
+    }
+  }
+  // This fd's own full buffer: wait for the fd, as the program's write would.
+  if (g_buf.len && g_buf.len + total > cap && hold_for_flush(h, true)) flush_locked();
   if (total > cap) { // too big to gain anything: the program's own call goes through
     unlock(h);
     return false;
