@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -208,6 +209,13 @@ void flush_locked(bool nowait = false) {
   g_buf.fd = -1;
   g_buf_ra = 0;
   g_pending.store(false, std::memory_order_release);
+}
+
+// Whether two fds name the same file, pipe or socket (an fstat each: only on a rare path).
+bool same_object(int a, int b) {
+  struct stat sa {}, sb {};
+  return sys::fstat(a, &sa) == 0 && sys::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
 }
 
 // Bounds the age of buffered bytes. All signals blocked: it must never take the program's.
@@ -459,12 +467,15 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t 
   }
   if (g_buf.len && g_buf.fd != fd) {
     // Another fd's bytes: out with what that fd takes without blocking, since this thread may
-    // be the one that drains it. If some stay, this write goes straight through.
+    // be the one that drains it. If some stay, this write goes straight through, unless both
+    // fds name one pipe or socket (a dup, 2>&1): then it waits behind them, as it would
+    // without valley.
     flush_locked(/*nowait=*/true);
-    if (g_buf.len) {
+    if (g_buf.len && !same_object(g_buf.fd, fd)) {
       unlock(h);
       return false;
     }
+    if (g_buf.len && hold_for_flush(h, true)) flush_locked();
   }
   // This fd's own full buffer: wait for the fd, as the program's write would.
   if (g_buf.len && g_buf.len + total > cap && hold_for_flush(h, true)) flush_locked();

@@ -56,6 +56,36 @@ int main(int argc, char** argv) {
     if (torn || total != W * N) fail("%d of %d records torn or out of order (expected %d)", torn, total, W * N);
     return 0;
   }
+  if (!strcmp(mode, "dup-full")) { // writes through two fds of one full pipe keep their order
+    int p[2];
+    pipe(p);
+    if (fcntl(p[0], F_SETPIPE_SZ, 4096) < 0) fail("F_SETPIPE_SZ: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid == 0) {
+      close(p[1]);
+      nap_ms(200);
+      char got[4200], want[4200];
+      memset(want, 'X', 4000);
+      memset(want + 4000, 'Y', 100);
+      memset(want + 4100, 'Z', 100);
+      if (read_full(p[0], got, sizeof got) != sizeof got || memcmp(got, want, sizeof got))
+        fail("the reader did not get X*4000 Y*100 Z*100 in order");
+      exit(0);
+    }
+    close(p[0]);
+    int d = dup(p[1]);
+    char b[4000];
+    memset(b, 'X', 4000);
+    write(p[1], b, 4000);
+    memset(b, 'Y', 100);
+    write(p[1], b, 100); // the X flush fills the one-page pipe; Y waits in the buffer
+    memset(b, 'Z', 100);
+    write(d, b, 100); // another fd of the same pipe: must come after Y
+    close(d);
+    close(p[1]);
+    if (wait_status(pid) != 0) fail("reader failed");
+    return 0;
+  }
   if (!strcmp(mode, "packet")) { // pipe2(O_DIRECT): each write is one packet
     int p[2];
     if (pipe2(p, O_DIRECT)) fail("pipe2(O_DIRECT): %s", strerror(errno));
