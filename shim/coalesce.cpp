@@ -8,6 +8,7 @@
 #include "recorder.h"
 #include "sys.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <csignal>
@@ -211,6 +212,17 @@ void flush_locked(bool nowait = false) {
   g_pending.store(false, std::memory_order_release);
 }
 
+// In a child of any fork: the only thread, holding nothing; bytes still buffered (a fork
+// prepare could not take the buffer, or _Fork ran none) are the parent's to write.
+void reset_in_child() {
+  pthread_mutex_init(&g_lock, nullptr);
+  t_holding = false;
+  g_buf = Buffer{};
+  g_buf_ra = 0;
+  g_flushing.store(false, std::memory_order_relaxed);
+  g_pending.store(false, std::memory_order_relaxed);
+}
+
 // Whether two fds name the same file, pipe or socket (an fstat each: only on a rare path).
 bool same_object(int a, int b) {
   struct stat sa {}, sb {};
@@ -224,27 +236,28 @@ void* flusher(void*) {
   owner::become_helper();
   const uint64_t age_ns = uint64_t{g_coalesce.max_age_us} * 1000;
   constexpr uint64_t kMinNap = 100000;
-  uint64_t nap_ns = age_ns / 2 > kMinNap ? age_ns / 2 : kMinNap;
+  const uint64_t idle_nap = std::max(age_ns / 2, kMinNap);
+  uint64_t nap_ns = idle_nap;
   while (!g_final.load(std::memory_order_acquire)) {
     // Idle, it looks every age/2; with bytes buffered it wakes when the oldest is due, so no
     // byte waits much longer than the age bound (not up to 1.5 times it).
     const timespec nap{static_cast<time_t>(nap_ns / 1000000000),
                        static_cast<long>(nap_ns % 1000000000)};
     clock_nanosleep(CLOCK_MONOTONIC, 0, &nap, nullptr);
-    nap_ns = age_ns / 2 > kMinNap ? age_ns / 2 : kMinNap;
+    nap_ns = idle_nap;
     if (!g_pending.load(std::memory_order_acquire)) continue;
     // Unlocked, first_ns is only a hint (the buffer may be refilled meanwhile): it saves the
     // membarrier of an exclusion when nothing is due yet.
     uint64_t waited = clock::monotonic_ns() - std::atomic_ref(g_buf.first_ns).load(std::memory_order_relaxed);
     if (waited < age_ns) {
-      nap_ns = age_ns - waited > kMinNap ? age_ns - waited : kMinNap;
+      nap_ns = std::max(age_ns - waited, kMinNap);
       continue;
     }
     const Hold h = lock();
     if (h != Hold::none && g_buf.len) {
       waited = clock::monotonic_ns() - g_buf.first_ns;
       if (waited >= age_ns) flush_locked();
-      else nap_ns = age_ns - waited > kMinNap ? age_ns - waited : kMinNap;
+      else nap_ns = std::max(age_ns - waited, kMinNap);
     }
     unlock(h);
   }
@@ -403,14 +416,9 @@ void coalesce_flush(bool nowait) {
 void coalesce_untraced_child() {
   if (!g_coalesce.on) return;
   // A child of _Fork: no fork handler ran and no flusher thread lives here. Its writes go
-  // straight through; what the parent had buffered is the parent's to write.
+  // straight through.
   g_final.store(true, std::memory_order_relaxed);
-  pthread_mutex_init(&g_lock, nullptr);
-  t_holding = false;
-  g_buf = Buffer{};
-  g_buf_ra = 0;
-  g_flushing.store(false, std::memory_order_relaxed);
-  g_pending.store(false, std::memory_order_relaxed);
+  reset_in_child();
 }
 
 void coalesce_forget_fd(int fd) {
@@ -546,12 +554,7 @@ void coalesce_fork_parent() {
 
 void coalesce_fork_child() {
   if (!g_coalesce.on) return;
-  pthread_mutex_init(&g_lock, nullptr);
-  t_holding = false;
-  // Bytes still buffered (prepare could not take the buffer) are the parent's to write.
-  g_buf = Buffer{};
-  g_buf_ra = 0;
-  g_pending.store(false, std::memory_order_relaxed);
+  reset_in_child();
   g_flusher_started.store(false);
   if (!g_final.load()) start_flusher(); // threads do not survive fork
 }

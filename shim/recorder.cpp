@@ -139,13 +139,15 @@ void summarize_coverage(Segment& seg) {
   c.seen_wbytes -= cs.absorbed_bytes < c.seen_wbytes ? cs.absorbed_bytes : c.seen_wbytes;
 }
 
+// False in a child that no fork handler reached (vfork, _Fork, raw fork or clone): it shares
+// or copies this process's memory without being the traced process.
+bool traced_process() { return static_cast<uint32_t>(sys::getpid()) == g_seg.hdr->pid; }
+
 // Ends the image's trace; `exec` keeps the ring restorable. Returns false when nothing was done.
 bool finish(uint32_t state_bit) {
   int expected = kActive;
   if (g_phase.load(std::memory_order_acquire) != kActive) return false;
-  // A vfork child (or a child of a raw clone) shares or copies our memory without being the
-  // traced process: it must leave the parent's trace alone.
-  if (static_cast<uint32_t>(sys::getpid()) != g_seg.hdr->pid) return false;
+  if (!traced_process()) return false; // such a child leaves the parent's trace alone
   if (!g_phase.compare_exchange_strong(expected, kFinished)) return false;
   const bool drained = ring_drain_all(g_seg);
   segment_record_end(&g_seg);
@@ -412,7 +414,7 @@ int fd_range_closed(unsigned lo, unsigned hi, int flags, int r) {
 void image_ending(bool destructor) {
   int saved = errno;
   if (g_phase.load(std::memory_order_acquire) == kActive) {
-    if (static_cast<uint32_t>(sys::getpid()) == g_seg.hdr->pid)
+    if (traced_process())
       coalesce_final(destructor); // before the final drain, so the flush is in the trace
     else if (sys::shares_parent_memory())
       flush_before(); // a vfork child: what it wrote is in the parent's buffer, due now
@@ -427,7 +429,7 @@ void exec_starting() {
   // Not in a child with a copy of the parent's buffer (raw fork, clone): those bytes are the
   // parent's to write. A vfork child shares the buffer and flushes it.
   if (g_pending.load(std::memory_order_acquire) &&
-      (!g_seg.hdr || static_cast<uint32_t>(sys::getpid()) == g_seg.hdr->pid || sys::shares_parent_memory()))
+      (!g_seg.hdr || traced_process() || sys::shares_parent_memory()))
     flush_before();
   finish(kStateExec);
   errno = saved;
@@ -436,7 +438,7 @@ void exec_starting() {
 void exec_failed() {
   int saved = errno;
   if (g_phase.load(std::memory_order_acquire) == kFinished &&
-      static_cast<uint32_t>(sys::getpid()) == g_seg.hdr->pid &&
+      traced_process() &&
       (at(g_seg.hdr->state).load(std::memory_order_acquire) & kStateExec)) {
     at(g_seg.hdr->state).fetch_and(~uint32_t{kStateExec}, std::memory_order_release);
     // The image goes on: back to recording into the ring (or, if its storage cannot be had
