@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 #include "clock.h"
 
+#include "hot.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
 
 namespace valley::shim::clock {
 
-bool g_tsc = false;
+VALLEY_HOT_DATA bool g_tsc = false;
 
 void init() {
 #if defined(__x86_64__) || defined(__i386__)

@@ -3,6 +3,7 @@
 
 #include "clock.h"
 #include "diag.h"
+#include "hot.h"
 #include "owner_lock.h"
 #include "real.h"
 #include "recorder.h"
@@ -25,7 +26,7 @@
 namespace valley::shim {
 
 constinit CoalesceOptions g_coalesce{};
-constinit std::atomic<bool> g_pending{false};
+VALLEY_HOT_DATA constinit std::atomic<bool> g_pending{false};
 
 namespace {
 

@@ -2,6 +2,7 @@
 #include "fd_table.h"
 
 #include "coalesce.h"
+#include "hot.h"
 #include "sys.h"
 
 #include <cerrno>
@@ -25,7 +26,7 @@ struct Slot {
   std::atomic<uint64_t> last;
 };
 constinit Slot g_slots[kSlots]{};
-constinit std::atomic<uint64_t> g_gen{1};
+VALLEY_HOT_DATA constinit std::atomic<uint64_t> g_gen{1};
 
 constexpr uint64_t kValid = 1, kCoalescible = 2;
 
@@ -116,12 +117,27 @@ FdKind classify_fd(int fd, char* path, size_t cap) {
 
 namespace {
 
-FdInfo lookup(Segment& seg, int fd, uint64_t now, bool stamp) {
+VALLEY_COLD FdInfo lookup_unslotted(int fd) {
+  char path[kPathMax];
+  return {fd < 0 ? FdKind::bad : classify_fd(fd, path, sizeof path), 0, 0, false};
+}
+
+// An fd seen for the first time (or since it was renamed): classified and cached.
+VALLEY_COLD uint64_t learn(Segment& seg, Slot& s, int fd, uint64_t gen, uint64_t now) {
+  char path[kPathMax];
+  FdKind kind = classify_fd(fd, path, sizeof path);
+  uint32_t file = kind == FdKind::bad ? 0 : add_file_row(seg, fd, kind, path, now);
+  const bool coalescible =
+      g_coalesce.on && kind != FdKind::bad && coalesce_eligible(fd, kind, path);
+  const uint64_t w = pack(gen & 0xffff, file, kind, coalescible);
+  // A bad fd is not cached: the program may open it next.
+  if (kind != FdKind::bad) s.word.store(w, std::memory_order_release);
+  return w;
+}
+
+VALLEY_HOT FdInfo lookup(Segment& seg, int fd, uint64_t now, bool stamp) {
   const uint64_t gen = g_gen.load(std::memory_order_relaxed);
-  if (fd < 0 || fd >= kSlots) {
-    char path[kPathMax];
-    return {fd < 0 ? FdKind::bad : classify_fd(fd, path, sizeof path), 0, 0, false};
-  }
+  if (fd < 0 || fd >= kSlots) return lookup_unslotted(fd);
   Slot& s = g_slots[fd];
   uint64_t w = s.word.load(std::memory_order_acquire);
   // Load then store, not exchange: a race between threads only blurs one gap, and a locked
@@ -129,13 +145,7 @@ FdInfo lookup(Segment& seg, int fd, uint64_t now, bool stamp) {
   uint64_t prev = s.last.load(std::memory_order_relaxed);
   if (stamp) s.last.store(now, std::memory_order_relaxed);
   if (!(w & kValid) || (w >> 48) != (gen & 0xffff)) {
-    char path[kPathMax];
-    FdKind kind = classify_fd(fd, path, sizeof path);
-    uint32_t file = kind == FdKind::bad ? 0 : add_file_row(seg, fd, kind, path, now);
-    const bool coalescible = g_coalesce.on && kind != FdKind::bad && coalesce_eligible(fd, kind, path);
-    w = pack(gen & 0xffff, file, kind, coalescible);
-    // A bad fd is not cached: the program may open it next.
-    if (kind != FdKind::bad) s.word.store(w, std::memory_order_release);
+    w = learn(seg, s, fd, gen, now);
     prev = 0;
   }
   return {static_cast<FdKind>((w >> 8) & 0xff), static_cast<uint32_t>((w >> 16) & 0xffffff), prev,
@@ -144,7 +154,9 @@ FdInfo lookup(Segment& seg, int fd, uint64_t now, bool stamp) {
 
 } // namespace
 
-FdInfo fd_lookup(Segment& seg, int fd, uint64_t now) { return lookup(seg, fd, now, true); }
+VALLEY_HOT FdInfo fd_lookup(Segment& seg, int fd, uint64_t now) {
+  return lookup(seg, fd, now, true);
+}
 FdInfo fd_peek(Segment& seg, int fd, uint64_t now) { return lookup(seg, fd, now, false); }
 
 void fd_forget(int fd) {

@@ -6,6 +6,7 @@
 
 #include "clock.h"
 #include "coalesce.h"
+#include "hot.h"
 #include "real.h"
 #include "recorder.h"
 
@@ -14,6 +15,8 @@
 #include <unistd.h>
 
 #define VALLEY_EXPORT extern "C" __attribute__((visibility("default")))
+/// A hook for a call programs make in loops: its code joins the hot path (hot.h).
+#define VALLEY_EXPORT_HOT VALLEY_EXPORT VALLEY_HOT
 /// The return address into the program: the cheap call-site key.
 #define VALLEY_RA reinterpret_cast<uint64_t>(__builtin_return_address(0))
 

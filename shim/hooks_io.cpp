@@ -6,7 +6,7 @@
 using namespace valley;
 using namespace valley::shim;
 
-VALLEY_EXPORT ssize_t write(int fd, const void* buf, size_t n) {
+VALLEY_EXPORT_HOT ssize_t write(int fd, const void* buf, size_t n) {
   const uint64_t t0 = clock::ticks();
   ssize_t r;
   const iovec one{const_cast<void*>(buf), n};
@@ -17,7 +17,7 @@ VALLEY_EXPORT ssize_t write(int fd, const void* buf, size_t n) {
   return io_done(Op::write, fd, n, -1, r, t0, VALLEY_RA);
 }
 
-VALLEY_EXPORT ssize_t __write(int fd, const void* buf, size_t n) {
+VALLEY_EXPORT_HOT ssize_t __write(int fd, const void* buf, size_t n) {
   const uint64_t t0 = clock::ticks();
   ssize_t r;
   const iovec one{const_cast<void*>(buf), n};
@@ -28,7 +28,7 @@ VALLEY_EXPORT ssize_t __write(int fd, const void* buf, size_t n) {
   return io_done(Op::write, fd, n, -1, r, t0, VALLEY_RA);
 }
 
-VALLEY_EXPORT ssize_t writev(int fd, const iovec* iov, int cnt) {
+VALLEY_EXPORT_HOT ssize_t writev(int fd, const iovec* iov, int cnt) {
   const uint64_t t0 = clock::ticks();
   const uint64_t n = iov_bytes(iov, cnt);
   ssize_t r;
@@ -93,7 +93,7 @@ VALLEY_EXPORT ssize_t pwritev64v2(int fd, const iovec* iov, int cnt, off_t off, 
   return io_done(Op::pwritev64v2, fd, n, off, r, t0, VALLEY_RA);
 }
 
-VALLEY_EXPORT ssize_t read(int fd, void* buf, size_t n) {
+VALLEY_EXPORT_HOT ssize_t read(int fd, void* buf, size_t n) {
   const uint64_t t0 = clock::ticks();
   flush_before_input();
   auto f = VALLEY_REAL(read);
@@ -101,7 +101,7 @@ VALLEY_EXPORT ssize_t read(int fd, void* buf, size_t n) {
   return io_done(Op::read, fd, n, -1, r, t0, VALLEY_RA);
 }
 
-VALLEY_EXPORT ssize_t __read(int fd, void* buf, size_t n) {
+VALLEY_EXPORT_HOT ssize_t __read(int fd, void* buf, size_t n) {
   const uint64_t t0 = clock::ticks();
   flush_before_input();
   auto f = VALLEY_REAL(__read);
@@ -109,7 +109,7 @@ VALLEY_EXPORT ssize_t __read(int fd, void* buf, size_t n) {
   return io_done(Op::read, fd, n, -1, r, t0, VALLEY_RA);
 }
 
-VALLEY_EXPORT ssize_t readv(int fd, const iovec* iov, int cnt) {
+VALLEY_EXPORT_HOT ssize_t readv(int fd, const iovec* iov, int cnt) {
   const uint64_t t0 = clock::ticks();
   flush_before_input();
   const uint64_t n = iov_bytes(iov, cnt);
@@ -174,7 +174,7 @@ VALLEY_EXPORT ssize_t preadv64v2(int fd, const iovec* iov, int cnt, off_t off, i
 
 // Fortified reads (-D_FORTIFY_SOURCE): the real _chk function keeps its overflow check; it
 // reaches libc's internal read, which no interposer sees, so these need hooks of their own.
-VALLEY_EXPORT ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
+VALLEY_EXPORT_HOT ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
   const uint64_t t0 = clock::ticks();
   flush_before_input();
   auto f = VALLEY_REAL(__read_chk);

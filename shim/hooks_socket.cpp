@@ -25,7 +25,7 @@ uint64_t mmsg_transferred(const mmsghdr* v, int done) {
 
 } // namespace
 
-VALLEY_EXPORT ssize_t send(int fd, const void* buf, size_t n, int flags) {
+VALLEY_EXPORT_HOT ssize_t send(int fd, const void* buf, size_t n, int flags) {
   const uint64_t t0 = clock::ticks();
   ssize_t r;
   // Only plain sends: every MSG_* flag (MSG_MORE, MSG_DONTWAIT, MSG_OOB, …) is per call.
@@ -51,8 +51,8 @@ VALLEY_EXPORT ssize_t __send(int fd, const void* buf, size_t n, int flags) {
   return io_done(Op::send, fd, n, -1, r, t0, VALLEY_RA);
 }
 
-VALLEY_EXPORT ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* addr,
-                             socklen_t len) {
+VALLEY_EXPORT_HOT ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* addr,
+                                 socklen_t len) {
   const uint64_t t0 = clock::ticks();
   flush_before();
   auto f = VALLEY_REAL(sendto);
@@ -78,7 +78,7 @@ VALLEY_EXPORT int sendmmsg(int fd, mmsghdr* vec, unsigned vlen, int flags) {
   return static_cast<int>(io_done(Op::sendmmsg, fd, n, mmsg_transferred(vec, r), -1, r, t0, VALLEY_RA));
 }
 
-VALLEY_EXPORT ssize_t recv(int fd, void* buf, size_t n, int flags) {
+VALLEY_EXPORT_HOT ssize_t recv(int fd, void* buf, size_t n, int flags) {
   const uint64_t t0 = clock::ticks();
   flush_before_input();
   auto f = VALLEY_REAL(recv);
@@ -86,8 +86,8 @@ VALLEY_EXPORT ssize_t recv(int fd, void* buf, size_t n, int flags) {
   return io_done(Op::recv, fd, n, -1, r, t0, VALLEY_RA);
 }
 
-VALLEY_EXPORT ssize_t recvfrom(int fd, void* buf, size_t n, int flags, sockaddr* addr,
-                               socklen_t* len) {
+VALLEY_EXPORT_HOT ssize_t recvfrom(int fd, void* buf, size_t n, int flags, sockaddr* addr,
+                                   socklen_t* len) {
   const uint64_t t0 = clock::ticks();
   flush_before_input();
   auto f = VALLEY_REAL(recvfrom);

@@ -9,14 +9,15 @@
 
 namespace valley::shim {
 
+// The fields every call reads come first: they share a page with the other hot variables.
 struct Options {
-  char dir[1024];          ///< VALLEY_DIR: the run directory (absolute once resolved)
   uint32_t ring_events;    ///< VALLEY_RING_EVENTS
   bool events;             ///< VALLEY_EVENTS
   uint32_t stack_sample;   ///< VALLEY_STACK_SAMPLE
   uint32_t max_frames;     ///< VALLEY_MAX_FRAMES
   bool off;                ///< VALLEY_OFF
   bool verbose;            ///< VALLEY_VERBOSE
+  char dir[1024];          ///< VALLEY_DIR: the run directory (absolute once resolved)
   char config[1024];       ///< VALLEY_CONFIG: a valley.toml whose [coalesce] table the shim reads
   CoalesceOptions coalesce;///< [coalesce] from the config file, then VALLEY_COALESCE* on top
 };

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "owner_lock.h"
 
+#include "hot.h"
 #include "sys.h"
 
 #include <ctime>
@@ -10,8 +11,9 @@
 
 namespace valley::shim::owner {
 
-constinit std::atomic<uint32_t> g_busy{0};
-constinit std::atomic<uint32_t> g_revoked{kUnregistered}; // closed until init() registers
+VALLEY_HOT_DATA constinit std::atomic<uint32_t> g_busy{0};
+// Closed until init() registers.
+VALLEY_HOT_DATA constinit std::atomic<uint32_t> g_revoked{kUnregistered};
 
 namespace {
 
@@ -45,7 +47,7 @@ bool wait_owner_out() {
 }
 
 // The owner's tid: the pid of the process that registered (set again in a fork child).
-constinit std::atomic<uint32_t> g_owner_tid{0};
+VALLEY_HOT_DATA constinit std::atomic<uint32_t> g_owner_tid{0};
 
 // A second program thread: the window closes for good before it touches anything the owner
 // updates with plain instructions. Every revoker waits (kClosed is set only once one has seen
@@ -62,7 +64,7 @@ void revoke_for_good() {
 
 } // namespace
 
-bool is_owner() {
+VALLEY_HOT bool is_owner() {
   if (t_role == kUnknown) {
     // Not gettid() == getpid(): a vfork child shares this thread's TLS and is its own
     // process's main thread, but it must not make the thread that forked it an owner.

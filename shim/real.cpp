@@ -2,17 +2,18 @@
 #include "real.h"
 
 #include "diag.h"
+#include "hot.h"
 #include "modules.h"
 
 #include <dlfcn.h>
 
 namespace valley::shim::real {
 
-#define X(name, type) std::add_pointer_t<type> name = nullptr;
+#define X(name, type) VALLEY_HOT_DATA std::add_pointer_t<type> name = nullptr;
 VALLEY_REAL_FUNCS(X)
 #undef X
 
-bool g_resolved = false;
+VALLEY_HOT_DATA bool g_resolved = false;
 
 namespace {
 constinit thread_local bool t_resolving __attribute__((tls_model("initial-exec"))) = false;

@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "counter_ops.h"
 #include "diag.h"
+#include "hot.h"
 #include "sys.h"
 
 #include <cerrno>
@@ -97,7 +98,7 @@ bool drain_locked(Segment& seg) {
 
 } // namespace
 
-EventRecord* ring_reserve(Segment& seg, uint64_t* index, bool plain) {
+VALLEY_HOT EventRecord* ring_reserve(Segment& seg, uint64_t* index, bool plain) {
   SegmentHeader* h = seg.hdr;
   const uint64_t cap = seg.ring_mask + 1;
   if (plain) {
@@ -127,7 +128,7 @@ EventRecord* ring_reserve(Segment& seg, uint64_t* index, bool plain) {
   return &seg.ring[head & seg.ring_mask];
 }
 
-void ring_maybe_drain(Segment& seg, uint64_t index) {
+VALLEY_HOT void ring_maybe_drain(Segment& seg, uint64_t index) {
   const uint64_t drained = at(seg.hdr->ring_drained).load(std::memory_order_relaxed);
   if (index + 1 - drained < (seg.ring_mask + 1) / 2) return;
   if (g_draining.exchange(true, std::memory_order_acquire)) return;
