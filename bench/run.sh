@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Recorder overhead: 10 million 1-byte write()s to /dev/null, bare against valley (and valley
-# with counters only, and the cheapest interposer that times each call: timing_floor.c), in the same run as `strace -c` and `uftrace record` (fewer calls for
-# those: they cost microseconds each). Medians of hyperfine runs; prints a markdown table.
+# with counters only, and the cheapest interposer that times each call: timing_floor.c), in
+# the same run as `strace -c` and `uftrace record` (fewer calls for those: they cost
+# microseconds each); then the same rows with the kernel taken out (null_write.c). Medians of
+# hyperfine runs; prints markdown tables.
 # Usage: bench/run.sh [BUILD_DIR]   (needs hyperfine; strace and uftrace are used if present)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,6 +44,36 @@ for (name, calls, _), r in zip(cases, results):
     ns = r["median"] / int(calls) * 1e9
     print(f"| {name} | {int(calls):,} | {r['median']:.3f} s | {ns:.1f} | {ns / bare:.2f} |")
 PY
+
+# The same loop over null_write.c, a write() that skips the kernel for /dev/null: what is left
+# of each row is the interposer's own cost, which a machine with fast syscalls pays in full.
+null=$(ls "$build"/bench/libvalley_bench_null_write.so "$build"/lib/libvalley_bench_null_write.so 2>/dev/null | head -1 || true)
+if [ -n "$null" ]; then
+  free=(
+    "bare|env LD_PRELOAD=$null $bin/valley_bench_write $N"
+    "valley (counters + events)|env LD_PRELOAD=\"$shim $null\" VALLEY_DIR=$work/run $bin/valley_bench_write $N"
+    "valley (counters only, VALLEY_EVENTS=0)|env LD_PRELOAD=\"$shim $null\" VALLEY_EVENTS=0 VALLEY_DIR=$work/run $bin/valley_bench_write $N"
+  )
+  [ -n "$floor" ] && free+=("timing floor (2 rdtsc + the call, no logging)|env LD_PRELOAD=\"$floor $null\" $bin/valley_bench_write $N")
+  args=()
+  for c in "${free[@]}"; do args+=("${c#*|}"); done
+  hyperfine -N --warmup 1 --runs "$runs" --prepare "rm -rf $work/run" \
+    --export-json "$work/free.json" "${args[@]}" > "$work/hyperfine.log" 2>&1 || { cat "$work/hyperfine.log"; exit 1; }
+  echo
+  echo "Without the kernel ($N calls over null_write.c; own cost = ns per call above bare):"
+  python3 - "$work/free.json" "$N" "${free[@]}" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+n = int(sys.argv[2])
+names = [c.split("|", 1)[0] for c in sys.argv[3:]]
+bare = results[0]["median"] / n * 1e9
+print("| tool | ns per call | own cost ns | ratio if write() cost 200 ns |")
+print("|---|---:|---:|---:|")
+for name, r in zip(names, results):
+    ns = r["median"] / n * 1e9
+    print(f"| {name} | {ns:.1f} | {ns - bare:.1f} | {(200 + ns - bare) / 200:.2f} |")
+PY
+fi
 
 echo
 echo "Call-site cost (1000 distinct call sites; medians of $runs runs):"
