@@ -28,21 +28,43 @@ floor=$(ls "$build"/bench/libvalley_bench_timing_floor.so "$build"/lib/libvalley
 command -v strace > /dev/null && cases+=("strace -c|$N_SLOW|strace -c -o $work/strace.out $bin/valley_bench_write $N_SLOW")
 command -v uftrace > /dev/null && cases+=("uftrace record (-pg build)|$N_SLOW|uftrace record -d $work/uftrace.data $bin/valley_bench_write_pg $N_SLOW")
 
+# rounds TAG CMD...: one warm-up round, then $runs rounds of hyperfine running each command
+# once, so the rows alternate and a slow phase of the VM (they last seconds to minutes here)
+# hits every row alike instead of all runs of one row. Leaves $work/TAG.N.json.
+rounds() {
+  local tag=$1
+  shift
+  for i in $(seq 0 "$runs"); do
+    hyperfine -N --runs 1 --prepare "rm -rf $work/run $work/uftrace.data" \
+      --export-json "$work/$tag.$i.json" "$@" > "$work/hyperfine.log" 2>&1 || { cat "$work/hyperfine.log"; exit 1; }
+  done
+  rm -f "$work/$tag.0.json"
+}
+# medians TAG: the median time of each command over the rounds, one per line.
+medians() {
+  python3 - "$work"/"$1".*.json <<'PY'
+import json, statistics, sys
+rounds = [json.load(open(f))["results"] for f in sys.argv[1:]]
+for i in range(len(rounds[0])):
+    print(statistics.median(r[i]["times"][0] for r in rounds))
+PY
+}
+
 args=()
 for c in "${cases[@]}"; do args+=("${c##*|}"); done
-hyperfine -N --warmup 1 --runs "$runs" --prepare "rm -rf $work/run $work/uftrace.data" \
-  --export-json "$work/h.json" "${args[@]}" > "$work/hyperfine.log" 2>&1 || { cat "$work/hyperfine.log"; exit 1; }
+rounds main "${args[@]}"
+medians main > "$work/main.medians"
 
-python3 - "$work/h.json" "$N" "${cases[@]}" <<'PY'
-import json, sys
-results = json.load(open(sys.argv[1]))["results"]
-cases = [c.split("|", 2) for c in sys.argv[3:]]
-bare = results[0]["median"] / int(cases[0][1]) * 1e9
+python3 - "$work/main.medians" "${cases[@]}" <<'PY'
+import sys
+medians = [float(x) for x in open(sys.argv[1])]
+cases = [c.split("|", 2) for c in sys.argv[2:]]
+bare = medians[0] / int(cases[0][1]) * 1e9
 print(f"| tool | calls | median wall time | ns per call | ratio to bare |")
 print(f"|---|---:|---:|---:|---:|")
-for (name, calls, _), r in zip(cases, results):
-    ns = r["median"] / int(calls) * 1e9
-    print(f"| {name} | {int(calls):,} | {r['median']:.3f} s | {ns:.1f} | {ns / bare:.2f} |")
+for (name, calls, _), m in zip(cases, medians):
+    ns = m / int(calls) * 1e9
+    print(f"| {name} | {int(calls):,} | {m:.3f} s | {ns:.1f} | {ns / bare:.2f} |")
 PY
 
 # The same loop over null_write.c, a write() that skips the kernel for /dev/null: what is left
@@ -57,20 +79,20 @@ if [ -n "$null" ]; then
   [ -n "$floor" ] && free+=("timing floor (2 rdtsc + the call, no logging)|env LD_PRELOAD=\"$floor $null\" $bin/valley_bench_write $N")
   args=()
   for c in "${free[@]}"; do args+=("${c#*|}"); done
-  hyperfine -N --warmup 1 --runs "$runs" --prepare "rm -rf $work/run" \
-    --export-json "$work/free.json" "${args[@]}" > "$work/hyperfine.log" 2>&1 || { cat "$work/hyperfine.log"; exit 1; }
+  rounds free "${args[@]}"
+  medians free > "$work/free.medians"
   echo
   echo "Without the kernel ($N calls over null_write.c; own cost = ns per call above bare):"
-  python3 - "$work/free.json" "$N" "${free[@]}" <<'PY'
-import json, sys
-results = json.load(open(sys.argv[1]))["results"]
+  python3 - "$work/free.medians" "$N" "${free[@]}" <<'PY'
+import sys
+medians = [float(x) for x in open(sys.argv[1])]
 n = int(sys.argv[2])
 names = [c.split("|", 1)[0] for c in sys.argv[3:]]
-bare = results[0]["median"] / n * 1e9
+bare = medians[0] / n * 1e9
 print("| tool | ns per call | own cost ns | ratio if write() cost 200 ns |")
 print("|---|---:|---:|---:|")
-for name, r in zip(names, results):
-    ns = r["median"] / n * 1e9
+for name, m in zip(names, medians):
+    ns = m / n * 1e9
     print(f"| {name} | {ns:.1f} | {ns - bare:.1f} | {(200 + ns - bare) / 200:.2f} |")
 PY
 fi
