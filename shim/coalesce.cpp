@@ -513,7 +513,10 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t 
   }
   ++g_buf.writes;
   if (counted_by_kernel) note_absorbed(total);
-  g_pending.store(true, std::memory_order_release);
+  // Stored only when it changes: other threads read it on every call, and a store of the same
+  // value would still take their copy of the cache line away. (It is cleared only under the
+  // buffer, which this thread holds.)
+  if (!g_pending.load(std::memory_order_relaxed)) g_pending.store(true, std::memory_order_release);
   unlock(h);
   *result = static_cast<ssize_t>(total);
   return true;

@@ -11,7 +11,7 @@
 
 namespace valley::shim::owner {
 
-VALLEY_HOT_DATA constinit std::atomic<uint32_t> g_busy{0};
+VALLEY_HOT_DATA constinit BusyCount g_busy{};
 // Closed until init() registers.
 VALLEY_HOT_DATA constinit std::atomic<uint32_t> g_revoked{kUnregistered};
 
@@ -36,7 +36,7 @@ uint64_t now_ns() {
 // a flush that blocks on a slow reader).
 bool wait_owner_out() {
   uint64_t since = 0;
-  for (uint32_t spins = 0; g_busy.load(std::memory_order_acquire) != 0; ++spins) {
+  for (uint32_t spins = 0; g_busy.n.load(std::memory_order_acquire) != 0; ++spins) {
     if (spins < 256) continue;
     if (since == 0) since = now_ns();
     else if (now_ns() - since > kMaxWaitNs) return false;
@@ -109,7 +109,7 @@ void init() {
 
 void after_fork_child() {
   t_role = kUnknown;
-  g_busy.store(0, std::memory_order_relaxed);
+  g_busy.n.store(0, std::memory_order_relaxed);
   g_revoked.store(kUnregistered, std::memory_order_relaxed);
   init(); // the child's memory map is a new one to register
 }
