@@ -2,8 +2,9 @@
 // A baseline for bench/run.sh, not part of valley: a write() that skips the kernel for fds
 // open on /dev/null (the kernel would discard the bytes anyway) and makes the syscall for
 // every other fd. Preloaded under valley ("libvalley.so libnull_write.so") it turns the real
-// call into a few nanoseconds, so what remains of a row is the interposer's own cost, whatever
-// a syscall costs on the machine: the figure that carries over to a host with fast syscalls.
+// call into a few nanoseconds, so what remains of a row is the interposer's own cost with warm
+// caches, whatever a syscall costs on the machine: the least a host with fast syscalls pays
+// (after a real syscall the interposer's code and data may be cold, and it costs more).
 // The benchmark never closes or reopens fds, so a per-fd answer is cached for good.
 #define _GNU_SOURCE
 #include <sys/stat.h>

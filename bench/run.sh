@@ -11,6 +11,7 @@ build=${1:-$root/build}
 bin=$build/bin
 shim=$build/lib/libvalley.so
 runs=${RUNS:-7}
+[ "$runs" -ge 1 ] 2>/dev/null || { echo "bench: RUNS must be a number of rounds, 1 or more" >&2; exit 1; }
 N=${N:-10000000}
 N_SLOW=${N_SLOW:-200000}
 command -v hyperfine > /dev/null || { echo "bench: hyperfine is needed (apt-get install hyperfine)" >&2; exit 1; }
@@ -30,23 +31,38 @@ command -v uftrace > /dev/null && cases+=("uftrace record (-pg build)|$N_SLOW|uf
 
 # rounds TAG CMD...: one warm-up round, then $runs rounds of hyperfine running each command
 # once, so the rows alternate and a slow phase of the VM (they last seconds to minutes here)
-# hits every row alike instead of all runs of one row. Leaves $work/TAG.N.json.
+# hits every row alike instead of all runs of one row. Each round starts one row later in the
+# list, so no row always follows the same one. Leaves $work/TAG.N.json and TAG.N.order.
 rounds() {
   local tag=$1
   shift
+  local cmds=("$@") n=$# i k j
   for i in $(seq 0 "$runs"); do
+    local order=() rotated=()
+    for k in $(seq 0 $((n - 1))); do
+      j=$(((k + i) % n))
+      order+=("$j")
+      rotated+=("${cmds[$j]}")
+    done
+    echo "${order[*]}" > "$work/$tag.$i.order"
     hyperfine -N --runs 1 --prepare "rm -rf $work/run $work/uftrace.data" \
-      --export-json "$work/$tag.$i.json" "$@" > "$work/hyperfine.log" 2>&1 || { cat "$work/hyperfine.log"; exit 1; }
+      --export-json "$work/$tag.$i.json" "${rotated[@]}" > "$work/hyperfine.log" 2>&1 || { cat "$work/hyperfine.log"; exit 1; }
   done
-  rm -f "$work/$tag.0.json"
+  rm -f "$work/$tag.0.json" "$work/$tag.0.order"
 }
-# medians TAG: the median time of each command over the rounds, one per line.
+# medians TAG: for each command in the given order, "median min max" of its time over the rounds.
 medians() {
-  python3 - "$work"/"$1".*.json <<'PY'
+  python3 - "$work" "$1" "$runs" <<'PY'
 import json, statistics, sys
-rounds = [json.load(open(f))["results"] for f in sys.argv[1:]]
-for i in range(len(rounds[0])):
-    print(statistics.median(r[i]["times"][0] for r in rounds))
+work, tag, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+times = {}
+for i in range(1, runs + 1):
+    order = [int(x) for x in open(f"{work}/{tag}.{i}.order").read().split()]
+    for cmd, r in zip(order, json.load(open(f"{work}/{tag}.{i}.json"))["results"]):
+        times.setdefault(cmd, []).append(r["times"][0])
+for cmd in sorted(times):
+    t = times[cmd]
+    print(statistics.median(t), min(t), max(t))
 PY
 }
 
@@ -57,18 +73,19 @@ medians main > "$work/main.medians"
 
 python3 - "$work/main.medians" "${cases[@]}" <<'PY'
 import sys
-medians = [float(x) for x in open(sys.argv[1])]
+rows = [[float(v) for v in line.split()] for line in open(sys.argv[1])]
 cases = [c.split("|", 2) for c in sys.argv[2:]]
-bare = medians[0] / int(cases[0][1]) * 1e9
-print(f"| tool | calls | median wall time | ns per call | ratio to bare |")
+bare = rows[0][0] / int(cases[0][1]) * 1e9
+print(f"| tool | calls | median wall time | ns per call (min–max) | ratio to bare |")
 print(f"|---|---:|---:|---:|---:|")
-for (name, calls, _), m in zip(cases, medians):
-    ns = m / int(calls) * 1e9
-    print(f"| {name} | {int(calls):,} | {m:.3f} s | {ns:.1f} | {ns / bare:.2f} |")
+for (name, calls, _), (m, lo, hi) in zip(cases, rows):
+    per = lambda t: t / int(calls) * 1e9
+    print(f"| {name} | {int(calls):,} | {m:.3f} s | {per(m):.1f} ({per(lo):.0f}–{per(hi):.0f}) | {per(m) / bare:.2f} |")
 PY
 
 # The same loop over null_write.c, a write() that skips the kernel for /dev/null: what is left
-# of each row is the interposer's own cost, which a machine with fast syscalls pays in full.
+# of each row is the interposer's own cost with warm caches, which a machine with fast
+# syscalls pays at least.
 null=$(ls "$build"/bench/libvalley_bench_null_write.so "$build"/lib/libvalley_bench_null_write.so 2>/dev/null | head -1 || true)
 if [ -n "$null" ]; then
   free=(
@@ -85,15 +102,13 @@ if [ -n "$null" ]; then
   echo "Without the kernel ($N calls over null_write.c; own cost = ns per call above bare):"
   python3 - "$work/free.medians" "$N" "${free[@]}" <<'PY'
 import sys
-medians = [float(x) for x in open(sys.argv[1])]
-n = int(sys.argv[2])
+rows = [[float(v) / int(sys.argv[2]) * 1e9 for v in line.split()] for line in open(sys.argv[1])]
 names = [c.split("|", 1)[0] for c in sys.argv[3:]]
-bare = medians[0] / n * 1e9
-print("| tool | ns per call | own cost ns | ratio if write() cost 200 ns |")
+bare = rows[0][0]
+print("| tool | ns per call (min–max) | own cost ns | lower bound of the ratio where write() costs 200 ns |")
 print("|---|---:|---:|---:|")
-for name, m in zip(names, medians):
-    ns = m / n * 1e9
-    print(f"| {name} | {ns:.1f} | {ns - bare:.1f} | {(200 + ns - bare) / 200:.2f} |")
+for name, (m, lo, hi) in zip(names, rows):
+    print(f"| {name} | {m:.1f} ({lo:.1f}–{hi:.1f}) | {m - bare:.1f} | {(200 + m - bare) / 200:.2f} |")
 PY
 fi
 
