@@ -29,15 +29,15 @@ floor=$(ls "$build"/bench/libvalley_bench_timing_floor.so "$build"/lib/libvalley
 command -v strace > /dev/null && cases+=("strace -c|$N_SLOW|strace -c -o $work/strace.out $bin/valley_bench_write $N_SLOW")
 command -v uftrace > /dev/null && cases+=("uftrace record (-pg build)|$N_SLOW|uftrace record -d $work/uftrace.data $bin/valley_bench_write_pg $N_SLOW")
 
-# rounds TAG CMD...: one warm-up round, then $runs rounds of hyperfine running each command
+# rounds TAG COUNT CMD...: one warm-up round, then COUNT rounds of hyperfine running each command
 # once, so the rows alternate and a slow phase of the VM (they last seconds to minutes here)
 # hits every row alike instead of all runs of one row. Each round starts one row later in the
 # list, so no row always follows the same one. Leaves $work/TAG.N.json and TAG.N.order.
 rounds() {
-  local tag=$1
-  shift
+  local tag=$1 count=$2
+  shift 2
   local cmds=("$@") n=$# i k j
-  for i in $(seq 0 "$runs"); do
+  for i in $(seq 0 "$count"); do
     local order=() rotated=()
     for k in $(seq 0 $((n - 1))); do
       j=$(((k + i) % n))
@@ -50,9 +50,10 @@ rounds() {
   done
   rm -f "$work/$tag.0.json" "$work/$tag.0.order"
 }
-# medians TAG: for each command in the given order, "median min max" of its time over the rounds.
+# medians TAG COUNT: for each command in the given order, "median min max" of its time over
+# the rounds.
 medians() {
-  python3 - "$work" "$1" "$runs" <<'PY'
+  python3 - "$work" "$1" "$2" <<'PY'
 import json, statistics, sys
 work, tag, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 times = {}
@@ -68,8 +69,8 @@ PY
 
 args=()
 for c in "${cases[@]}"; do args+=("${c##*|}"); done
-rounds main "${args[@]}"
-medians main > "$work/main.medians"
+rounds main "$runs" "${args[@]}"
+medians main "$runs" > "$work/main.medians"
 
 python3 - "$work/main.medians" "${cases[@]}" <<'PY'
 import sys
@@ -96,10 +97,12 @@ if [ -n "$null" ]; then
   [ -n "$floor" ] && free+=("timing floor (2 rdtsc + the call, no logging)|env LD_PRELOAD=\"$floor $null\" $bin/valley_bench_write $N")
   args=()
   for c in "${free[@]}"; do args+=("${c#*|}"); done
-  rounds free "${args[@]}"
-  medians free > "$work/free.medians"
+  # These runs take under a second, and on the measuring VM some of valley's runs land in a
+  # slower mode (about 1.5x) at random, with any build: three times the rounds.
+  rounds free $((3 * runs)) "${args[@]}"
+  medians free $((3 * runs)) > "$work/free.medians"
   echo
-  echo "Without the kernel ($N calls over null_write.c; own cost = ns per call above bare):"
+  echo "Without the kernel ($N calls over null_write.c, $((3 * runs)) rounds; own cost = ns per call above bare):"
   python3 - "$work/free.medians" "$N" "${free[@]}" <<'PY'
 import sys
 rows = [[float(v) / int(sys.argv[2]) * 1e9 for v in line.split()] for line in open(sys.argv[1])]
