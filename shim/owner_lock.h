@@ -18,6 +18,8 @@
 /// takes the locked paths. Where membarrier is missing, the window is never granted.
 #pragma once
 
+#include "jump.h"
+
 #include <atomic>
 #include <cstdint>
 
@@ -30,6 +32,7 @@ enum : uint32_t { kHeld = 1, kForGood = 2, kUnregistered = 4, kClosed = 8 };
 /// variables beside it in the hot section are read by every thread on every call.
 struct alignas(64) BusyCount {
   std::atomic<uint32_t> n;
+  uintptr_t outer_sp; ///< stack pointer of the outermost open window (jump.h)
 };
 extern BusyCount g_busy;
 extern std::atomic<uint32_t> g_revoked; ///< any bit set: the window is closed
@@ -41,8 +44,11 @@ bool is_owner();
 /// Opens the owner's window; false on any other thread or while revoked.
 inline bool enter() {
   if (!is_owner()) return false;
-  g_busy.n.store(g_busy.n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  const uint32_t outer = g_busy.n.load(std::memory_order_relaxed);
+  g_busy.n.store(outer + 1, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
+  // After the count: a handler that lands in between nests and leaves this alone.
+  if (outer == 0) g_busy.outer_sp = stack_pointer();
   if (g_revoked.load(std::memory_order_acquire) == 0) return true;
   g_busy.n.store(g_busy.n.load(std::memory_order_relaxed) - 1, std::memory_order_release);
   return false;
@@ -58,6 +64,10 @@ inline void leave() {
 /// window never opens again. Also false where membarrier fails.
 bool exclude();
 void readmit();
+
+/// A longjmp from `here` to `target` on the owner's thread: closes the windows it leaves
+/// behind (jump.h). True when it did.
+bool jumped(uintptr_t here, uintptr_t target);
 
 /// valley's flusher thread: never the owner, never a reason to revoke.
 void become_helper();

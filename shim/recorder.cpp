@@ -7,6 +7,7 @@
 #include "diag.h"
 #include "fd_table.h"
 #include "hot.h"
+#include "jump.h"
 #include "modules.h"
 #include "options.h"
 #include "owner_lock.h"
@@ -49,6 +50,7 @@ uint32_t g_exec_env_count = 0;
 struct Tls {
   uint32_t tid;
   uint32_t busy;      // >0 while this thread is inside valley; a nested call is a signal handler
+  uintptr_t outer_sp; // stack pointer of the outermost call inside valley (jump.h)
   uint32_t countdown; // calls until the next stack sample
   uint64_t last_ra;   // one-entry caches for a tight loop at one site
   uint32_t last_site;
@@ -238,6 +240,7 @@ __attribute__((always_inline)) inline void record_call(int phase, const Call& c)
   Tls& t = t_tls;
   const bool nested = t.busy != 0;
   ++t.busy;
+  if (!nested) t.outer_sp = stack_pointer();
   if (!t.tid) t.tid = static_cast<uint32_t>(sys::gettid());
   // Inside the owner's window (or as the only thread), counters and the ring head take plain
   // instructions.
@@ -368,6 +371,7 @@ bool fd_coalescible(int fd, uint64_t ra, uint64_t now, FdKind* kind) {
   Tls& t = t_tls;
   if (t.busy) return false; // a signal handler inside valley: write through
   ++t.busy;
+  t.outer_sp = stack_pointer();
   const FdInfo fi = fd_peek(g_seg, fd, now);
   bool ok = fi.coalescible;
   if (ok && g_coalesce.sites[0]) ok = site_allows_coalescing(g_seg, ra, g_coalesce.sites, g_opts.max_frames);
@@ -415,6 +419,16 @@ int fd_range_closed(unsigned lo, unsigned hi, int flags, int r) {
   if (r == 0 && !(flags & 4 /* CLOSE_RANGE_CLOEXEC: nothing is closed */))
     fd_forget_range(lo, hi);
   return r;
+}
+
+void long_jump(uintptr_t here, uintptr_t target) {
+  Tls& t = t_tls;
+  if (t.busy && left_behind(t.outer_sp, here, target)) {
+    t.busy = 0;
+    t.run_next = 0; // the abandoned call may have been reserving the run's next record
+  }
+  const bool window_closed = owner::jumped(here, target);
+  coalesce_jumped(here, target, window_closed);
 }
 
 void image_ending(bool destructor) {

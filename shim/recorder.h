@@ -52,6 +52,10 @@ void exec_failed();
 /// fills `out` (capacity `cap` pointers, NULL-terminated) and returns it.
 char* const* exec_env(char* const* env, char** out, size_t cap);
 
+/// A longjmp from the frame at `here` to the one at `target` is about to happen on this
+/// thread: valley forgets the calls it leaves behind (jump.h).
+void long_jump(uintptr_t here, uintptr_t target);
+
 /// Starts tracing (constructor, or the first hook that runs before it). Idempotent.
 void init();
 
