@@ -4,7 +4,6 @@
 #include "clock.h"
 #include "diag.h"
 #include "hot.h"
-#include "jump.h"
 #include "owner_lock.h"
 #include "real.h"
 #include "recorder.h"
@@ -50,9 +49,6 @@ char g_data[kMaxBuffer];
 constinit pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 constinit thread_local bool t_holding __attribute__((tls_model("initial-exec"))) = false;
 constinit thread_local bool t_flusher __attribute__((tls_model("initial-exec"))) = false;
-// Where this thread took the buffer, and whether by the mutex: for coalesce_jumped().
-constinit thread_local uintptr_t t_hold_sp __attribute__((tls_model("initial-exec"))) = 0;
-constinit thread_local bool t_hold_mutex __attribute__((tls_model("initial-exec"))) = false;
 constinit std::atomic<bool> g_final{false};
 // Set while the buffer's holder is inside a write that may block (a flush without `nowait`).
 constinit std::atomic<bool> g_flushing{false};
@@ -101,20 +97,11 @@ enum class Hold { none, window, mutex };
 // t_holding is set before the buffer is taken and cleared after it is released: a signal
 // handler that lands anywhere in between sees it and writes straight through instead of
 // waiting for what this thread already holds.
-// Marks this thread as taking the buffer, and where (for coalesce_jumped).
-void take_hold() {
-  t_hold_sp = stack_pointer();
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  t_holding = true;
-}
-
 Hold lock() {
-  take_hold();
+  t_holding = true;
   if (owner::enter()) return Hold::window;
   pthread_mutex_lock(&g_lock);
-  t_hold_mutex = true;
   if (owner::is_owner() || owner::exclude()) return Hold::mutex;
-  t_hold_mutex = false;
   pthread_mutex_unlock(&g_lock); // the owner never left its window: leave the buffer alone
   t_holding = false;
   return Hold::none;
@@ -122,12 +109,10 @@ Hold lock() {
 
 // As lock(), but never waits for another thread (B-15).
 Hold try_lock() {
-  take_hold();
+  t_holding = true;
   if (owner::enter()) return Hold::window;
   if (pthread_mutex_trylock(&g_lock) == 0) {
-    t_hold_mutex = true;
     if (owner::is_owner() || owner::exclude()) return Hold::mutex;
-    t_hold_mutex = false;
     pthread_mutex_unlock(&g_lock);
   }
   t_holding = false;
@@ -149,7 +134,6 @@ bool hold_for_flush(Hold& h, bool wait) {
     t_holding = false;
     return false;
   }
-  t_hold_mutex = true;
   h = Hold::mutex; // the owner's: nobody to exclude, nothing to readmit
   return true;
 }
@@ -159,7 +143,6 @@ void unlock(Hold h) {
     owner::leave();
   } else if (h == Hold::mutex) {
     if (!owner::is_owner()) owner::readmit();
-    t_hold_mutex = false;
     pthread_mutex_unlock(&g_lock);
   }
   t_holding = false;
@@ -235,7 +218,6 @@ void flush_locked(bool nowait = false) {
 void reset_in_child() {
   pthread_mutex_init(&g_lock, nullptr);
   t_holding = false;
-  t_hold_mutex = false;
   g_buf = Buffer{};
   g_buf_ra = 0;
   g_flushing.store(false, std::memory_order_relaxed);
@@ -442,22 +424,6 @@ void coalesce_untraced_child() {
 
 void coalesce_forget_fd(int fd) {
   if (fd >= 0 && fd < kStickySlots) g_lone[fd].store(0, std::memory_order_relaxed);
-}
-
-void coalesce_jumped(uintptr_t here, uintptr_t target, bool window_closed) {
-  if (!t_holding || !left_behind(t_hold_sp, here, target)) return;
-  if (t_hold_mutex) {
-    // The buffer stays as the abandoned frame left it: bytes it had not counted in yet are
-    // dropped, as the interrupted write never returned. One that had written them out but
-    // not yet emptied the buffer writes them again: a window of a few instructions.
-    g_flushing.store(false, std::memory_order_relaxed);
-    if (!owner::is_owner()) owner::readmit();
-    t_hold_mutex = false;
-    pthread_mutex_unlock(&g_lock);
-  } else if (!window_closed) {
-    return; // not the mutex and the window is still open: held in it by a live frame
-  }
-  t_holding = false;
 }
 
 int take_sticky_error(int fd) {

@@ -72,10 +72,6 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t 
 /// The fd number names another file now: forget how writes to it behaved.
 void coalesce_forget_fd(int fd);
 
-/// A longjmp from `here` to `target` on this thread (jump.h): a hold of the buffer it leaves
-/// behind is released. `window_closed`: the owner's window it held is closed already.
-void coalesce_jumped(uintptr_t here, uintptr_t target, bool window_closed);
-
 /// An error left by a failed flush on fd, reported once: returns 0 if none.
 int take_sticky_error(int fd);
 

@@ -51,10 +51,15 @@ void before_jump(const __jmp_buf_tag* env) {
 
 using JumpFn = void (*)(__jmp_buf_tag*, int);
 
-// glibc defines all four, and a program can only have called this one if its libc does.
+// The pointers as they are, without resolving: a handler may have interrupted the resolution
+// on this thread. glibc's four are one function with two entry checks, so any will do. They
+// are resolved by valley's constructor, before a program can have set a signal handler; only
+// a jump from a handler that interrupted that constructor could find none.
 [[noreturn]] void jump(JumpFn f, __jmp_buf_tag* env, int val) {
+  if (!f) f = real::siglongjmp;
+  if (!f) f = real::longjmp;
+  if (!f) f = real::_longjmp;
   if (!f) f = VALLEY_REAL(siglongjmp);
-  if (!f) f = VALLEY_REAL(longjmp);
   if (f) f(env, val);
   __builtin_trap();
 }
@@ -63,21 +68,21 @@ using JumpFn = void (*)(__jmp_buf_tag*, int);
 
 VALLEY_EXPORT __attribute__((noreturn)) void longjmp(__jmp_buf_tag env[1], int val) noexcept {
   before_jump(env);
-  jump(VALLEY_REAL(longjmp), env, val);
+  jump(real::longjmp, env, val);
 }
 
 VALLEY_EXPORT __attribute__((noreturn)) void _longjmp(__jmp_buf_tag env[1], int val) noexcept {
   before_jump(env);
-  jump(VALLEY_REAL(_longjmp), env, val);
+  jump(real::_longjmp, env, val);
 }
 
 VALLEY_EXPORT __attribute__((noreturn)) void siglongjmp(__jmp_buf_tag env[1], int val) noexcept {
   before_jump(env);
-  jump(VALLEY_REAL(siglongjmp), env, val);
+  jump(real::siglongjmp, env, val);
 }
 
 // What longjmp and siglongjmp become in a program built with _FORTIFY_SOURCE.
 VALLEY_EXPORT __attribute__((noreturn)) void __longjmp_chk(__jmp_buf_tag env[1], int val) noexcept {
   before_jump(env);
-  jump(VALLEY_REAL(__longjmp_chk), env, val);
+  jump(real::__longjmp_chk, env, val);
 }

@@ -3,7 +3,7 @@
 /// @brief Frames a longjmp leaves behind. A program may siglongjmp out of a signal handler
 /// that interrupted it inside valley (write is async-signal-safe, so POSIX allows this). valley's
 /// interrupted frames then never return, and what they had entered (the recorder's "inside
-/// valley" count, the owner's window, the coalescer's hold) would stay entered for good:
+/// valley" count, the owner's window) would stay entered for good:
 /// every later call would look like a signal handler's, and every other thread's first call
 /// would wait a second for the window. Each part remembers the stack pointer of its
 /// outermost entry, and the longjmp hooks (hooks_jump.cpp) have it forget what the jump
@@ -25,13 +25,23 @@ inline uintptr_t stack_pointer() {
 #endif
 }
 
+/// The main thread's stack: [lo, hi) around __libc_stack_end, set by jump_init(); empty
+/// before. The kernel keeps at least 128 MiB below the stack free of other mappings, so
+/// nothing else (a coroutine's stack, a thread's) lies in it.
+struct StackRange {
+  uintptr_t lo, hi;
+};
+extern StackRange g_main_stack;
+void jump_init();
+
 /// Whether a jump from the frame at `here` to the one at `target` leaves the frame at
-/// `frame` behind: it lies between them. The stack grows down, so that is here < frame <
-/// target. A handler on an alternate signal stack jumping back to the thread's stack is
-/// covered when the alternate stack lies below it (the main thread's stack is the highest
-/// mapping); otherwise nothing is forgotten, which is the state before this check existed.
+/// `frame` behind. Only on the main thread's own stack, where frames and targets are ordered
+/// by address (the stack grows down: here < frame < target; `here` may be on an alternate
+/// signal stack). A frame or target anywhere else (a coroutine's stack, another thread's) is
+/// never taken as left behind: a jump between stacks may only suspend it.
 inline bool left_behind(uintptr_t frame, uintptr_t here, uintptr_t target) {
-  return here < frame && frame < target;
+  const StackRange s = g_main_stack;
+  return frame >= s.lo && target < s.hi && here < frame && frame < target;
 }
 
 } // namespace valley::shim

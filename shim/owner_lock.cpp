@@ -101,6 +101,7 @@ bool jumped(uintptr_t here, uintptr_t target) {
   if (t_role != kOwner || g_busy.n.load(std::memory_order_relaxed) == 0 ||
       !left_behind(g_busy.outer_sp, here, target))
     return false;
+  g_busy.outer_sp = 0;
   g_busy.n.store(0, std::memory_order_release);
   return true;
 }
@@ -110,6 +111,7 @@ void readmit() { g_revoked.fetch_and(~uint32_t{kHeld}, std::memory_order_release
 void become_helper() { t_role = kHelper; }
 
 void init() {
+  jump_init();
   g_owner_tid.store(static_cast<uint32_t>(sys::getpid()), std::memory_order_relaxed);
   if (::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
     g_revoked.fetch_and(~uint32_t{kUnregistered}, std::memory_order_release);
@@ -123,3 +125,18 @@ void after_fork_child() {
 }
 
 } // namespace valley::shim::owner
+
+extern "C" void* __libc_stack_end; // ld.so: the stack pointer the process started with
+
+namespace valley::shim {
+
+constinit StackRange g_main_stack{0, 0};
+
+void jump_init() {
+  // The main thread's frames all lie below where the process started.
+  const uintptr_t top = reinterpret_cast<uintptr_t>(__libc_stack_end);
+  constexpr uintptr_t kFreeBelow = uintptr_t{128} << 20;
+  if (top > kFreeBelow) g_main_stack = {top - kFreeBelow, top + 1};
+}
+
+} // namespace valley::shim

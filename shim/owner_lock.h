@@ -41,22 +41,33 @@ extern std::atomic<uint32_t> g_revoked; ///< any bit set: the window is closed
 /// valley's revokes the window for good the first time it asks.
 bool is_owner();
 
+/// Closes the window enter() opened.
+inline void leave() {
+  const uint32_t n = g_busy.n.load(std::memory_order_relaxed);
+  g_busy.n.store(n - 1, std::memory_order_release);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (n == 1) g_busy.outer_sp = 0; // read only while a window is open
+}
+
 /// Opens the owner's window; false on any other thread or while revoked.
 inline bool enter() {
   if (!is_owner()) return false;
   const uint32_t outer = g_busy.n.load(std::memory_order_relaxed);
+  // Before the count and again after it: a handler that runs just before the count takes
+  // the window itself and clears the field when it leaves. While the count is up, the field
+  // holds the outermost window's stack pointer (or, for a few instructions, 0: a jump then
+  // forgets nothing).
+  const uintptr_t sp = outer == 0 ? stack_pointer() : 0;
+  if (outer == 0) g_busy.outer_sp = sp;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   g_busy.n.store(outer + 1, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
-  // After the count: a handler that lands in between nests and leaves this alone.
-  if (outer == 0) g_busy.outer_sp = stack_pointer();
+  if (outer == 0) g_busy.outer_sp = sp;
   if (g_revoked.load(std::memory_order_acquire) == 0) return true;
-  g_busy.n.store(g_busy.n.load(std::memory_order_relaxed) - 1, std::memory_order_release);
+  leave();
   return false;
 }
 
-inline void leave() {
-  g_busy.n.store(g_busy.n.load(std::memory_order_relaxed) - 1, std::memory_order_release);
-}
 
 /// The other side: keeps the owner out until readmit(). Callers serialize among themselves
 /// (the coalescer's mutex). False when the owner stayed inside a second (a long signal

@@ -60,6 +60,24 @@ struct Tls {
 };
 constinit thread_local Tls t_tls __attribute__((tls_model("initial-exec"))){};
 
+// The count of calls inside valley goes up; `sp` (0 for a nested call) is stored before the
+// count and again after it, so that while the count is up the field holds the outermost
+// call's stack pointer (or, for a few instructions, 0: a longjmp then forgets nothing). A
+// handler that runs just before the count is an outermost call itself and clears the field.
+inline void enter_valley(Tls& t, uintptr_t sp) {
+  if (sp) t.outer_sp = sp;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  ++t.busy;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (sp) t.outer_sp = sp;
+}
+
+inline void leave_valley(Tls& t) {
+  --t.busy;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (t.busy == 0) t.outer_sp = 0; // read only while the count is up
+}
+
 uint32_t sat32(uint64_t v) { return v > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(v); }
 
 uint64_t mix(uint64_t k) {
@@ -239,8 +257,8 @@ VALLEY_HOT bool extend_run(Segment& seg, uint64_t run_next, uint32_t site, FdKin
 __attribute__((always_inline)) inline void record_call(int phase, const Call& c) {
   Tls& t = t_tls;
   const bool nested = t.busy != 0;
-  ++t.busy;
-  if (!nested) t.outer_sp = stack_pointer();
+  const uintptr_t sp = nested ? 0 : stack_pointer();
+  enter_valley(t, sp);
   if (!t.tid) t.tid = static_cast<uint32_t>(sys::gettid());
   // Inside the owner's window (or as the only thread), counters and the ring head take plain
   // instructions.
@@ -317,7 +335,7 @@ __attribute__((always_inline)) inline void record_call(int phase, const Call& c)
     }
   }
   if (entered) owner::leave();
-  --t.busy;
+  leave_valley(t);
 }
 
 // The phase to record in, starting tracing if this is the first call; -1: do not record.
@@ -370,12 +388,11 @@ bool fd_coalescible(int fd, uint64_t ra, uint64_t now, FdKind* kind) {
   if (g_phase.load(std::memory_order_acquire) != kActive) return false;
   Tls& t = t_tls;
   if (t.busy) return false; // a signal handler inside valley: write through
-  ++t.busy;
-  t.outer_sp = stack_pointer();
+  enter_valley(t, stack_pointer());
   const FdInfo fi = fd_peek(g_seg, fd, now);
   bool ok = fi.coalescible;
   if (ok && g_coalesce.sites[0]) ok = site_allows_coalescing(g_seg, ra, g_coalesce.sites, g_opts.max_frames);
-  --t.busy;
+  leave_valley(t);
   *kind = fi.kind;
   return ok;
 }
@@ -424,11 +441,16 @@ int fd_range_closed(unsigned lo, unsigned hi, int flags, int r) {
 void long_jump(uintptr_t here, uintptr_t target) {
   Tls& t = t_tls;
   if (t.busy && left_behind(t.outer_sp, here, target)) {
+    // The abandoned call may have been between the halves of a cache pair, or reserving
+    // the run's next record: start those afresh.
+    t.last_ra = 0;
+    t.last_key = 0;
+    t.last_row = nullptr;
+    t.run_next = 0;
+    t.outer_sp = 0;
     t.busy = 0;
-    t.run_next = 0; // the abandoned call may have been reserving the run's next record
   }
-  const bool window_closed = owner::jumped(here, target);
-  coalesce_jumped(here, target, window_closed);
+  owner::jumped(here, target);
 }
 
 void image_ending(bool destructor) {
