@@ -52,9 +52,9 @@ void before_jump(const __jmp_buf_tag* env) {
 using JumpFn = void (*)(__jmp_buf_tag*, int);
 
 // The pointers as they are, without resolving: a handler may have interrupted the resolution
-// on this thread. glibc's four are one function with two entry checks, so any will do. They
-// are resolved by valley's constructor, before a program can have set a signal handler; only
-// a jump from a handler that interrupted that constructor could find none.
+// on this thread. glibc's four are one function with two entry checks, so any will do.
+// valley's constructor resolves them; only a jump from a handler that interrupted that
+// resolution could find none.
 [[noreturn]] void jump(JumpFn f, __jmp_buf_tag* env, int val) {
   if (!f) f = real::siglongjmp;
   if (!f) f = real::longjmp;

@@ -25,9 +25,9 @@ inline uintptr_t stack_pointer() {
 #endif
 }
 
-/// The main thread's stack: [lo, hi) around __libc_stack_end, set by jump_init(); empty
-/// before. The kernel keeps at least 128 MiB below the stack free of other mappings, so
-/// nothing else (a coroutine's stack, a thread's) lies in it.
+/// The main thread's stack: [lo, hi) below __libc_stack_end, set by jump_init(); empty
+/// before. The kernel keeps at least 128 MiB below the stack for it: mmap places nothing
+/// there (a coroutine's stack, a thread's) unless a program asks for the address.
 struct StackRange {
   uintptr_t lo, hi;
 };

@@ -68,7 +68,6 @@ inline bool enter() {
   return false;
 }
 
-
 /// The other side: keeps the owner out until readmit(). Callers serialize among themselves
 /// (the coalescer's mutex). False when the owner stayed inside a second (a long signal
 /// handler, a debugger stop, a frame left by siglongjmp): nothing was excluded, and the
