@@ -10,6 +10,7 @@
 /// leaves behind.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 namespace valley::shim {
@@ -23,6 +24,27 @@ inline uintptr_t stack_pointer() {
 #else
   return reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
 #endif
+}
+
+/// Entering: `raise` puts an entry count up. `sp` (0 for a nested entry) goes into `outer_sp`
+/// before the count and again after it, so that while the count is up the field holds the
+/// outermost entry's stack pointer, or for a few instructions 0 (a longjmp then forgets
+/// nothing). A handler that runs just before the count is an outermost entry itself and
+/// clears the field when it leaves.
+template <class Raise> inline void enter_marked(uintptr_t& outer_sp, uintptr_t sp, Raise raise) {
+  if (sp) outer_sp = sp;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  raise();
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (sp) outer_sp = sp;
+}
+
+/// Leaving: `lower` puts the count down and returns it; at 0 the field is cleared (it is read
+/// only while the count is up).
+template <class Lower> inline void leave_marked(uintptr_t& outer_sp, Lower lower) {
+  const uint32_t left = lower();
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (left == 0) outer_sp = 0;
 }
 
 /// The main thread's stack: [lo, hi) below __libc_stack_end, set by jump_init(); empty

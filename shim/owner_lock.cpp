@@ -97,13 +97,12 @@ bool exclude() {
   return false;
 }
 
-bool jumped(uintptr_t here, uintptr_t target) {
+void jumped(uintptr_t here, uintptr_t target) {
   if (t_role != kOwner || g_busy.n.load(std::memory_order_relaxed) == 0 ||
       !left_behind(g_busy.outer_sp, here, target))
-    return false;
+    return;
   g_busy.outer_sp = 0;
   g_busy.n.store(0, std::memory_order_release);
-  return true;
 }
 
 void readmit() { g_revoked.fetch_and(~uint32_t{kHeld}, std::memory_order_release); }

@@ -43,26 +43,19 @@ bool is_owner();
 
 /// Closes the window enter() opened.
 inline void leave() {
-  const uint32_t n = g_busy.n.load(std::memory_order_relaxed);
-  g_busy.n.store(n - 1, std::memory_order_release);
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  if (n == 1) g_busy.outer_sp = 0; // read only while a window is open
+  leave_marked(g_busy.outer_sp, [] {
+    const uint32_t n = g_busy.n.load(std::memory_order_relaxed) - 1;
+    g_busy.n.store(n, std::memory_order_release);
+    return n;
+  });
 }
 
 /// Opens the owner's window; false on any other thread or while revoked.
 inline bool enter() {
   if (!is_owner()) return false;
   const uint32_t outer = g_busy.n.load(std::memory_order_relaxed);
-  // Before the count and again after it: a handler that runs just before the count takes
-  // the window itself and clears the field when it leaves. While the count is up, the field
-  // holds the outermost window's stack pointer (or, for a few instructions, 0: a jump then
-  // forgets nothing).
-  const uintptr_t sp = outer == 0 ? stack_pointer() : 0;
-  if (outer == 0) g_busy.outer_sp = sp;
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  g_busy.n.store(outer + 1, std::memory_order_relaxed);
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  if (outer == 0) g_busy.outer_sp = sp;
+  enter_marked(g_busy.outer_sp, outer == 0 ? stack_pointer() : 0,
+               [outer] { g_busy.n.store(outer + 1, std::memory_order_relaxed); });
   if (g_revoked.load(std::memory_order_acquire) == 0) return true;
   leave();
   return false;
@@ -76,8 +69,8 @@ bool exclude();
 void readmit();
 
 /// A longjmp from `here` to `target` on the owner's thread: closes the windows it leaves
-/// behind (jump.h). True when it did.
-bool jumped(uintptr_t here, uintptr_t target);
+/// behind (jump.h).
+void jumped(uintptr_t here, uintptr_t target);
 
 /// valley's flusher thread: never the owner, never a reason to revoke.
 void become_helper();

@@ -60,22 +60,13 @@ struct Tls {
 };
 constinit thread_local Tls t_tls __attribute__((tls_model("initial-exec"))){};
 
-// The count of calls inside valley goes up; `sp` (0 for a nested call) is stored before the
-// count and again after it, so that while the count is up the field holds the outermost
-// call's stack pointer (or, for a few instructions, 0: a longjmp then forgets nothing). A
-// handler that runs just before the count is an outermost call itself and clears the field.
+// The count of calls inside valley, with the outermost one's stack pointer (jump.h).
 inline void enter_valley(Tls& t, uintptr_t sp) {
-  if (sp) t.outer_sp = sp;
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  ++t.busy;
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  if (sp) t.outer_sp = sp;
+  enter_marked(t.outer_sp, sp, [&] { ++t.busy; });
 }
 
 inline void leave_valley(Tls& t) {
-  --t.busy;
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  if (t.busy == 0) t.outer_sp = 0; // read only while the count is up
+  leave_marked(t.outer_sp, [&] { return --t.busy; });
 }
 
 uint32_t sat32(uint64_t v) { return v > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(v); }
