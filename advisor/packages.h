@@ -2,7 +2,7 @@
 /// @file packages.h
 /// @brief Which Debian package installed a module that has no symbols, so the report can say
 /// where names would come from (its -dbgsym package, or debuginfod by build-id). An optional
-/// nicety: no dpkg, a slow or a failing one only means no package is named.
+/// nicety: no dpkg, a slow or a failing one only means no package is named (S-09).
 #pragma once
 
 #include <map>

@@ -320,7 +320,7 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
       std::string loc = "?";
       // One source line (with its inline chain) is one site, even when it holds several calls
       // (a ?: of two writes). A call made inside a library is also split by the library's
-      // line or return address: each of its functions that does I/O is a site of its own.
+      // line or return address: each of its functions that does I/O is a site of its own (S-08).
       if (sm) loc = location_key(sm->frame) + (sm->caller ? "/" + location_key(*sm->caller) : "");
       std::string key = fmt::format("{}:{}:{}", loc, op_name(static_cast<Op>(op)),
                                     fd_kind_name(static_cast<FdKind>(kind)) ? fd_kind_name(static_cast<FdKind>(kind)) : "?");

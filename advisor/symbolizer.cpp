@@ -68,7 +68,7 @@ bool is_function(Dwarf_Die* die) {
   return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine || tag == DW_TAG_entry_point;
 }
 
-// The inline chain at `vaddr`: when the innermost function there is an inlined instance, its
+// The inline chain at `vaddr` (S-07): when the innermost function there is an inlined instance, its
 // name and, for it and each enclosing inlined instance, the function it was inlined into with
 // the call's file:line (DW_AT_call_file/line). dwarf_getscopes stops at the innermost inlined
 // instance and continues with its abstract definition, so the concrete chain is taken from

@@ -2,7 +2,7 @@
 /// @file symbolizer.h
 /// @brief Offline symbolization of recorded return addresses through the module map of the
 /// traced process (HAZARDS.md S-04): address → module → file vaddr → function, file:line, and
-/// the chain of functions the code was inlined into (as `eu-addr2line -i` shows it).
+/// the chain of functions the code was inlined into (as `eu-addr2line -i` shows it; S-07).
 #pragma once
 
 #include "valley/format.h"

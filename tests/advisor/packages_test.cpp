@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Which package owns a module without symbols: dpkg -S asked once for every spelling of a
 // path, its answer parsed; and a missing, failing or hanging dpkg costs at most the deadline
-// and names no package.
+// and names no package (S-09).
 #include "packages.h"
 #include "trace_builder.h"
 

@@ -74,7 +74,7 @@ void expect_named_or_hinted(const json& rep, const std::string& module,
   EXPECT_EQ(h["build_id"].get<std::string>().size(), 40u) << h.dump();
 }
 
-// Inserting rows without a transaction: libsqlite3 reads the database with pread64, writes it
+// S-08. Inserting rows without a transaction: libsqlite3 reads the database with pread64, writes it
 // and its journal with pwrite64 (in different functions) and reads /dev/urandom once, all
 // called from the same frames of the sqlite3 shell. Each op is its own site, and sites that
 // only the library function tells apart do not print the same.
@@ -111,7 +111,7 @@ TEST(SqliteNames, LibraryFunctionsSplitTheShellsSites) {
   EXPECT_EQ(rep["processes"][0]["program"], "sqlite3");
 }
 
-// curl fetching from Python's http.server over loopback: its sends and its recvs are made by
+// S-08. curl fetching from Python's http.server over loopback: its sends and its recvs are made by
 // different functions of libcurl from the same frame of curl, and are told apart.
 TEST(CurlNames, SendsAndRecvsOfLibcurlAreTwoSites) {
   const std::string server = "import http.server, os\n"

@@ -96,7 +96,7 @@ std::vector<std::string> lines_from(const std::string& text, const std::string& 
   return out;
 }
 
-// -O2 inlines put_field into emit_row into main: the finding, its stack and the dump name
+// S-07. -O2 inlines put_field into emit_row into main: the finding, its stack and the dump name
 // the inlined function at its own line, then each function it was inlined into at the line of
 // the inlined call, innermost first.
 TEST_F(Names, InlinedHelpersAtO2) {
@@ -152,7 +152,7 @@ TEST_F(Names, InlinedHelpersAtO2) {
             ":" + std::to_string(loop));
 }
 
-// One program line reaches three I/O calls in three functions of a library: three sites, each
+// S-08. One program line reaches three I/O calls in three functions of a library: three sites, each
 // named by the library function that made the call and the program line that called in.
 TEST_F(Names, LibraryFunctionsSplitSites) {
   trace({victim("kv_client")});
@@ -232,8 +232,8 @@ TEST_F(Names, IdenticalSymbolizedStacksPrintOnce) {
   EXPECT_EQ(text.find("stack ("), text.rfind("stack (")) << text;
 }
 
-// A stripped executable: its frames are module+0xOFFSET, and the report says so once, with the
-// build-id that debuginfod would need; no package owns a file in a temporary directory.
+// S-09. A stripped executable: its frames are module+0xOFFSET, and the report says so once, with
+// the build-id that debuginfod would need; no package owns a file in a temporary directory.
 TEST_F(Names, StrippedModuleIsNamedOnceWithItsBuildId) {
   fs::path exe = tmp_ / "sw";
   fs::copy_file(victim("small_writes"), exe);
