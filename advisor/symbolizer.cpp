@@ -110,6 +110,15 @@ void inline_chain(Dwfl_Module* mod, uint64_t vaddr, Resolved& r) {
   std::free(scopes);
 }
 
+// Whether a compilation unit covers `vaddr`. Past the end of a unit's code (crt1's _start
+// after the program's last function) libdwfl still answers with the unit's last line.
+bool in_a_unit(Dwfl_Module* mod, uint64_t vaddr) {
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cu = dwfl_module_addrdie(mod, vaddr, &bias);
+  // A unit without address attributes cannot be checked: trust the line table.
+  return cu && dwarf_haspc(cu, vaddr - bias) != 0;
+}
+
 bool has_symtab(Elf* elf) {
   Elf_Scn* scn = nullptr;
   while (elf && (scn = elf_nextscn(elf, scn)) != nullptr) {
@@ -140,7 +149,7 @@ struct Symbolizer::ModuleFile {
     std::string symbol;
     if (const char* name = dwfl_module_addrinfo(mod, vaddr, &off, &sym, nullptr, nullptr, nullptr))
       symbol = demangle(name);
-    if (Dwfl_Line* line = dwfl_module_getsrc(mod, vaddr)) {
+    if (Dwfl_Line* line = in_a_unit(mod, vaddr) ? dwfl_module_getsrc(mod, vaddr) : nullptr) {
       int lineno = 0;
       if (const char* src = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr)) {
         r.file = src;

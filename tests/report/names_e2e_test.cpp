@@ -152,6 +152,29 @@ TEST_F(Names, InlinedHelpersAtO2) {
             ":" + std::to_string(loop));
 }
 
+// S-07 in C++: a member function inlined into a static template inlined into main. The
+// stack's last frame, crt1's _start, has no line of its own and gets none.
+TEST_F(Names, InlinedMemberFunctionAtO2) {
+  trace({victim("inlined_o2_cxx"), "digits.txt"});
+  json rep = report_json();
+  ASSERT_EQ(rep["findings"].size(), 1u) << rep.dump(1);
+  const json& loc = rep["findings"][0]["location"];
+  EXPECT_EQ(loc["function"].get<std::string>().rfind("app::Sink::put(", 0), 0u) << loc.dump(1);
+  EXPECT_EQ(loc["line"], line_of("inlined_o2_cxx.cpp", "SITE"));
+  ASSERT_EQ(loc["inlined_into"].size(), 2u) << loc.dump(1);
+  EXPECT_NE(loc["inlined_into"][0]["function"].get<std::string>().find("emit_all<int>"),
+            std::string::npos);
+  EXPECT_EQ(loc["inlined_into"][0]["line"], line_of("inlined_o2_cxx.cpp", "CALL"));
+  EXPECT_EQ(loc["inlined_into"][1]["function"], "main");
+  EXPECT_EQ(loc["inlined_into"][1]["line"], line_of("inlined_o2_cxx.cpp", "LOOP"));
+  const json& frames = rep["findings"][0]["stacks"][0]["frames"];
+  ASSERT_FALSE(frames.empty());
+  const json& last = frames.back();
+  EXPECT_EQ(last["function"], "_start") << last.dump(1);
+  EXPECT_EQ(last["file"], "") << last.dump(1);
+  EXPECT_EQ(last["line"], 0) << last.dump(1);
+}
+
 // S-08. One program line reaches three I/O calls in three functions of a library: three sites, each
 // named by the library function that made the call and the program line that called in.
 TEST_F(Names, LibraryFunctionsSplitSites) {
