@@ -125,6 +125,7 @@ int run_report(Args args) {
   if (m.processes.empty() && m.problems.empty())
     throw std::runtime_error(fmt::format("{}: no traces here (no <pid>-<n>.vseg files)", o.dir));
   std::vector<Finding> findings = evaluate_rules(m, settings.advisor);
+  find_packages(m.unnamed_modules);
   if (o.json) {
     render_json(stdout, m, findings, settings.advisor);
   } else {

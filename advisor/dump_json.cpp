@@ -3,6 +3,7 @@
 /// @brief `valley dump --json`, schema in dump-json.md. Written as it streams: each process
 /// object is built without its events, which are then appended one at a time.
 #include "dump_model.h"
+#include "frame_json.h"
 #include "text.h"
 
 #include <fmt/format.h>
@@ -27,7 +28,8 @@ json frame_json(const Frame& f) {
           {"file", opt_string(f.file)},
           {"line", f.line ? json(f.line) : json(nullptr)},
           {"build_id_mismatch", f.build_id_mismatch},
-          {"text", frame_text(f)}};
+          {"text", frame_text(f)},
+          {"inlined_into", inlined_json(f, true)}};
 }
 
 json size_hist_json(const uint64_t (&h)[kHistBuckets]) {
@@ -191,6 +193,7 @@ json process_json(const ProcessView& p) {
   j["pid_reused"] = info.pid_reused;
   j["command"] = info.argv;
   j["command_truncated"] = info.cmdline_truncated;
+  j["program"] = program_name(info.argv, std::string(fixed_string(h.exe)));
   j["exe"] = std::string(fixed_string(h.exe));
   j["state"] = end_name(info.end);
   j["state_flags"] = state_flag_names(h.state);

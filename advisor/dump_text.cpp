@@ -80,6 +80,7 @@ public:
     line("== process {}: pid {}, ppid {}, origin {}, state {}, duration {}", t.name, h.pid, h.ppid,
          origin, end_name(info.end), format_ns(info.duration_ns));
     line("  command: {}{}", shell_join(info.argv), info.cmdline_truncated ? " (truncated)" : "");
+    line("  program: {}", printable(program_name(info.argv, std::string(fixed_string(h.exe)))));
     line("  exe: {}", printable(fixed_string(h.exe)));
     line("  clock: {}, {:.4f} ns/tick{}", h.clock == ClockKind::tsc ? "tsc" : "monotonic",
          info.clock.ns_per_tick, info.clock.note.empty() ? "" : " (" + info.clock.note + ")");
@@ -179,6 +180,8 @@ private:
       auto flags = site_flag_names(s.entry->data.flags);
       line("    site {}{}: {}", id, flags.empty() ? "" : " [" + join(flags, ",") + "]",
            printable(frame_text(s.frame)));
+      const std::vector<std::string> inlined = frame_lines(s.frame);
+      for (size_t k = 1; k < inlined.size(); ++k) line("      {}", printable(inlined[k]));
       if (s.caller) line("      caller: {}", printable(frame_text(*s.caller)));
       if (s.entry->data.flags & kSiteMarker) library(p.trace, s.entry->data.caller);
       for (uint32_t sid : s.stacks)
@@ -203,8 +206,14 @@ private:
     const StackRow& row = p.trace.stacks[id - 1];
     line("      stack {} (site {}, hits {}):", id, row.site, row.hits);
     const auto& frames = p.model->stacks[id - 1];
-    for (size_t i = 0; i < frames.size(); ++i)
-      line("        #{} {}", i, printable(frame_text(frames[i])));
+    for (size_t i = 0; i < frames.size(); ++i) {
+      // Functions inlined at one address share its frame number.
+      const std::string number = fmt::format("#{}", i);
+      const std::vector<std::string> lines = frame_lines(frames[i]);
+      for (size_t k = 0; k < lines.size(); ++k)
+        line("        {} {}", k == 0 ? number : std::string(number.size(), ' '),
+             printable(lines[k]));
+    }
   }
 
   void counters(const ProcessView& p) {

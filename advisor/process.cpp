@@ -53,6 +53,17 @@ std::vector<std::string> split_cmdline(const char* data, size_t len) {
   return argv;
 }
 
+std::string program_name(const std::vector<std::string>& argv, const std::string& exe) {
+  auto base = [](const std::string& p) {
+    size_t slash = p.rfind('/');
+    return slash == std::string::npos ? p : p.substr(slash + 1);
+  };
+  // A login shell's argv[0] is "-bash"; the program is bash.
+  std::string name = argv.empty() ? std::string() : base(argv[0]);
+  if (name.starts_with('-')) name.erase(0, 1);
+  return name.empty() ? base(exe) : name;
+}
+
 ProcessInfo describe(const Trace& t, const RunDir& run) {
   const SegmentHeader& h = t.header;
   ProcessInfo info;

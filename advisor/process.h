@@ -54,6 +54,10 @@ Clock calibrate(const SegmentHeader& h);
 /// Splits /proc/self/cmdline bytes (NUL-separated, maybe without a final NUL) into argv.
 std::vector<std::string> split_cmdline(const char* data, size_t len);
 
+/// The name a process was started as: argv[0]'s file name ("redis-server", even when it is a
+/// symlink to redis-check-rdb), else the executable's file name.
+std::string program_name(const std::vector<std::string>& argv, const std::string& exe);
+
 /// Describes `trace` (whose header must be valid), looking at the other traces of its run
 /// for the image it was exec'd from.
 ProcessInfo describe(const Trace& trace, const RunDir& run);

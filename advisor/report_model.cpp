@@ -41,15 +41,42 @@ std::string base_name(const std::string& p) {
   return s == std::string::npos ? p : p.substr(s + 1);
 }
 
-std::string frame_key(const Frame& f) {
-  if (f.module.empty()) return fmt::format("0x{:x}", f.address);
-  return fmt::format("{}+0x{:x}", base_name(f.module), f.offset);
+// Two stacks that print the same are one stack: raw return addresses differ where a line
+// holds several calls, or where only inlining tells two paths apart.
+std::string stack_key(const std::vector<Frame>& fs) {
+  std::string k;
+  for (const Frame& f : fs) k += location_key(f) + ";";
+  return k;
 }
 
-std::string frames_key(const std::vector<Frame>& fs) {
-  std::string k;
-  for (const Frame& f : fs) k += frame_key(f) + ";";
-  return k;
+// "name in lib.so.6" (the library's function that made the call), or "lib.so.6+0x1f".
+std::string library_text(const Frame& f) {
+  if (f.module.empty() || f.build_id_mismatch || f.function.empty()) return frame_text(f);
+  std::string s = f.function;
+  if (!f.inlined_into.empty())
+    s += fmt::format(" (inlined into {})", f.inlined_into.front().function);
+  return fmt::format("{} in {}", s, base_name(f.module));
+}
+
+// The modules of the frames a report shows (sites, callers, kept stacks) whose frames print
+// without a function because the file has neither a symbol table nor debug info.
+std::vector<UnnamedModule> unnamed_modules(const std::vector<SiteAgg>& sites, Symbolizer& sym) {
+  std::set<std::string> paths;
+  auto note = [&](const Frame& f) {
+    if (!f.module.empty() && f.function.empty() && !f.build_id_mismatch) paths.insert(f.module);
+  };
+  for (const SiteAgg& a : sites) {
+    note(a.frame);
+    if (a.caller) note(*a.caller);
+    for (const StackView& v : a.stacks)
+      for (const Frame& f : v.frames) note(f);
+  }
+  std::vector<UnnamedModule> out;
+  for (const std::string& p : paths) {
+    std::optional<ModuleSymbols> ms = sym.symbols(p);
+    if (ms && !ms->symtab && !ms->debuginfo) out.push_back({p, ms->build_id, {}});
+  }
+  return out;
 }
 
 } // namespace
@@ -93,6 +120,11 @@ std::string SiteAgg::top_path() const {
   for (auto& [p, c] : paths)
     if (c > n) best = p, n = c;
   return best;
+}
+
+std::string site_text(const SiteAgg& a) {
+  if (!a.caller) return frame_text(a.frame, SourcePaths::base);
+  return fmt::format("{} via {}", frame_text(*a.caller, SourcePaths::base), library_text(a.frame));
 }
 
 const SiteAgg* RunModel::find(const std::string& key) const {
@@ -247,6 +279,7 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
   m.problems = run.problems;
   Symbolizer symbolizer;
   std::map<std::string, size_t> index;
+  std::vector<std::unordered_map<std::string, size_t>> stack_index; // per site: stack → index
   for (const Trace& t : run.traces) {
     ProcessSummary ps;
     ps.name = t.name;
@@ -269,6 +302,7 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
     ps.sites_full = h.sites_full;
     ps.killed = !(h.state & (kStateFinished | kStateExec));
     ProcessInfo info = describe(t, run);
+    ps.program = program_name(info.argv, ps.exe);
     TraceModel tm = build_model(t, symbolizer);
 
     std::unordered_map<uint64_t, int> by_counter_key;
@@ -284,14 +318,10 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
       if (op == 0 || op > kOpMax) continue;
       const SiteModel* sm = tm.site(site);
       std::string loc = "?";
-      if (sm) {
-        // One source line is one site, even when it holds several calls (a ?: of two writes).
-        const Frame& at = sm->caller ? *sm->caller : sm->frame;
-        if (!at.function.empty() && !at.file.empty() && at.line > 0 && !at.build_id_mismatch)
-          loc = fmt::format("{}:{}:{}:{}", base_name(at.module), at.function, at.file, at.line);
-        else
-          loc = frame_key(sm->frame) + (sm->caller ? "/" + frame_key(*sm->caller) : "");
-      }
+      // One source line (with its inline chain) is one site, even when it holds several calls
+      // (a ?: of two writes). A call made inside a library is also split by the library's
+      // line or return address: each of its functions that does I/O is a site of its own (S-08).
+      if (sm) loc = location_key(sm->frame) + (sm->caller ? "/" + location_key(*sm->caller) : "");
       std::string key = fmt::format("{}:{}:{}", loc, op_name(static_cast<Op>(op)),
                                     fd_kind_name(static_cast<FdKind>(kind)) ? fd_kind_name(static_cast<FdKind>(kind)) : "?");
       auto [it, fresh] = index.try_emplace(key, m.sites.size());
@@ -324,19 +354,13 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
         std::string p(fixed_string(t.files[r.last_file - 1].path));
         if (a.paths.size() < 8 || a.paths.count(p)) a.paths[p] += r.calls;
       }
-      if (sm && a.stacks.size() < s.top_stacks) {
-        std::vector<uint32_t> ids = sm->stacks;
-        std::sort(ids.begin(), ids.end(), [&](uint32_t x, uint32_t y) {
-          return t.stacks[x - 1].hits > t.stacks[y - 1].hits;
-        });
-        for (uint32_t id : ids) {
-          if (a.stacks.size() >= s.top_stacks) break;
-          const auto& fr = tm.stacks[id - 1];
-          std::string k = frames_key(fr);
-          bool dup = false;
-          for (StackView& v : a.stacks)
-            if (frames_key(v.frames) == k) v.hits += t.stacks[id - 1].hits, dup = true;
-          if (!dup) a.stacks.push_back({fr, t.stacks[id - 1].hits});
+      if (sm) {
+        if (stack_index.size() < m.sites.size()) stack_index.resize(m.sites.size());
+        auto& seen = stack_index[it->second];
+        for (uint32_t id : sm->stacks) {
+          auto [at, fresh_stack] = seen.try_emplace(stack_key(tm.stacks[id - 1]), a.stacks.size());
+          if (fresh_stack) a.stacks.push_back({tm.stacks[id - 1], 0});
+          a.stacks[at->second].hits += t.stacks[id - 1].hits;
         }
       }
     }
@@ -360,6 +384,12 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
     m.flush_writes += ps.flush_writes;
     m.processes.push_back(ps);
   }
+  for (SiteAgg& a : m.sites) {
+    std::stable_sort(a.stacks.begin(), a.stacks.end(),
+                     [](const StackView& x, const StackView& y) { return x.hits > y.hits; });
+    if (a.stacks.size() > s.top_stacks) a.stacks.resize(s.top_stacks);
+  }
+  m.unnamed_modules = unnamed_modules(m.sites, symbolizer);
   for (const SiteAgg& a : m.sites)
     if (a.coalesced) m.coalesced_run = true;
   if (m.flush_writes) m.coalesced_run = true;

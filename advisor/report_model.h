@@ -5,6 +5,7 @@
 /// Memory grows with call sites and fds, never with events.
 #pragma once
 
+#include "packages.h"
 #include "segment_reader.h"
 #include "settings.h"
 #include "symbolizer.h"
@@ -78,6 +79,7 @@ struct ProcessSummary {
   std::string name;
   uint32_t pid = 0;
   std::string exe;
+  std::string program;           ///< as started (argv[0]'s file name), see program_name()
   bool readable = false;
   bool coverage_valid = false;
   uint64_t kernel_reads = 0, kernel_writes = 0, seen_reads = 0, seen_writes = 0;
@@ -95,9 +97,17 @@ struct RunModel {
   std::vector<Problem> problems;
   bool coalesced_run = false;
   uint64_t flush_writes = 0;
+  /// Modules whose frames print as module+0xOFFSET for want of symbols, by path; `package` is
+  /// filled by find_packages() (not by build_run_model: it runs dpkg).
+  std::vector<UnnamedModule> unnamed_modules;
 
   const SiteAgg* find(const std::string& key) const;
 };
+
+/// How the report names a site: its frame, or for a call made inside a library, the first
+/// frame outside it and the library's function ("main at app.c:12 via unixWrite in
+/// libsqlite3.so.0"). File names only, no directories.
+std::string site_text(const SiteAgg& a);
 
 inline constexpr size_t kMaxSizes = 4096;
 

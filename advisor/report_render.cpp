@@ -4,6 +4,7 @@
 #include "report.h"
 
 #include "dump_model.h"
+#include "frame_json.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -21,13 +22,6 @@ std::string base(const std::string& p) {
 }
 
 const Frame& location(const SiteAgg& a) { return a.caller ? *a.caller : a.frame; }
-
-std::string where(const Frame& f) {
-  if (f.build_id_mismatch) return frame_text(f);
-  if (!f.function.empty() && !f.file.empty())
-    return fmt::format("{} at {}:{}", f.function, base(f.file), f.line);
-  return frame_text(f);
-}
 
 const char* coalesce_kind(uint8_t k) {
   switch (static_cast<FdKind>(k)) {
@@ -61,7 +55,8 @@ std::string wrap(const std::string& text, size_t indent, size_t width) {
 nlohmann::json frame_json(const Frame& f) {
   nlohmann::json j{{"module", f.module}, {"offset", fmt::format("0x{:x}", f.offset)},
                    {"function", f.function}, {"file", f.file}, {"line", f.line},
-                   {"build_id_mismatch", f.build_id_mismatch}, {"text", frame_text(f)}};
+                   {"build_id_mismatch", f.build_id_mismatch}, {"text", frame_text(f)},
+                   {"inlined_into", inlined_json(f, false)}};
   if (f.build_id_mismatch) j["file"] = "", j["line"] = 0;
   return j;
 }
@@ -87,12 +82,12 @@ std::vector<std::string> blind_spots(const RunModel& m) {
     }
     if (!p.coverage_valid)
       out.push_back(fmt::format("{} ({}): no coverage measured (the process did not exit normally)",
-                                p.name, base(p.exe)));
+                                p.name, p.program));
     else
       out.push_back(fmt::format(
           "{} ({}): coverage: the kernel counted {} read and {} write syscalls, valley intercepted "
           "{} and {}{}",
-          p.name, base(p.exe), p.kernel_reads, p.kernel_writes, p.seen_reads, p.seen_writes,
+          p.name, p.program, p.kernel_reads, p.kernel_writes, p.seen_reads, p.seen_writes,
           p.kernel_reads > p.seen_reads || p.kernel_writes > p.seen_writes
               ? " (the rest came from calls valley cannot hook: libc's internal ones such as stdio flushing its buffer, static code, raw syscall(), io_uring)"
               : ""));
@@ -128,10 +123,10 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
     const SiteAgg& a = *f.site;
     const char* sev = f.severity == "high" ? "1;31" : f.severity == "medium" ? "33" : "36";
     fmt::print(out, "{}. {} {}  {}\n", ++n, c(sev, fmt::format("[{}]", f.rule)), c(sev, f.severity),
-               c("1", where(location(a))));
+               c("1", site_text(a)));
     fmt::print(out, "   {}\n", wrap(f.summary, 3, w));
     for (const SiteAgg* r : f.related)
-      fmt::print(out, "   with: {}\n", where(location(*r)));
+      fmt::print(out, "   with: {}\n", site_text(*r));
     std::string path = a.top_path();
     fmt::print(out, "   {}\n",
                wrap(fmt::format("evidence: {} {} calls on {}{}, {} bytes, size median {} B p90 {} B, "
@@ -160,7 +155,9 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
     }
     for (const StackView& sv : a.stacks) {
       fmt::print(out, "   stack ({} hit(s)):\n", sv.hits);
-      for (const Frame& fr : sv.frames) fmt::print(out, "     {}\n", wrap(where(fr), 7, w));
+      for (const Frame& fr : sv.frames)
+        for (const std::string& l : frame_lines(fr, SourcePaths::base))
+          fmt::print(out, "     {}\n", wrap(l, 7, w));
     }
     fmt::print(out, "\n");
   }
@@ -169,8 +166,14 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
     fmt::print(out, "{}\n", c("1", "Coalescing (this run had the coalescer on): program calls vs syscalls"));
     for (const SiteAgg& a : m.sites)
       if (a.output && a.coalesced)
-        fmt::print(out, "  {}: {} calls, {} syscalls\n", where(location(a)), a.calls, a.syscalls());
+        fmt::print(out, "  {}: {} calls, {} syscalls\n", site_text(a), a.calls, a.syscalls());
     fmt::print(out, "  valley's own flush writes: {}\n\n", m.flush_writes);
+  }
+  if (!m.unnamed_modules.empty()) {
+    fmt::print(out, "{}\n", c("1", "Missing names"));
+    for (const UnnamedModule& u : m.unnamed_modules)
+      fmt::print(out, "  - {}\n", wrap(unnamed_module_text(u), 4, w));
+    fmt::print(out, "\n");
   }
   fmt::print(out, "{}\n", c("1", "Blind spots"));
   for (const std::string& b : blind_spots(m)) fmt::print(out, "  - {}\n", wrap(b, 4, w));
@@ -189,7 +192,8 @@ void render_json(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
     const SiteAgg& a = *f.site;
     nlohmann::json fj{{"rule", f.rule}, {"severity", f.severity}, {"summary", f.summary},
                       {"change", f.change}, {"language", language_name(f.language)},
-                      {"idiom", f.idiom}, {"site", a.key}, {"location", frame_json(location(a))},
+                      {"idiom", f.idiom}, {"site", a.key}, {"site_text", site_text(a)},
+                      {"location", frame_json(location(a))},
                       {"frame", frame_json(a.frame)}, {"shim_sites", a.shim_sites},
                       {"syscalls_before", f.before}, {"syscalls_after", f.after},
                       {"saved_ns", f.saved_ns}, {"coalescible", f.coalescible}};
@@ -214,14 +218,16 @@ void render_json(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
   }
   j["sites"] = nlohmann::json::array();
   for (const SiteAgg& a : m.sites)
-    j["sites"].push_back({{"site", a.key}, {"location", frame_json(location(a))},
+    j["sites"].push_back({{"site", a.key}, {"site_text", site_text(a)},
+                          {"location", frame_json(location(a))}, {"frame", frame_json(a.frame)},
                           {"op", op_name(static_cast<Op>(a.op))},
                           {"fd_kind", fd_kind_name(static_cast<FdKind>(a.kind))},
                           {"calls", a.calls}, {"syscalls", a.syscalls()}, {"coalesced", a.coalesced},
                           {"bytes", a.bytes}, {"time_ns", a.time_ns}, {"processes", a.pids.size()}});
   j["processes"] = nlohmann::json::array();
   for (const ProcessSummary& p : m.processes)
-    j["processes"].push_back({{"trace", p.name}, {"pid", p.pid}, {"exe", p.exe}, {"readable", p.readable},
+    j["processes"].push_back({{"trace", p.name}, {"pid", p.pid}, {"program", p.program},
+                              {"exe", p.exe}, {"readable", p.readable},
                               {"coverage_valid", p.coverage_valid}, {"kernel_reads", p.kernel_reads},
                               {"kernel_writes", p.kernel_writes}, {"seen_reads", p.seen_reads},
                               {"seen_writes", p.seen_writes}, {"events", p.events},
@@ -230,6 +236,16 @@ void render_json(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
   j["coalesced_run"] = m.coalesced_run;
   j["flush_writes"] = m.flush_writes;
   j["blind_spots"] = blind_spots(m);
+  j["unnamed_modules"] = nlohmann::json::array();
+  for (const UnnamedModule& u : m.unnamed_modules) {
+    const bool known = !u.package.empty();
+    j["unnamed_modules"].push_back(
+        {{"path", u.path}, {"build_id", u.build_id},
+         {"package", known ? nlohmann::json(u.package) : nlohmann::json(nullptr)},
+         {"debug_package",
+          known ? nlohmann::json(dbgsym_package(u.package)) : nlohmann::json(nullptr)},
+         {"text", unnamed_module_text(u)}});
+  }
   j["problems"] = nlohmann::json::array();
   for (const Problem& p : m.problems) j["problems"].push_back({{"file", p.file}, {"message", p.message}});
   j["settings"] = {{"min_calls", s.min_calls}, {"max_age_ms", s.max_age_ms}, {"buffer_sizes", s.buffer_sizes}};
@@ -270,7 +286,7 @@ void render_compare(std::FILE* out, const RunModel& a, const RunModel& b, bool j
   for (const auto& [key, r] : sorted) {
     const SiteAgg* any = r.before ? r.before : r.after;
     fmt::print(out, "{:>10} {:>10} {:>10} {:>10}  {} ({}, {})\n", sys(r.before), sys(r.after),
-               format_ns(ns(r.before)), format_ns(ns(r.after)), where(location(*any)),
+               format_ns(ns(r.before)), format_ns(ns(r.after)), site_text(*any),
                op_name(static_cast<Op>(any->op)), fd_kind_name(static_cast<FdKind>(any->kind)));
   }
   fmt::print(out, "{:>10} {:>10}  valley's own flush writes\n", a.flush_writes, b.flush_writes);
@@ -286,14 +302,15 @@ std::string coalesce_config(const std::vector<Finding>& findings, const AdvisorS
     const char* k = coalesce_kind(a.kind);
     if (!k || a.frame.module.empty()) continue;
     if (a.caller) { // the shim keys on the return address: inside a library it means every caller
-      notes += fmt::format("# not listed: {} (called from inside {})\n", where(location(a)),
+      notes += fmt::format("# not listed: {} (called from inside {})\n", site_text(a),
                            base(a.frame.module));
       continue;
     }
     kinds.insert(k);
     sites.insert(a.shim_sites.begin(), a.shim_sites.end());
     size = std::max(size, f.replay->buffer_size);
-    notes += fmt::format("# {} [{}]: {} -> {:.0f} syscalls\n", where(location(a)), f.rule, f.before, f.after);
+    notes += fmt::format("# {} [{}]: {} -> {:.0f} syscalls\n", site_text(a), f.rule, f.before,
+                         f.after);
   }
   auto list = [](const std::set<std::string>& v) {
     std::string o = "[";

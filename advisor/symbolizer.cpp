@@ -5,8 +5,11 @@
 
 #include "segment_reader.h"
 
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <fmt/format.h>
+#include <gelf.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -46,7 +49,84 @@ std::string basename_of(const std::string& path) {
 struct Resolved {
   std::string function, file;
   int line = 0;
+  std::vector<InlinedCall> inlined_into;
 };
+
+// A function's name as the symbol table spells it (the demangled linkage name), else its
+// DWARF name. Both may sit on the abstract origin or the declaration, hence _integrate.
+std::string die_function_name(Dwarf_Die* die) {
+  Dwarf_Attribute attr;
+  const char* name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
+  if (!name) name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
+  if (name) return demangle(name);
+  name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr));
+  return name ? name : "";
+}
+
+bool is_function(Dwarf_Die* die) {
+  int tag = dwarf_tag(die);
+  return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine || tag == DW_TAG_entry_point;
+}
+
+// The inline chain at `vaddr` (S-07): when the innermost function there is an inlined instance, its
+// name and, for it and each enclosing inlined instance, the function it was inlined into with
+// the call's file:line (DW_AT_call_file/line). dwarf_getscopes stops at the innermost inlined
+// instance and continues with its abstract definition, so the concrete chain is taken from
+// that instance's own scopes (dwarf_getscopes_die), as eu-addr2line -i does.
+void inline_chain(Dwfl_Module* mod, uint64_t vaddr, Resolved& r) {
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cu = dwfl_module_addrdie(mod, vaddr, &bias);
+  if (!cu) return;
+  Dwarf_Die* scopes = nullptr;
+  int n = dwarf_getscopes(cu, vaddr - bias, &scopes);
+  if (n <= 0) {
+    std::free(scopes);
+    return;
+  }
+  Dwarf_Die innermost = scopes[0];
+  std::free(scopes);
+  scopes = nullptr;
+  n = dwarf_getscopes_die(&innermost, &scopes);
+  std::vector<Dwarf_Die*> fns;
+  for (int i = 0; i < n; ++i)
+    if (is_function(&scopes[i])) fns.push_back(&scopes[i]);
+  Dwarf_Files* files = nullptr;
+  size_t nfiles = 0;
+  if (fns.size() >= 2 && dwarf_tag(fns[0]) == DW_TAG_inlined_subroutine &&
+      dwarf_getsrcfiles(cu, &files, &nfiles) == 0) {
+    r.function = die_function_name(fns[0]);
+    for (size_t i = 0; i + 1 < fns.size() && dwarf_tag(fns[i]) == DW_TAG_inlined_subroutine; ++i) {
+      InlinedCall c;
+      c.function = die_function_name(fns[i + 1]);
+      Dwarf_Attribute attr;
+      Dwarf_Word v = 0;
+      if (dwarf_formudata(dwarf_attr(fns[i], DW_AT_call_file, &attr), &v) == 0 && v < nfiles)
+        if (const char* src = dwarf_filesrc(files, v, nullptr, nullptr)) c.file = src;
+      if (dwarf_formudata(dwarf_attr(fns[i], DW_AT_call_line, &attr), &v) == 0)
+        c.line = static_cast<int>(v);
+      r.inlined_into.push_back(std::move(c));
+    }
+  }
+  std::free(scopes);
+}
+
+// Whether a compilation unit covers `vaddr`. Past the end of a unit's code (crt1's _start
+// after the program's last function) libdwfl still answers with the unit's last line.
+bool in_a_unit(Dwfl_Module* mod, uint64_t vaddr) {
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cu = dwfl_module_addrdie(mod, vaddr, &bias);
+  // A unit without address attributes cannot be checked: trust the line table.
+  return cu && dwarf_haspc(cu, vaddr - bias) != 0;
+}
+
+bool has_symtab(Elf* elf) {
+  Elf_Scn* scn = nullptr;
+  while (elf && (scn = elf_nextscn(elf, scn)) != nullptr) {
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) && shdr.sh_type == SHT_SYMTAB) return true;
+  }
+  return false;
+}
 
 } // namespace
 
@@ -66,14 +146,23 @@ struct Symbolizer::ModuleFile {
     Resolved& r = it->second;
     GElf_Off off = 0;
     GElf_Sym sym{};
+    std::string symbol;
     if (const char* name = dwfl_module_addrinfo(mod, vaddr, &off, &sym, nullptr, nullptr, nullptr))
-      r.function = demangle(name);
-    if (Dwfl_Line* line = dwfl_module_getsrc(mod, vaddr)) {
+      symbol = demangle(name);
+    if (Dwfl_Line* line = in_a_unit(mod, vaddr) ? dwfl_module_getsrc(mod, vaddr) : nullptr) {
       int lineno = 0;
       if (const char* src = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr)) {
         r.file = src;
         r.line = lineno;
       }
+      inline_chain(mod, vaddr, r);
+    }
+    if (r.inlined_into.empty()) {
+      r.function = symbol;
+    } else if (!symbol.empty()) {
+      // The outermost function is the one the symbol table names: spell it the same way as
+      // frames that were not inlined.
+      r.inlined_into.back().function = symbol;
     }
     return r;
   }
@@ -135,16 +224,75 @@ Frame Symbolizer::resolve(uint64_t address, std::span<const ModuleRow> modules) 
   f.function = r.function;
   f.file = r.file;
   f.line = r.line;
+  f.inlined_into = r.inlined_into;
   return f;
 }
 
-std::string frame_text(const Frame& f) {
+std::optional<ModuleSymbols> Symbolizer::symbols(const std::string& path) {
+  ModuleFile* mf = open(path);
+  if (!mf) return std::nullopt;
+  ModuleSymbols s;
+  for (unsigned char c : mf->build_id)
+    s.build_id += fmt::format("{:02x}", c);
+  GElf_Addr bias = 0;
+  s.symtab = has_symtab(dwfl_module_getelf(mf->mod, &bias));
+  Dwarf_Addr dbias = 0;
+  if (Dwarf* dw = dwfl_module_getdwarf(mf->mod, &dbias)) {
+    s.debuginfo = true;
+    s.symtab = s.symtab || has_symtab(dwarf_getelf(dw));
+  }
+  return s;
+}
+
+namespace {
+
+std::string source(const std::string& file, SourcePaths paths) {
+  return paths == SourcePaths::base ? basename_of(file) : file;
+}
+
+// "name at file:line", "name" without a file; `inlined_into` names the caller, if any.
+std::string function_text(const std::string& name, const std::string& inlined_into,
+                          const std::string& file, int line, SourcePaths paths) {
+  std::string s = name.empty() ? std::string("??") : name;
+  if (!inlined_into.empty()) s += fmt::format(" (inlined into {})", inlined_into);
+  if (!file.empty()) s += fmt::format(" at {}:{}", source(file, paths), line);
+  return s;
+}
+
+} // namespace
+
+std::string frame_text(const Frame& f, SourcePaths paths) {
   if (f.module.empty()) return fmt::format("{:#x}", f.address);
   if (f.build_id_mismatch) return fmt::format("{}+{:#x} [build-id mismatch]", f.module, f.offset);
   std::string where = fmt::format("{}+{:#x}", basename_of(f.module), f.offset);
   if (f.function.empty()) return where;
-  if (f.file.empty()) return fmt::format("{} ({})", f.function, where);
-  return fmt::format("{} at {}:{}", f.function, f.file, f.line);
+  const std::string caller = f.inlined_into.empty() ? "" : f.inlined_into.front().function;
+  if (f.file.empty()) {
+    if (caller.empty()) return fmt::format("{} ({})", f.function, where);
+    return fmt::format("{} (inlined into {}) ({})", f.function, caller, where);
+  }
+  return function_text(f.function, caller, f.file, f.line, paths);
+}
+
+std::vector<std::string> frame_lines(const Frame& f, SourcePaths paths) {
+  std::vector<std::string> out{frame_text(f, paths)};
+  for (size_t i = 0; i < f.inlined_into.size(); ++i) {
+    const InlinedCall& c = f.inlined_into[i];
+    const std::string caller = i + 1 < f.inlined_into.size() ? f.inlined_into[i + 1].function : "";
+    out.push_back(function_text(c.function, caller, c.file, c.line, paths));
+  }
+  return out;
+}
+
+std::string location_key(const Frame& f) {
+  if (f.module.empty()) return fmt::format("{:#x}", f.address);
+  std::string k = basename_of(f.module);
+  if (f.build_id_mismatch || f.function.empty() || f.file.empty() || f.line <= 0)
+    return fmt::format("{}+{:#x}", k, f.offset);
+  k += fmt::format(":{}:{}:{}", f.function, f.file, f.line);
+  for (const InlinedCall& c : f.inlined_into)
+    k += fmt::format("<{}:{}:{}", c.function, c.file, c.line);
+  return k;
 }
 
 } // namespace valley::advisor

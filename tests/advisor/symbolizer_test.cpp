@@ -134,4 +134,66 @@ TEST_F(SymbolizerTest, LaterModuleRowsWin) {
   EXPECT_EQ(frame_text(symbolizer.resolve(0x10010, std::span(rows).first(1))), "old.so+0x10");
 }
 
+// What the report needs to tell users how to get names: the full victim has a symbol table
+// and DWARF, its stripped copy neither; both have the build-id the trace recorded.
+TEST_F(SymbolizerTest, ModuleSymbolsOfFullAndStrippedFiles) {
+  int exe = module_index(victim(), "valley_symbol_victim");
+  ASSERT_GE(exe, 0);
+  std::string recorded;
+  for (uint32_t i = 0; i < modules[exe].build_id_len; ++i) {
+    char hex[3];
+    std::snprintf(hex, sizeof hex, "%02x", modules[exe].build_id[i]);
+    recorded += hex;
+  }
+  auto full = symbolizer.symbols(VALLEY_SYMBOL_VICTIM);
+  ASSERT_TRUE(full.has_value());
+  EXPECT_TRUE(full->symtab);
+  EXPECT_TRUE(full->debuginfo);
+  EXPECT_EQ(full->build_id, recorded);
+  auto stripped = symbolizer.symbols(std::string(VALLEY_SYMBOL_VICTIM) + ".stripped");
+  ASSERT_TRUE(stripped.has_value());
+  EXPECT_FALSE(stripped->symtab);
+  EXPECT_FALSE(stripped->debuginfo);
+  EXPECT_EQ(stripped->build_id, recorded);
+  EXPECT_FALSE(symbolizer.symbols("/nonexistent/libnone.so").has_value());
+}
+
+Frame inlined_frame() {
+  Frame f;
+  f.module = "/opt/app/bin/client";
+  f.offset = 0x1234;
+  f.function = "send_request";
+  f.file = "/src/app/client.c";
+  f.line = 24;
+  f.inlined_into = {{"serve_one", "/src/app/client.c", 31}, {"main", "/src/app/main.c", 40}};
+  return f;
+}
+
+TEST(FrameText, InlineChainIsOneLinePerFunctionInnermostFirst) {
+  Frame f = inlined_frame();
+  EXPECT_EQ(frame_text(f), "send_request (inlined into serve_one) at /src/app/client.c:24");
+  EXPECT_EQ(frame_text(f, SourcePaths::base),
+            "send_request (inlined into serve_one) at client.c:24");
+  EXPECT_EQ(frame_lines(f, SourcePaths::base),
+            (std::vector<std::string>{"send_request (inlined into serve_one) at client.c:24",
+                                      "serve_one (inlined into main) at client.c:31",
+                                      "main at main.c:40"}));
+  f.inlined_into.clear();
+  EXPECT_EQ(frame_lines(f), std::vector<std::string>{"send_request at /src/app/client.c:24"});
+}
+
+// The site key tells apart the same line inlined into two callers, and equals for frames
+// that print the same whatever their addresses.
+TEST(FrameText, LocationKeyFollowsWhatIsPrinted) {
+  Frame a = inlined_frame(), b = inlined_frame();
+  b.offset = 0x5678;
+  EXPECT_EQ(location_key(a), location_key(b));
+  b.inlined_into[1].function = "other_main";
+  EXPECT_NE(location_key(a), location_key(b));
+  Frame bare;
+  bare.module = "/usr/bin/dd";
+  bare.offset = 0x5b7c;
+  EXPECT_EQ(location_key(bare), "dd+0x5b7c");
+}
+
 } // namespace
