@@ -2,7 +2,8 @@
 /// @file settings.cpp
 /// @brief toml++ → Settings. Every key is known, every value checked with the settings
 /// table's rules, and what toml++ accepts beyond valley.toml's subset of TOML (the shim's
-/// reader, shim/config_file.cpp) is refused here too, at the same FILE:LINE:COL.
+/// reader, shim/config_file.cpp) is refused here too; on a file with one mistake both name
+/// the same FILE:LINE:COL (I-18).
 #include "settings.h"
 
 #include <fmt/format.h>

@@ -2,7 +2,8 @@
 /// @file config_file.cpp
 /// @brief valley.toml in the traced process: the line grammar (tables, keys, one-line
 /// arrays), the settings table's checks on every value, and reading the file without ever
-/// blocking or reading more than settings::kMaxFileBytes.
+/// blocking or reading more than settings::kMaxFileBytes (I-17). What it accepts, the advisor's
+/// reader accepts, with the same values (I-18).
 #include "config_file.h"
 
 #include "config_lex.h"
@@ -270,7 +271,7 @@ bool parse_config(const char* text, size_t n, CoalesceOptions* out, ConfigError*
 }
 
 bool read_coalesce_config(const char* path, CoalesceOptions* out) {
-  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then refused as a FIFO).
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then refused as a FIFO; I-17).
   const int fd = sys::open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return refuse(path, "cannot read the config file: ", errno);
   struct ::stat info {};

@@ -100,7 +100,7 @@ Problem read_list(CoalesceOptions* o, const st::Setting& s, const char* value, c
 } // namespace
 
 void coalesce_defaults(CoalesceOptions* o) {
-  *o = CoalesceOptions{};
+  __builtin_memset(o, 0, sizeof *o); // 8 KiB: never as a temporary on a stack that may be small
   for (const st::Setting& s : st::kSettings) {
     if (!is_coalesce(s.id)) continue;
     if (s.type == Type::flag)
@@ -167,7 +167,7 @@ Problem coalesce_list_add(CoalesceOptions* o, const st::Setting& s, const char* 
 }
 
 bool read_options(char** env, Options* o) {
-  *o = Options{};
+  __builtin_memset(o, 0, sizeof *o);
   for (const st::Setting& s : st::kSettings) {
     if (s.type == Type::flag) set(o, s.id, st::default_flag(s.id));
     if (s.type == Type::count) set(o, s.id, st::default_count(s.id));

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The shared corpus: the shim's valley.toml reader and the advisor's give every file in
+// I-18, the shared corpus: the shim's valley.toml reader and the advisor's give every file in
 // corpus/ the verdict corpus/expected.txt names (accept, or refuse at LINE:COL saying so), and
 // read the same [coalesce] values from the files they accept. Inputs the fuzz targets once
 // found the readers disagreeing on stay in fuzz/regressions/.

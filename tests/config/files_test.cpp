@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// A config path that names a FIFO, a device or a directory, or a file too large: both readers
+// I-17: a config path that names a FIFO, a device or a directory, or a file too large: both readers
 // refuse it at once, in one line, instead of blocking (a FIFO without a writer), reading
 // forever (/dev/zero) or reading a directory as an empty file. In the traced program the
 // program runs on unchanged; the valley command stops with exit status 2.
