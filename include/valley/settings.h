@@ -121,6 +121,14 @@ constexpr double default_fraction(Id id) {
   return static_cast<double>(whole * scale + frac) / static_cast<double>(scale);
 }
 
+constexpr bool defaults_in_range() {
+  for (const Setting& s : kSettings)
+    if (s.type == Type::count && (default_count(s.id) < s.min || default_count(s.id) > s.max))
+      return false;
+  return true;
+}
+static_assert(defaults_in_range(), "a default in settings.def is outside its range");
+
 /// Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates,
 /// nothing above U+10FFFF), or 0.
 constexpr size_t utf8_length(const unsigned char* p, size_t avail) {
