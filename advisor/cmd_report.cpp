@@ -103,6 +103,11 @@ ReportOptions parse_args(Args args) {
 
 int run_report(Args args) {
   ReportOptions o = parse_args(args);
+  std::error_code same_ec;
+  if (!o.emit.empty() && !o.config.empty() &&
+      std::filesystem::equivalent(o.emit, o.config, same_ec))
+    throw UsageError(
+        fmt::format("report: --emit-config {} would overwrite the --config file", o.emit));
   Settings settings;
   if (!o.config.empty()) {
     try {

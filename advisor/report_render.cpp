@@ -295,38 +295,45 @@ void render_compare(std::FILE* out, const RunModel& a, const RunModel& b, bool j
 std::string coalesce_config(const std::vector<Finding>& findings, const AdvisorSettings& s) {
   std::set<std::string> kinds, sites;
   uint64_t size = 0;
+  size_t joined = 0; // the shim holds the sites joined by ',' in settings::kListBytes
   std::string notes;
   for (const Finding& f : findings) {
     const SiteAgg& a = *f.site;
     if (!f.coalescible || !f.replay) continue;
     const char* k = coalesce_kind(a.kind);
     if (!k || a.frame.module.empty()) continue;
+    const std::string name = comment_text(site_text(a));
     if (a.caller) { // the shim keys on the return address: inside a library it means every caller
-      notes += fmt::format("# not listed: {} (called from inside {})\n", site_text(a),
-                           base(a.frame.module));
+      notes += fmt::format("# not listed: {} (called from inside {})\n", name,
+                           comment_text(base(a.frame.module)));
       continue;
     }
+    std::vector<std::string> listed;
+    for (const std::string& site : a.shim_sites) {
+      std::string why = entry_problem(settings::Id::coalesce_sites, site);
+      if (why.empty() && !sites.count(site) && joined + site.size() > settings::kListBytes - 1)
+        why = "the list of sites is full";
+      if (!why.empty())
+        notes += fmt::format("# not listed: {} at {}: {}\n", comment_text(site), name,
+                             comment_text(why));
+      else if (sites.insert(site).second)
+        joined += site.size() + 1;
+      if (why.empty()) listed.push_back(site);
+    }
+    if (listed.empty()) continue;
     kinds.insert(k);
-    sites.insert(a.shim_sites.begin(), a.shim_sites.end());
     size = std::max(size, f.replay->buffer_size);
-    notes += fmt::format("# {} [{}]: {} -> {:.0f} syscalls\n", site_text(a), f.rule, f.before,
-                         f.after);
+    notes += fmt::format("# {} [{}]: {} -> {:.0f} syscalls\n", name, f.rule, f.before, f.after);
   }
-  auto list = [](const std::set<std::string>& v) {
-    std::string o = "[";
-    for (const std::string& x : v) o += (o.size() > 1 ? ", \"" : "\"") + x + "\"";
-    return o + "]";
-  };
-  std::string out = "# Written by `valley report --emit-config`: coalescing only where the replay\n"
-                    "# of the recorded run says it is safe (stream fds, flush before reads) and saves calls.\n";
-  out += notes;
-  out += "[coalesce]\n";
-  out += fmt::format("enabled = {}\n", sites.empty() ? "false" : "true");
-  out += fmt::format("buffer_size = {}\n", size ? size : 65536);
-  out += fmt::format("max_age_ms = {}\n", s.max_age_ms);
-  out += fmt::format("kinds = {}\n", kinds.empty() ? std::string("[\"file\"]") : list(kinds));
-  out += fmt::format("sites = {}\n", list(sites));
-  return out;
+  CoalesceSettings c;
+  c.enabled = !sites.empty();
+  if (size) c.buffer_size = size;
+  c.max_age_ms = s.max_age_ms;
+  if (!kinds.empty()) c.kinds.assign(kinds.begin(), kinds.end());
+  c.sites.assign(sites.begin(), sites.end());
+  return "# Written by `valley report --emit-config`: coalescing only where the replay of the\n"
+         "# recorded run says it is safe (stream fds, flush before reads) and saves calls.\n" +
+         notes + format_coalesce(c);
 }
 
 } // namespace valley::advisor

@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 
 #include "valley/format.h"
+#include "valley/settings.h"
 
 namespace valley::shim {
 
@@ -27,8 +28,10 @@ struct CoalesceOptions {
   uint32_t max_age_us;   ///< oldest buffered byte, at most
   uint32_t kinds;        ///< bit per FdKind value that may be coalesced
   bool stdio;            ///< fds 0-2 may be buffered too (off: stdio writes them unseen)
-  char paths[1024];      ///< ':'-separated fnmatch globs; empty: any path of an eligible kind
-  char sites[1024];      ///< ','-separated "module+0xOFFSET" call sites; empty: any site
+  /// ':'-separated fnmatch globs, each at most settings::get(Id::coalesce_paths).max bytes;
+  /// empty: any path of an eligible kind
+  char paths[settings::kListBytes];
+  char sites[settings::kListBytes]; ///< ','-separated "module+0xOFFSET" call sites; empty: any site
 };
 
 extern CoalesceOptions g_coalesce;

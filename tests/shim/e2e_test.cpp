@@ -484,10 +484,13 @@ TEST(Recorder, BadCoalesceConfigMeansTracedButNotCoalesced) {
   Outcome bare = run({victim("valley_victim_sites")});
   fs::path cfg_dir = temp_dir();
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"[advisor]\nwhatever = 1\n[coalesce]\nenabled = true\nbufer_size = 4096\n",
-       "valley.toml:5: unknown key in [coalesce]: bufer_size; coalescing off"},
-      {"[coalesce]\nenabled = true\nmax_age_ms = 0\n", "valley.toml:3: 'max_age_ms' must be 1..1000"},
-      {"[coalesce]\nkinds = [\"file\", \"udp\"]\n", "valley.toml:2: 'kinds' takes file, pipe"},
+      {"[advisor]\nmin_calls = 1\n[coalesce]\nenabled = true\nbufer_size = 4096\n",
+       "valley.toml:5:1: unknown key 'bufer_size' in [coalesce]"},
+      {"[coalesce]\nenabled = true\nmax_age_ms = 0\n",
+       "valley.toml:3:14: 'coalesce.max_age_ms' must be an integer in 1..1000 (ms); coalescing "
+       "off"},
+      {"[coalesce]\nkinds = [\"file\", \"udp\"]\n",
+       "valley.toml:2:18: 'coalesce.kinds': unknown kind 'udp'"},
       {"", "cannot read the config file"}};
   for (const auto& [text, message] : cases) {
     SCOPED_TRACE(message);
