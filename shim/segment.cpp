@@ -153,8 +153,53 @@ bool make_dirs(const char* path) {
   return sys::mkdir(buf, 0700) == 0 || errno == EEXIST;
 }
 
+void fail(const char* what, const char* path) {
+  char msg[64];
+  Text t(msg, sizeof msg);
+  t.str(" (").str(strerrorname_np(errno) ? strerrorname_np(errno) : "error").str("); tracing off");
+  char head[1300];
+  Text h(head, sizeof head);
+  h.str("error: ").str(what).str(" ").str(path);
+  diag(head, msg);
+}
+
+// fail() for `return`: always false. `err` replaces errno.
+bool cannot(const char* what, const char* path, int err = 0) {
+  if (err) errno = err;
+  fail(what, path);
+  return false;
+}
+
+// In a shared /tmp another user may create valley-<uid> first, or make it a symlink, and so
+// receive the traces (file names, command lines, code addresses) or plant a pgid-N of their
+// own inside. Like ssh with ~/.ssh, valley uses the directory only if it is a real directory of
+// ours that nobody else may write to, and otherwise says which of these it is not.
+bool private_dir(const char* path) {
+  struct stat st;
+  if (sys::lstat(path, &st) != 0) {
+    fail("cannot look at the run directory", path);
+    return false;
+  }
+  const char* why = S_ISLNK(st.st_mode)       ? "it is a symbolic link"
+                    : !S_ISDIR(st.st_mode)    ? "it is not a directory"
+                    : st.st_uid != getuid()   ? "it belongs to another user (uid "
+                    : (st.st_mode & 022) != 0 ? "other users may write to it (mode 0"
+                                              : nullptr;
+  if (!why) return true;
+  char line[1400];
+  Text t(line, sizeof line);
+  t.str("error: refusing the run directory ").str(path).str(": ").str(why);
+  if (S_ISDIR(st.st_mode) && st.st_uid != getuid())
+    t.num(st.st_uid).chr(')');
+  else if (S_ISDIR(st.st_mode))
+    t.num(st.st_mode >> 6 & 7).num(st.st_mode >> 3 & 7).num(st.st_mode & 7).chr(')');
+  t.str("; remove it or set VALLEY_DIR; tracing off");
+  diag(line);
+  return false;
+}
+
 // The default directory lives under $TMPDIR, never in the program's working directory, where
-// it would be visible to the program (`ls` would list it).
+// it would be visible to the program (`ls` would list it). Reports why it cannot be used.
 bool default_dir(char* out, size_t cap) {
   const char* tmp = nullptr;
   for (char** e = environ; e && *e; ++e)
@@ -162,24 +207,28 @@ bool default_dir(char* out, size_t cap) {
   if (!tmp || *tmp != '/') tmp = "/tmp";
   Text t(out, cap);
   t.str(tmp).str("/valley-").num(getuid());
-  // A shared /tmp: the per-user directory must be ours and a real directory, not a symlink.
-  if (sys::mkdir(out, 0700) < 0 && errno != EEXIST) return false;
-  struct stat st;
-  if (sys::lstat(out, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid()) return false;
+  if (t.truncated()) return cannot("cannot use the run directory under", tmp, ENAMETOOLONG);
+  if (!make_dirs(out)) return cannot("cannot create the run directory", out);
+  if (!private_dir(out)) return false;
   t.str("/pgid-").num(static_cast<uint64_t>(getpgrp()));
-  return !t.truncated();
+  if (sys::mkdir(out, 0700) < 0 && errno != EEXIST)
+    return cannot("cannot create the run directory", out);
+  return private_dir(out);
 }
 
+// Reports why the directory cannot be used.
 bool resolve_dir(const Options& opts, char* out, size_t cap) {
   if (!opts.dir[0]) return default_dir(out, cap);
   Text t(out, cap);
   if (opts.dir[0] != '/') {
     char cwd[512];
-    if (!getcwd(cwd, sizeof cwd)) return false;
+    if (!getcwd(cwd, sizeof cwd)) return cannot("cannot resolve the run directory", opts.dir);
     t.str(cwd).chr('/');
   }
   t.str(opts.dir);
-  return !t.truncated();
+  if (t.truncated()) return cannot("cannot use the run directory", opts.dir, ENAMETOOLONG);
+  if (!make_dirs(out)) return cannot("cannot create the run directory", out);
+  return true;
 }
 
 size_t align(size_t v, size_t a) { return (v + a - 1) / a * a; }
@@ -216,16 +265,6 @@ void bind(Segment* seg) {
   seg->files = section<FileRow>(h, h->files);
   seg->ring = section<EventRecord>(h, h->ring);
   seg->ring_mask = h->ring.capacity ? h->ring.capacity - 1 : 0;
-}
-
-void fail(const char* what, const char* path) {
-  char msg[64];
-  Text t(msg, sizeof msg);
-  t.str(" (").str(strerrorname_np(errno) ? strerrorname_np(errno) : "error").str("); tracing off");
-  char head[1300];
-  Text h(head, sizeof head);
-  h.str("error: ").str(what).str(" ").str(path);
-  diag(head, msg);
 }
 
 bool create_events_file(Segment* seg) {
@@ -296,14 +335,7 @@ void segment_calibrate(Segment* seg) {
 bool segment_create(const Options& opts, Origin origin, const SegmentHeader* parent,
                     Segment* seg) {
   char dir[1024];
-  if (!resolve_dir(opts, dir, sizeof dir)) {
-    fail("cannot resolve the run directory", opts.dir[0] ? opts.dir : "$TMPDIR/valley-<uid>");
-    return false;
-  }
-  if (!make_dirs(dir)) {
-    fail("cannot create the run directory", dir);
-    return false;
-  }
+  if (!resolve_dir(opts, dir, sizeof dir)) return false;
   const uint64_t pid = static_cast<uint64_t>(sys::getpid());
   int fd = -1;
   uint32_t seq = 0;
