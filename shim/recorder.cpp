@@ -125,10 +125,13 @@ void atfork_child();
 constinit pthread_key_t g_thread_key = 0;
 constinit bool g_thread_key_ok = false;
 
+// Also once the image is finishing: a thread that ends between the final flush and the final
+// count (the flusher, which stops at the final flush) would otherwise be in neither.
 void thread_ending(void*) {
   const int saved = errno;
   coalesce_thread_exiting();
-  if (g_phase.load(std::memory_order_acquire) == kActive && g_seg.hdr &&
+  const int phase = g_phase.load(std::memory_order_acquire);
+  if ((phase == kActive || phase == kFinished) && g_seg.hdr &&
       static_cast<uint32_t>(sys::getpid()) == g_seg.hdr->pid)
     segment_thread_exited(static_cast<uint32_t>(sys::gettid()));
   errno = saved;
