@@ -389,6 +389,9 @@ uint64_t age_deadline() { return clock::monotonic_ns() + uint64_t{g_coalesce.max
 void flush_for_end(bool wait, uint64_t deadline) {
   if (t_in_flush) return;
   const bool held = t_has;
+  // A handler that interrupted this thread while it took or gave back the mutex: waiting for
+  // it could wait for this very thread.
+  if (t_holding && !held) wait = false;
   Hold h = Hold::none;
   if (!held && wait) {
     h = lock();
