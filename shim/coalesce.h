@@ -46,24 +46,79 @@ void coalesce_configure(char** env);
 /// kind, open flags and path.
 bool coalesce_eligible(int fd, FdKind kind, const char* path);
 
-/// Flushes the buffer unless another thread is flushing it already (never waits for one).
-/// `nowait`: writes only what the fd takes without blocking (see flush_before_input).
-void coalesce_flush(bool nowait);
+/// Flushes the buffer (B-18.3). `wait`: the caller is about to act on the buffered fd itself
+/// (close it, shut it down, change its mode, end the image), where the program's own write
+/// would have waited for the reader: waits for the fd and for a flush another thread is making.
+/// Otherwise writes only what the fd takes without blocking and leaves the rest to the flusher
+/// thread: a flush point that is no wait of this thread on that fd (a semaphore post, a signal,
+/// a wait for input, another fd) may run while the program holds a lock the reader needs.
+void coalesce_flush(bool wait);
 
-/// The program called something that could observe buffered bytes or depends on them having
-/// been written (close, dup2, lseek, exec, another fd's write, ...): flush them.
+/// A call that could observe buffered bytes or depends on them having been written (open,
+/// stat, kill, sem_post, read, poll, wait for a child, fork, ...): they go out as far as they
+/// do without blocking. Blocking here could wait for the very thread that drains the fd (a
+/// reader thread whose first read meets the main thread's bytes, a consumer that needs a lock
+/// the program holds across sem_post); what does not fit stays buffered for the flusher
+/// thread, where the program's own write would have waited without valley.
 inline void flush_before() {
   if (g_pending.load(std::memory_order_acquire) && !g_coalesce.naive) coalesce_flush(false);
 }
 
-/// The program is about to wait for input (read, recv, poll, select, epoll, wait for a child):
-/// flush what the fd takes without blocking. Blocking here could wait for the very thread that
-/// drains the fd (a reader thread whose first read meets the main thread's bytes); what does
-/// not fit stays buffered for the flusher thread, where the program's own write would have
-/// waited without valley.
-inline void flush_before_input() {
-  if (g_pending.load(std::memory_order_acquire) && !g_coalesce.naive) coalesce_flush(true);
+/// A call on fd that needs the buffered bytes out of that very fd number first (close, fsync,
+/// dup2 onto it): waits if fd is the buffered fd, otherwise as flush_before().
+void coalesce_flush_for_fd(int fd);
+inline void flush_before_fd(int fd) {
+  if (g_pending.load(std::memory_order_acquire) && !g_coalesce.naive) coalesce_flush_for_fd(fd);
 }
+
+/// close_range/closefrom: waits if the buffered fd is in [lo, hi].
+void coalesce_flush_for_range(unsigned lo, unsigned hi);
+inline void flush_before_range(unsigned lo, unsigned hi) {
+  if (g_pending.load(std::memory_order_acquire) && !g_coalesce.naive)
+    coalesce_flush_for_range(lo, hi);
+}
+
+/// A call that acts on the file, pipe or socket fd names, through whichever fd (shutdown,
+/// F_SETFL, FIONBIO, splice into it): waits if fd names the buffered fd's object.
+void coalesce_flush_for_object(int fd);
+inline void flush_before_object(int fd) {
+  if (g_pending.load(std::memory_order_acquire) && !g_coalesce.naive) coalesce_flush_for_object(fd);
+}
+
+/// Before a write to fd that does not go through the buffer (sendmsg, send with flags, a
+/// write to an fd that is not buffered): another fd's bytes go out as far as they do without
+/// blocking; bytes buffered for the same pipe or socket must go first, so the write waits for
+/// them, or, when it would not block (`nonblocking`: O_NONBLOCK or MSG_DONTWAIT), fails with
+/// EAGAIN as the kernel would with those bytes in the way. Returns 0 or EAGAIN.
+/// `kind`, when known, saves the check whether fd names the buffered object.
+int coalesce_before_write(int fd, bool nonblocking, FdKind kind = FdKind::unknown);
+inline int flush_before_write(int fd, bool nonblocking = false) {
+  if (!g_pending.load(std::memory_order_acquire) || g_coalesce.naive) return 0;
+  return coalesce_before_write(fd, nonblocking);
+}
+
+/// The program is about to end its image by its own doing (exec, raise or kill of itself with
+/// a signal that ends it; exit and _exit go through coalesce_final). Bytes this thread wrote
+/// are waited for, as its own write would have waited; bytes only other threads wrote get at
+/// most the age bound, since the end would have cut those threads' writes short.
+void coalesce_flush_ending();
+
+/// Before a signal is sent (kill, raise, tgkill, pthread_kill, ...; B-18.5): one this process
+/// sends itself and that ends it (SIGKILL, or a default action that terminates) is an end of
+/// the image by the program's own doing; any other wakes someone who may read what was
+/// written, and flushes without blocking.
+void coalesce_before_signal(bool to_self, int sig);
+inline void flush_before_signal(bool to_self, int sig) {
+  if (g_pending.load(std::memory_order_acquire) && !g_coalesce.naive)
+    coalesce_before_signal(to_self, sig);
+}
+
+/// F_SETFL or FIONBIO succeeded on some fd: the blocking mode of any open file description
+/// may have changed, so each fd's status flags are read again before its next buffer.
+void coalesce_flags_changed();
+
+/// shutdown(SHUT_WR) on fd: writes to it fail from now on, so they are never buffered again.
+void coalesce_shut_for_writing(int fd);
 
 /// Offers a write to the buffer. Returns true when handled: *result is what the program gets
 /// (the byte count, or -1 with errno for an error left over from an earlier flush). Returns
@@ -88,10 +143,12 @@ bool own_handler(int sig);
 void install_own_handler(int sig);
 
 /// Process events.
-/// Last flush; pass-through from now on. `destructor`: called from valley's destructor (the
-/// only place the naive test mode flushes).
+/// Last flush; pass-through from now on (waits as coalesce_flush_ending). `destructor`: called
+/// from valley's destructor (the only place the naive test mode flushes).
 void coalesce_final(bool destructor);
-void coalesce_fork_prepare(); ///< flush and hold the buffer across fork
+/// A thread that wrote into the current buffer is ending: its bytes go out first (waiting).
+void coalesce_thread_exiting();
+void coalesce_fork_prepare(); ///< flush without blocking, hold the buffer across fork if free
 void coalesce_fork_parent();
 void coalesce_fork_child();
 void coalesce_untraced_child(); ///< in a child of _Fork: drop the copy, write straight through

@@ -6,9 +6,11 @@
 
 #include <cstdarg>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -143,32 +145,44 @@ VALLEY_EXPORT int dup(int fd) noexcept {
   return fd_created(f ? f(fd) : static_cast<int>(syscall(SYS_dup, fd)));
 }
 
+// Replacing fd2 closes what it named: its bytes go out first.
 VALLEY_EXPORT int dup2(int fd, int fd2) noexcept {
-  flush_before();
+  flush_before_fd(fd2);
   auto f = VALLEY_REAL(dup2);
   return fd_created(f ? f(fd, fd2) : static_cast<int>(syscall(SYS_dup2, fd, fd2)));
 }
 
 VALLEY_EXPORT int dup3(int fd, int fd2, int flags) noexcept {
-  flush_before();
+  flush_before_fd(fd2);
   auto f = VALLEY_REAL(dup3);
   return fd_created(f ? f(fd, fd2, flags) : static_cast<int>(syscall(SYS_dup3, fd, fd2, flags)));
 }
 
 namespace {
 
+// New status flags (O_NONBLOCK, O_DIRECT, …) belong to the open file description: every fd
+// that shares it may change, so buffered bytes go out under the old flags first.
+void fcntl_before(int fd, int cmd) {
+  if (cmd == F_SETFL)
+    flush_before_object(fd);
+  else
+    flush_before();
+}
+
 // fcntl's third argument is read as a pointer-sized value, as glibc does.
 int fcntl_done(int fd, int cmd, int r) {
   if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) return fd_created(r);
-  // New status flags (O_NONBLOCK, O_APPEND, …) can change whether writes may be buffered.
-  if (cmd == F_SETFL && r == 0) fd_flags_changed(fd);
+  if (cmd == F_SETFL && r == 0) {
+    fd_flags_changed(fd);
+    coalesce_flags_changed();
+  }
   return r;
 }
 
 } // namespace
 
 VALLEY_EXPORT int fcntl(int fd, int cmd, ...) {
-  flush_before();
+  fcntl_before(fd, cmd);
   va_list ap;
   va_start(ap, cmd);
   void* arg = va_arg(ap, void*);
@@ -178,7 +192,7 @@ VALLEY_EXPORT int fcntl(int fd, int cmd, ...) {
 }
 
 VALLEY_EXPORT int fcntl64(int fd, int cmd, ...) {
-  flush_before();
+  fcntl_before(fd, cmd);
   va_list ap;
   va_start(ap, cmd);
   void* arg = va_arg(ap, void*);
@@ -187,20 +201,41 @@ VALLEY_EXPORT int fcntl64(int fd, int cmd, ...) {
   return fcntl_done(fd, cmd, f ? f(fd, cmd, arg) : static_cast<int>(syscall(SYS_fcntl, fd, cmd, arg)));
 }
 
+// ioctl(FIONBIO) switches the blocking mode like F_SETFL (CPython's setblocking and
+// settimeout use it); any other ioctl may look at what was written (FIONREAD, SIOCOUTQ).
+VALLEY_EXPORT int ioctl(int fd, unsigned long req, ...) noexcept {
+  va_list ap;
+  va_start(ap, req);
+  void* arg = va_arg(ap, void*);
+  va_end(ap);
+  const bool mode = req == FIONBIO;
+  if (mode)
+    flush_before_object(fd);
+  else
+    flush_before();
+  auto f = VALLEY_REAL(ioctl);
+  int r = f ? f(fd, req, arg) : static_cast<int>(syscall(SYS_ioctl, fd, req, arg));
+  if (mode && r == 0) coalesce_flags_changed();
+  return r;
+}
+
 VALLEY_EXPORT int close(int fd) {
-  flush_before();
+  flush_before_fd(fd);
   auto f = VALLEY_REAL(close);
   return sticky_or(fd, fd_closed(fd, f ? f(fd) : static_cast<int>(syscall(SYS_close, fd))));
 }
 
 VALLEY_EXPORT int __close(int fd) {
-  flush_before();
+  flush_before_fd(fd);
   auto f = VALLEY_REAL(__close);
   return sticky_or(fd, fd_closed(fd, f ? f(fd) : static_cast<int>(syscall(SYS_close, fd))));
 }
 
 VALLEY_EXPORT int close_range(unsigned lo, unsigned hi, int flags) noexcept {
-  flush_before();
+  if (flags & CLOSE_RANGE_CLOEXEC)
+    flush_before();
+  else
+    flush_before_range(lo, hi);
   auto f = VALLEY_REAL(close_range);
   return fd_range_closed(lo, hi, flags, f ? f(lo, hi, flags) : static_cast<int>(syscall(SYS_close_range, lo, hi, flags)));
 }

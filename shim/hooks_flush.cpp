@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <poll.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <spawn.h>
 #include <sys/epoll.h>
@@ -24,14 +25,10 @@
 
 using namespace valley::shim;
 
-// Flush, then the real function; before it is resolved, the raw syscall `fallback`.
+// Flush (without blocking: coalesce.h), then the real function; before it is resolved, the
+// raw syscall `fallback`.
 #define VALLEY_FLUSH_THEN(name, args, fallback) \
   flush_before();                               \
-  auto f = VALLEY_REAL(name);                   \
-  return f ? f args : (fallback)
-// Calls that wait for input: see flush_before_input().
-#define VALLEY_INPUT_THEN(name, args, fallback) \
-  flush_before_input();                         \
   auto f = VALLEY_REAL(name);                   \
   return f ? f args : (fallback)
 
@@ -43,47 +40,47 @@ template <class T> T no_syscall() {
 } // namespace
 
 VALLEY_EXPORT int poll(pollfd* fds, nfds_t n, int timeout) {
-  VALLEY_INPUT_THEN(poll, (fds, n, timeout), static_cast<int>(syscall(SYS_poll, fds, n, timeout)));
+  VALLEY_FLUSH_THEN(poll, (fds, n, timeout), static_cast<int>(syscall(SYS_poll, fds, n, timeout)));
 }
 VALLEY_EXPORT int ppoll(pollfd* fds, nfds_t n, const timespec* t, const sigset_t* m) {
-  VALLEY_INPUT_THEN(ppoll, (fds, n, t, m), static_cast<int>(syscall(SYS_ppoll, fds, n, t, m, 8)));
+  VALLEY_FLUSH_THEN(ppoll, (fds, n, t, m), static_cast<int>(syscall(SYS_ppoll, fds, n, t, m, 8)));
 }
 VALLEY_EXPORT int __poll_chk(pollfd* fds, nfds_t n, int timeout, size_t len) {
-  VALLEY_INPUT_THEN(__poll_chk, (fds, n, timeout, len), static_cast<int>(syscall(SYS_poll, fds, n, timeout)));
+  VALLEY_FLUSH_THEN(__poll_chk, (fds, n, timeout, len), static_cast<int>(syscall(SYS_poll, fds, n, timeout)));
 }
 VALLEY_EXPORT int __ppoll_chk(pollfd* fds, nfds_t n, const timespec* t, const sigset_t* m, size_t len) {
-  VALLEY_INPUT_THEN(__ppoll_chk, (fds, n, t, m, len), static_cast<int>(syscall(SYS_ppoll, fds, n, t, m, 8)));
+  VALLEY_FLUSH_THEN(__ppoll_chk, (fds, n, t, m, len), static_cast<int>(syscall(SYS_ppoll, fds, n, t, m, 8)));
 }
 VALLEY_EXPORT int select(int n, fd_set* r, fd_set* w, fd_set* e, timeval* t) {
-  VALLEY_INPUT_THEN(select, (n, r, w, e, t), static_cast<int>(syscall(SYS_select, n, r, w, e, t)));
+  VALLEY_FLUSH_THEN(select, (n, r, w, e, t), static_cast<int>(syscall(SYS_select, n, r, w, e, t)));
 }
 VALLEY_EXPORT int pselect(int n, fd_set* r, fd_set* w, fd_set* e, const timespec* t, const sigset_t* m) {
-  VALLEY_INPUT_THEN(pselect, (n, r, w, e, t, m), no_syscall<int>());
+  VALLEY_FLUSH_THEN(pselect, (n, r, w, e, t, m), no_syscall<int>());
 }
 VALLEY_EXPORT int epoll_wait(int ep, epoll_event* ev, int max, int timeout) {
-  VALLEY_INPUT_THEN(epoll_wait, (ep, ev, max, timeout), static_cast<int>(syscall(SYS_epoll_wait, ep, ev, max, timeout)));
+  VALLEY_FLUSH_THEN(epoll_wait, (ep, ev, max, timeout), static_cast<int>(syscall(SYS_epoll_wait, ep, ev, max, timeout)));
 }
 VALLEY_EXPORT int epoll_pwait(int ep, epoll_event* ev, int max, int timeout, const sigset_t* m) {
-  VALLEY_INPUT_THEN(epoll_pwait, (ep, ev, max, timeout, m),
+  VALLEY_FLUSH_THEN(epoll_pwait, (ep, ev, max, timeout, m),
                     static_cast<int>(syscall(SYS_epoll_pwait, ep, ev, max, timeout, m, 8)));
 }
 
 VALLEY_EXPORT pid_t wait(int* status) {
-  VALLEY_INPUT_THEN(wait, (status), static_cast<pid_t>(syscall(SYS_wait4, -1, status, 0, nullptr)));
+  VALLEY_FLUSH_THEN(wait, (status), static_cast<pid_t>(syscall(SYS_wait4, -1, status, 0, nullptr)));
 }
 VALLEY_EXPORT pid_t waitpid(pid_t pid, int* status, int options) {
-  VALLEY_INPUT_THEN(waitpid, (pid, status, options),
+  VALLEY_FLUSH_THEN(waitpid, (pid, status, options),
                     static_cast<pid_t>(syscall(SYS_wait4, pid, status, options, nullptr)));
 }
 VALLEY_EXPORT int waitid(idtype_t type, id_t id, siginfo_t* info, int options) {
-  VALLEY_INPUT_THEN(waitid, (type, id, info, options),
+  VALLEY_FLUSH_THEN(waitid, (type, id, info, options),
                     static_cast<int>(syscall(SYS_waitid, type, id, info, options, nullptr)));
 }
 VALLEY_EXPORT pid_t wait3(int* status, int options, rusage* ru) noexcept {
-  VALLEY_INPUT_THEN(wait3, (status, options, ru), static_cast<pid_t>(syscall(SYS_wait4, -1, status, options, ru)));
+  VALLEY_FLUSH_THEN(wait3, (status, options, ru), static_cast<pid_t>(syscall(SYS_wait4, -1, status, options, ru)));
 }
 VALLEY_EXPORT pid_t wait4(pid_t pid, int* status, int options, rusage* ru) noexcept {
-  VALLEY_INPUT_THEN(wait4, (pid, status, options, ru), static_cast<pid_t>(syscall(SYS_wait4, pid, status, options, ru)));
+  VALLEY_FLUSH_THEN(wait4, (pid, status, options, ru), static_cast<pid_t>(syscall(SYS_wait4, pid, status, options, ru)));
 }
 
 VALLEY_EXPORT off_t lseek(int fd, off_t off, int whence) noexcept {
@@ -148,31 +145,36 @@ VALLEY_EXPORT void* mmap(void* addr, size_t len, int prot, int flags, int fd, of
 VALLEY_EXPORT void* mmap64(void* addr, size_t len, int prot, int flags, int fd, off_t off) noexcept {
   VALLEY_FLUSH_THEN(mmap64, (addr, len, prot, flags, fd, off), sys::mmap(addr, len, prot, flags, fd, off));
 }
+// In-kernel copies write into `out` behind the buffered bytes of that pipe or socket.
+#define VALLEY_COPY_THEN(out, name, args, fallback) \
+  flush_before_object(out);                        \
+  auto f = VALLEY_REAL(name);                      \
+  return f ? f args : (fallback)
 VALLEY_EXPORT ssize_t sendfile(int out, int in, off_t* off, size_t n) noexcept {
-  VALLEY_FLUSH_THEN(sendfile, (out, in, off, n), syscall(SYS_sendfile, out, in, off, n));
+  VALLEY_COPY_THEN(out, sendfile, (out, in, off, n), syscall(SYS_sendfile, out, in, off, n));
 }
 VALLEY_EXPORT ssize_t sendfile64(int out, int in, off_t* off, size_t n) noexcept {
-  VALLEY_FLUSH_THEN(sendfile64, (out, in, off, n), syscall(SYS_sendfile, out, in, off, n));
+  VALLEY_COPY_THEN(out, sendfile64, (out, in, off, n), syscall(SYS_sendfile, out, in, off, n));
 }
 VALLEY_EXPORT ssize_t splice(int in, loff_t* off_in, int out, loff_t* off_out, size_t n, unsigned flags) {
-  VALLEY_FLUSH_THEN(splice, (in, off_in, out, off_out, n, flags), syscall(SYS_splice, in, off_in, out, off_out, n, flags));
+  VALLEY_COPY_THEN(out, splice, (in, off_in, out, off_out, n, flags), syscall(SYS_splice, in, off_in, out, off_out, n, flags));
 }
 VALLEY_EXPORT ssize_t tee(int in, int out, size_t n, unsigned flags) {
-  VALLEY_FLUSH_THEN(tee, (in, out, n, flags), syscall(SYS_tee, in, out, n, flags));
+  VALLEY_COPY_THEN(out, tee, (in, out, n, flags), syscall(SYS_tee, in, out, n, flags));
 }
 VALLEY_EXPORT ssize_t copy_file_range(int in, loff_t* off_in, int out, loff_t* off_out, size_t n, unsigned flags) {
-  VALLEY_FLUSH_THEN(copy_file_range, (in, off_in, out, off_out, n, flags),
-                    syscall(SYS_copy_file_range, in, off_in, out, off_out, n, flags));
+  VALLEY_COPY_THEN(out, copy_file_range, (in, off_in, out, off_out, n, flags),
+                   syscall(SYS_copy_file_range, in, off_in, out, off_out, n, flags));
 }
 
 VALLEY_EXPORT int fsync(int fd) {
-  flush_before();
+  flush_before_fd(fd);
   auto f = VALLEY_REAL(fsync);
   int r = f ? f(fd) : static_cast<int>(syscall(SYS_fsync, fd));
   return sticky_or(fd, r);
 }
 VALLEY_EXPORT int fdatasync(int fd) {
-  flush_before();
+  flush_before_fd(fd);
   auto f = VALLEY_REAL(fdatasync);
   int r = f ? f(fd) : static_cast<int>(syscall(SYS_fdatasync, fd));
   return sticky_or(fd, r);
@@ -187,7 +189,7 @@ VALLEY_EXPORT int syncfs(int fd) noexcept {
   VALLEY_FLUSH_THEN(syncfs, (fd), static_cast<int>(syscall(SYS_syncfs, fd)));
 }
 VALLEY_EXPORT int sync_file_range(int fd, off_t off, off_t n, unsigned flags) {
-  VALLEY_FLUSH_THEN(sync_file_range, (fd, off, n, flags), static_cast<int>(syscall(SYS_sync_file_range, fd, off, n, flags)));
+  VALLEY_COPY_THEN(fd, sync_file_range, (fd, off, n, flags), static_cast<int>(syscall(SYS_sync_file_range, fd, off, n, flags)));
 }
 VALLEY_EXPORT int flock(int fd, int op) noexcept {
   VALLEY_FLUSH_THEN(flock, (fd, op), static_cast<int>(syscall(SYS_flock, fd, op)));
@@ -200,12 +202,43 @@ VALLEY_EXPORT int lockf64(int fd, int cmd, off_t len) {
 }
 
 // Waking another process or thread hands over whatever was written before: a signal or a
-// semaphore post is a flush point.
+// semaphore post is a flush point (one that never blocks: CPython posts its semaphores holding
+// the GIL, which the reader of a full pipe may need; B-18.3). A signal the process sends
+// itself and that ends it is an end like exit (B-18.5).
+namespace {
+bool to_self(pid_t pid) {
+  // kill(-1, …) signals every process but the caller on Linux.
+  return pid == 0 || pid == sys::getpid() || (pid < -1 && -pid == getpgrp());
+}
+} // namespace
+#define VALLEY_SIGNAL_THEN(self, sig, name, args, fallback) \
+  flush_before_signal(self, sig);                          \
+  auto f = VALLEY_REAL(name);                              \
+  return f ? f args : (fallback)
 VALLEY_EXPORT int kill(pid_t pid, int sig) noexcept {
-  VALLEY_FLUSH_THEN(kill, (pid, sig), static_cast<int>(syscall(SYS_kill, pid, sig)));
+  VALLEY_SIGNAL_THEN(to_self(pid), sig, kill, (pid, sig), static_cast<int>(syscall(SYS_kill, pid, sig)));
+}
+VALLEY_EXPORT int killpg(pid_t pgrp, int sig) noexcept {
+  VALLEY_SIGNAL_THEN(pgrp == 0 || pgrp == getpgrp(), sig, killpg, (pgrp, sig),
+                     static_cast<int>(syscall(SYS_kill, -pgrp, sig)));
 }
 VALLEY_EXPORT int sigqueue(pid_t pid, int sig, const union sigval value) noexcept {
-  VALLEY_FLUSH_THEN(sigqueue, (pid, sig, value), no_syscall<int>());
+  VALLEY_SIGNAL_THEN(to_self(pid), sig, sigqueue, (pid, sig, value), no_syscall<int>());
+}
+VALLEY_EXPORT int raise(int sig) noexcept {
+  VALLEY_SIGNAL_THEN(true, sig, raise, (sig),
+                     static_cast<int>(syscall(SYS_tgkill, sys::getpid(), sys::gettid(), sig)));
+}
+VALLEY_EXPORT int tgkill(pid_t tgid, pid_t tid, int sig) noexcept {
+  VALLEY_SIGNAL_THEN(tgid == sys::getpid(), sig, tgkill, (tgid, tid, sig),
+                     static_cast<int>(syscall(SYS_tgkill, tgid, tid, sig)));
+}
+// These return an error number, not -1.
+VALLEY_EXPORT int pthread_kill(pthread_t thread, int sig) noexcept {
+  VALLEY_SIGNAL_THEN(true, sig, pthread_kill, (thread, sig), ENOSYS);
+}
+VALLEY_EXPORT int pthread_sigqueue(pthread_t thread, int sig, const union sigval value) noexcept {
+  VALLEY_SIGNAL_THEN(true, sig, pthread_sigqueue, (thread, sig, value), ENOSYS);
 }
 VALLEY_EXPORT int sem_post(sem_t* sem) noexcept {
   VALLEY_FLUSH_THEN(sem_post, (sem), no_syscall<int>());
@@ -214,20 +247,20 @@ VALLEY_EXPORT int sem_post(sem_t* sem) noexcept {
 // stdio on an fd valley may buffer: flush first, and from fdopen on never buffer it again;
 // fclose and closefrom close fds inside libc, where the close hook never sees them.
 VALLEY_EXPORT FILE* fdopen(int fd, const char* mode) noexcept {
-  flush_before();
+  flush_before_fd(fd);
   fd_given_to_stdio(fd);
   auto f = VALLEY_REAL(fdopen);
   return f ? f(fd, mode) : nullptr;
 }
 VALLEY_EXPORT int fclose(FILE* stream) {
-  flush_before();
   const int fd = stream ? fileno(stream) : -1;
+  flush_before_fd(fd);
   auto f = VALLEY_REAL(fclose);
   int r = f ? f(stream) : EOF;
   return fd >= 0 ? fd_closed(fd, r) : r;
 }
 VALLEY_EXPORT void closefrom(int lowfd) noexcept {
-  flush_before();
+  flush_before_range(static_cast<unsigned>(lowfd < 0 ? 0 : lowfd), ~0u);
   auto f = VALLEY_REAL(closefrom);
   if (f) f(lowfd);
   else syscall(SYS_close_range, lowfd, ~0u, 0);

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <poll.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <spawn.h>
 #include <sys/epoll.h>
@@ -42,6 +43,7 @@
   X(sendto, ssize_t(int, const void*, size_t, int, const sockaddr*, socklen_t))                    \
   X(sendmsg, ssize_t(int, const msghdr*, int))                                                     \
   X(sendmmsg, int(int, mmsghdr*, unsigned, int))                                                   \
+  X(shutdown, int(int, int))                                                                       \
   X(read, ssize_t(int, void*, size_t))                                                             \
   X(__read, ssize_t(int, void*, size_t))                                                           \
   X(readv, ssize_t(int, const iovec*, int))                                                        \
@@ -81,6 +83,7 @@
   X(dup3, int(int, int, int))                                                                      \
   X(fcntl, int(int, int, ...))                                                                     \
   X(fcntl64, int(int, int, ...))                                                                   \
+  X(ioctl, int(int, unsigned long, ...))                                                           \
   X(close, int(int))                                                                               \
   X(__close, int(int))                                                                             \
   X(close_range, int(unsigned, unsigned, int))                                                     \
@@ -156,6 +159,11 @@
   X(fclose, int(FILE*))                                                                            \
   X(closefrom, void(int))                                                                          \
   X(kill, int(pid_t, int))                                                                         \
+  X(killpg, int(pid_t, int))                                                                       \
+  X(raise, int(int))                                                                               \
+  X(tgkill, int(pid_t, pid_t, int))                                                                \
+  X(pthread_kill, int(pthread_t, int))                                                             \
+  X(pthread_sigqueue, int(pthread_t, int, const union sigval))                                     \
   X(sigqueue, int(pid_t, int, const union sigval))                                                 \
   X(sem_post, int(sem_t*))                                                                         \
   X(sigaction, int(int, const struct sigaction*, struct sigaction*))                               \

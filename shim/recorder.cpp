@@ -119,6 +119,30 @@ void save_exec_env() {
 
 void atfork_child();
 
+// Threads that made calls learn of their own end through a key destructor: their buffered
+// bytes go out and their kernel counts are kept (coverage, B-18.6). The main thread stays
+// listed in /proc/self/task until the process ends, so it needs neither.
+constinit pthread_key_t g_thread_key = 0;
+constinit bool g_thread_key_ok = false;
+
+// Also once the image is finishing: a thread that ends between the final flush and the final
+// count (the flusher, which stops at the final flush) would otherwise be in neither.
+void thread_ending(void*) {
+  const int saved = errno;
+  coalesce_thread_exiting();
+  const int phase = g_phase.load(std::memory_order_acquire);
+  if ((phase == kActive || phase == kFinished) && g_seg.hdr &&
+      static_cast<uint32_t>(sys::getpid()) == g_seg.hdr->pid)
+    segment_thread_exited(static_cast<uint32_t>(sys::gettid()));
+  errno = saved;
+}
+
+VALLEY_COLD void first_call_of_thread(Tls& t) {
+  t.tid = static_cast<uint32_t>(sys::gettid());
+  if (g_thread_key_ok && t.tid != static_cast<uint32_t>(sys::getpid()))
+    pthread_setspecific(g_thread_key, reinterpret_cast<void*>(1));
+}
+
 bool same_name(const char* entry, const char* want, size_t name_len) {
   for (size_t k = 0; k < name_len; ++k)
     if (entry[k] != want[k]) return false;
@@ -184,6 +208,7 @@ void init() {
   owner::init();
   // Secure execution (setuid, capabilities): never act on VALLEY_* settings there.
   if (getauxval(AT_SECURE) == 0 && read_options(environ, &g_opts) && !g_opts.off) {
+    g_thread_key_ok = pthread_key_create(&g_thread_key, thread_ending) == 0;
     segment_note_io_start();
     if (segment_create(g_opts, Origin::start, nullptr, &g_seg)) {
       modules_refresh(g_seg);
@@ -250,7 +275,7 @@ __attribute__((always_inline)) inline void record_call(int phase, const Call& c)
   const bool nested = t.busy != 0;
   const uintptr_t sp = nested ? 0 : stack_pointer();
   enter_valley(t, sp);
-  if (!t.tid) t.tid = static_cast<uint32_t>(sys::gettid());
+  if (!t.tid) first_call_of_thread(t);
   // Inside the owner's window (or as the only thread), counters and the ring head take plain
   // instructions.
   const bool entered = owner::enter();
@@ -450,7 +475,7 @@ void image_ending(bool destructor) {
     if (traced_process())
       coalesce_final(destructor); // before the final drain, so the flush is in the trace
     else if (sys::shares_parent_memory())
-      flush_before(); // a vfork child: what it wrote is in the parent's buffer, due now
+      coalesce_flush_ending(); // a vfork child: what it wrote is in the parent's buffer, due now
     // (a child of _Fork or a raw fork has a copy of the parent's bytes: not its to write)
   }
   finish(kStateFinished);
@@ -463,7 +488,7 @@ void exec_starting() {
   // parent's to write. A vfork child shares the buffer and flushes it.
   if (g_pending.load(std::memory_order_acquire) &&
       (!g_seg.hdr || traced_process() || sys::shares_parent_memory()))
-    flush_before();
+    coalesce_flush_ending();
   finish(kStateExec);
   errno = saved;
 }
@@ -508,8 +533,10 @@ void atfork_child() {
   owner::after_fork_child();
   coalesce_fork_child();
   if (g_phase.load(std::memory_order_acquire) != kActive) return;
-  // Only the forking thread lives on in the child; its caches name the parent's rows.
+  // Only the forking thread lives on in the child; its caches name the parent's rows. It is the
+  // child's main thread now.
   t_tls = Tls{};
+  if (g_thread_key_ok) pthread_setspecific(g_thread_key, nullptr);
   ring_reset_after_fork();
   fd_table_new_generation();
   site_table_reset_after_fork();

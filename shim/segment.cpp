@@ -6,12 +6,13 @@
 #include "sys.h"
 
 #include <cerrno>
-#include <dirent.h>
-#include <sys/syscall.h>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace valley::shim {
@@ -43,9 +44,7 @@ uint64_t field(const char* text, const char* name) {
   return 0;
 }
 
-void add_io(const char* path, IoCounts* c) {
-  char buf[512];
-  if (sys::read_file(path, buf, sizeof buf) <= 0) return;
+void parse_io(const char* buf, IoCounts* c) {
   c->rchar += field(buf, "rchar:");
   c->wchar += field(buf, "wchar:");
   c->syscr += field(buf, "syscr:");
@@ -53,9 +52,32 @@ void add_io(const char* path, IoCounts* c) {
   c->ok = true;
 }
 
-// The kernel's read/write counts of this process: the sum over its threads. Not
-// /proc/self/io, which also adds in every child the process has waited for.
-IoCounts read_io() {
+void add_io(const char* path, IoCounts* c) {
+  char buf[512];
+  if (sys::read_file(path, buf, sizeof buf) > 0) parse_io(buf, c);
+}
+
+// Threads that ended: what each had counted when it left (thread_exited), and its tid, whose
+// task entry may still be listed for a moment after pthread_join returns. A seqlock: readers
+// retry when a thread ended while they looked.
+constexpr uint32_t kExitedTids = 1024;
+struct Exited {
+  pthread_mutex_t lock;
+  std::atomic<uint32_t> seq;
+  std::atomic<uint64_t> rchar, wchar, syscr, syscw;
+  std::atomic<uint32_t> tids[kExitedTids];
+  uint32_t next;
+};
+constinit Exited g_exited{PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0, {}, 0};
+
+bool exited_tid(uint32_t tid) {
+  for (uint32_t i = 0; i < kExitedTids; ++i)
+    if (g_exited.tids[i].load(std::memory_order_relaxed) == tid) return true;
+  return false;
+}
+
+// The sum over the threads still listed, without those already counted as ended.
+IoCounts live_io() {
   IoCounts c{};
   int dir = sys::open("/proc/self/task", O_RDONLY | O_DIRECTORY);
   if (dir < 0) return c;
@@ -65,7 +87,8 @@ IoCounts read_io() {
     if (n <= 0) break;
     for (long off = 0; off < n;) {
       auto* d = reinterpret_cast<dirent64*>(buf + off);
-      if (d->d_name[0] >= '1' && d->d_name[0] <= '9') {
+      uint64_t tid = 0;
+      if (parse_u64(d->d_name, &tid) && !exited_tid(static_cast<uint32_t>(tid))) {
         char path[64];
         Text(path, sizeof path).str("/proc/self/task/").str(d->d_name).str("/io");
         add_io(path, &c);
@@ -74,6 +97,29 @@ IoCounts read_io() {
     }
   }
   sys::close(dir);
+  return c;
+}
+
+// The kernel's read/write counts of this process: its live threads plus the threads that
+// ended. Not /proc/self/io, which also adds in every child the process has waited for (a child
+// reaped by waitpid moves its counts into its parent's there).
+IoCounts read_io() {
+  IoCounts c{};
+  for (int tries = 0; tries < 8; ++tries) {
+    const uint32_t s1 = g_exited.seq.load(std::memory_order_acquire);
+    if (s1 & 1) {
+      const timespec nap{0, 20000};
+      clock_nanosleep(CLOCK_MONOTONIC, 0, &nap, nullptr);
+      continue;
+    }
+    c = live_io();
+    c.rchar += g_exited.rchar.load(std::memory_order_relaxed);
+    c.wchar += g_exited.wchar.load(std::memory_order_relaxed);
+    c.syscr += g_exited.syscr.load(std::memory_order_relaxed);
+    c.syscw += g_exited.syscw.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (g_exited.seq.load(std::memory_order_relaxed) == s1) break;
+  }
   return c;
 }
 
@@ -107,8 +153,53 @@ bool make_dirs(const char* path) {
   return sys::mkdir(buf, 0700) == 0 || errno == EEXIST;
 }
 
+void fail(const char* what, const char* path) {
+  char msg[64];
+  Text t(msg, sizeof msg);
+  t.str(" (").str(strerrorname_np(errno) ? strerrorname_np(errno) : "error").str("); tracing off");
+  char head[1300];
+  Text h(head, sizeof head);
+  h.str("error: ").str(what).str(" ").str(path);
+  diag(head, msg);
+}
+
+// fail() for `return`: always false. `err` replaces errno.
+bool cannot(const char* what, const char* path, int err = 0) {
+  if (err) errno = err;
+  fail(what, path);
+  return false;
+}
+
+// In a shared /tmp another user may create valley-<uid> first, or make it a symlink, and so
+// receive the traces (file names, command lines, code addresses) or plant a pgid-N of their
+// own inside. Like ssh with ~/.ssh, valley uses the directory only if it is a real directory of
+// ours that nobody else may write to, and otherwise says which of these it is not.
+bool private_dir(const char* path) {
+  struct stat st;
+  if (sys::lstat(path, &st) != 0) {
+    fail("cannot look at the run directory", path);
+    return false;
+  }
+  const char* why = S_ISLNK(st.st_mode)       ? "it is a symbolic link"
+                    : !S_ISDIR(st.st_mode)    ? "it is not a directory"
+                    : st.st_uid != getuid()   ? "it belongs to another user (uid "
+                    : (st.st_mode & 022) != 0 ? "other users may write to it (mode 0"
+                                              : nullptr;
+  if (!why) return true;
+  char line[1400];
+  Text t(line, sizeof line);
+  t.str("error: refusing the run directory ").str(path).str(": ").str(why);
+  if (S_ISDIR(st.st_mode) && st.st_uid != getuid())
+    t.num(st.st_uid).chr(')');
+  else if (S_ISDIR(st.st_mode))
+    t.num(st.st_mode >> 6 & 7).num(st.st_mode >> 3 & 7).num(st.st_mode & 7).chr(')');
+  t.str("; remove it or set VALLEY_DIR; tracing off");
+  diag(line);
+  return false;
+}
+
 // The default directory lives under $TMPDIR, never in the program's working directory, where
-// it would be visible to the program (`ls` would list it).
+// it would be visible to the program (`ls` would list it). Reports why it cannot be used.
 bool default_dir(char* out, size_t cap) {
   const char* tmp = nullptr;
   for (char** e = environ; e && *e; ++e)
@@ -116,24 +207,28 @@ bool default_dir(char* out, size_t cap) {
   if (!tmp || *tmp != '/') tmp = "/tmp";
   Text t(out, cap);
   t.str(tmp).str("/valley-").num(getuid());
-  // A shared /tmp: the per-user directory must be ours and a real directory, not a symlink.
-  if (sys::mkdir(out, 0700) < 0 && errno != EEXIST) return false;
-  struct stat st;
-  if (sys::lstat(out, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid()) return false;
+  if (t.truncated()) return cannot("cannot use the run directory under", tmp, ENAMETOOLONG);
+  if (!make_dirs(out)) return cannot("cannot create the run directory", out);
+  if (!private_dir(out)) return false;
   t.str("/pgid-").num(static_cast<uint64_t>(getpgrp()));
-  return !t.truncated();
+  if (sys::mkdir(out, 0700) < 0 && errno != EEXIST)
+    return cannot("cannot create the run directory", out);
+  return private_dir(out);
 }
 
+// Reports why the directory cannot be used.
 bool resolve_dir(const Options& opts, char* out, size_t cap) {
   if (!opts.dir[0]) return default_dir(out, cap);
   Text t(out, cap);
   if (opts.dir[0] != '/') {
     char cwd[512];
-    if (!getcwd(cwd, sizeof cwd)) return false;
+    if (!getcwd(cwd, sizeof cwd)) return cannot("cannot resolve the run directory", opts.dir);
     t.str(cwd).chr('/');
   }
   t.str(opts.dir);
-  return !t.truncated();
+  if (t.truncated()) return cannot("cannot use the run directory", opts.dir, ENAMETOOLONG);
+  if (!make_dirs(out)) return cannot("cannot create the run directory", out);
+  return true;
 }
 
 size_t align(size_t v, size_t a) { return (v + a - 1) / a * a; }
@@ -172,16 +267,6 @@ void bind(Segment* seg) {
   seg->ring_mask = h->ring.capacity ? h->ring.capacity - 1 : 0;
 }
 
-void fail(const char* what, const char* path) {
-  char msg[64];
-  Text t(msg, sizeof msg);
-  t.str(" (").str(strerrorname_np(errno) ? strerrorname_np(errno) : "error").str("); tracing off");
-  char head[1300];
-  Text h(head, sizeof head);
-  h.str("error: ").str(what).str(" ").str(path);
-  diag(head, msg);
-}
-
 bool create_events_file(Segment* seg) {
   int fd = sys::open(seg->ev_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0) return false;
@@ -200,7 +285,44 @@ bool create_events_file(Segment* seg) {
 
 } // namespace
 
-void segment_note_io_start() { g_io_start = read_io(); }
+void segment_note_io_start() {
+  // A fork child: the parent's ended threads are not the child's (and a thread that held the
+  // lock at fork does not exist here).
+  pthread_mutex_init(&g_exited.lock, nullptr);
+  g_exited.seq.store(0);
+  g_exited.rchar.store(0);
+  g_exited.wchar.store(0);
+  g_exited.syscr.store(0);
+  g_exited.syscw.store(0);
+  for (auto& t : g_exited.tids)
+    t.store(0, std::memory_order_relaxed);
+  g_exited.next = 0;
+  g_io_start = read_io();
+}
+
+void segment_thread_exited(uint32_t tid) {
+  // Raw calls, not counted as valley's own I/O: the kernel adds this read to the thread only
+  // after answering it, so it is in neither figure.
+  char buf[512];
+  const int fd = static_cast<int>(
+      ::syscall(SYS_openat, AT_FDCWD, "/proc/thread-self/io", O_RDONLY | O_CLOEXEC));
+  if (fd < 0) return;
+  const long n = ::syscall(SYS_read, fd, buf, sizeof buf - 1);
+  ::syscall(SYS_close, fd);
+  if (n <= 0) return;
+  buf[n] = '\0';
+  IoCounts c{};
+  parse_io(buf, &c);
+  pthread_mutex_lock(&g_exited.lock);
+  g_exited.seq.fetch_add(1, std::memory_order_acq_rel);
+  g_exited.rchar.fetch_add(c.rchar, std::memory_order_relaxed);
+  g_exited.wchar.fetch_add(c.wchar, std::memory_order_relaxed);
+  g_exited.syscr.fetch_add(c.syscr, std::memory_order_relaxed);
+  g_exited.syscw.fetch_add(c.syscw, std::memory_order_relaxed);
+  g_exited.tids[g_exited.next++ % kExitedTids].store(tid, std::memory_order_relaxed);
+  g_exited.seq.fetch_add(1, std::memory_order_release);
+  pthread_mutex_unlock(&g_exited.lock);
+}
 
 void segment_calibrate(Segment* seg) {
   uint64_t t = clock::ticks();
@@ -213,14 +335,7 @@ void segment_calibrate(Segment* seg) {
 bool segment_create(const Options& opts, Origin origin, const SegmentHeader* parent,
                     Segment* seg) {
   char dir[1024];
-  if (!resolve_dir(opts, dir, sizeof dir)) {
-    fail("cannot resolve the run directory", opts.dir[0] ? opts.dir : "$TMPDIR/valley-<uid>");
-    return false;
-  }
-  if (!make_dirs(dir)) {
-    fail("cannot create the run directory", dir);
-    return false;
-  }
+  if (!resolve_dir(opts, dir, sizeof dir)) return false;
   const uint64_t pid = static_cast<uint64_t>(sys::getpid());
   int fd = -1;
   uint32_t seq = 0;

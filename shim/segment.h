@@ -53,7 +53,12 @@ bool segment_restore_ring(Segment* seg);
 /// A new (ticks, CLOCK_MONOTONIC) pair for the header.
 void segment_calibrate(Segment* seg);
 
-/// /proc/self/io at tracing start, for coverage deltas.
+/// The kernel's I/O counts at tracing start, for coverage deltas (and in a fork child, a fresh
+/// start: the parent's ended threads are forgotten).
 void segment_note_io_start();
+
+/// A thread that made calls is ending (its last moment in valley): its kernel counts are kept
+/// for coverage, since its /proc/self/task entry goes with it.
+void segment_thread_exited(uint32_t tid);
 
 } // namespace valley::shim

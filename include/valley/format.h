@@ -93,9 +93,11 @@ enum StateBits : uint32_t {
 };
 
 /// Kernel vs intercepted syscall counts for this image: the kernel's figures are the sum of
-/// /proc/self/task/*/io over the threads alive at the start and at the end (not /proc/self/io,
-/// which adds in reaped children), with valley's own reads and writes taken out. Threads that
-/// ended before the image did are missing from the kernel's figures.
+/// /proc/self/task/*/io over the threads alive at the start and at the end, plus, for each
+/// thread that made an intercepted call and ended before the image did, its counts as it ended
+/// (read from a thread-exit destructor, since its task entry goes with it), with valley's own
+/// reads and writes taken out. Not /proc/self/io: that also adds in every child the process
+/// reaped. A thread that ended without making any call valley intercepts is missing.
 struct Coverage {
   uint64_t valid;        ///< 1 if the fields below were measured
   uint64_t kernel_syscr; ///< read-family syscalls the kernel counted for this image

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The coalescer's hazards (HAZARDS.md section 2, B-01 … B-17), one test each: a small C victim
+// The coalescer's hazards (HAZARDS.md section 2, B-01 … B-17, and B-18.1 … B-18.5 of
+// docs/hazards.d/streams.md), one test each: a small C victim
 // (victims/) run bare, with VALLEY_COALESCE=1 and with VALLEY_COALESCE_NAIVE=1. Each test
 // asserts the hazard's expectation holds bare and with the coalescer, that the naive buffer
 // breaks it (the test proves it can see the hazard), and that the coalescer really buffered
@@ -552,6 +553,62 @@ TEST_F(Hazard, B17_MaxDelayWithinAgeBound) {
         });
   expect_coalesced("pipe", /*fewer=*/false);
 }
+
+// ---- B-18 found by CPython's test suite with every stream kind coalesced ----
+
+// B-18.1: shutdown(SHUT_WR) sends EOF behind the buffered bytes, and ends buffering on the fd.
+class Shutdown : public Hazard, public ::testing::WithParamInterface<const char*> {};
+TEST_P(Shutdown, PeerReadsEveryByteBeforeEof) {
+  three({.stages = {v("b18_shutdown", {GetParam()})}}, exits0);
+  expect_coalesced(std::string(GetParam()) == "tcp" ? "tcp" : "unix-stream");
+}
+INSTANTIATE_TEST_SUITE_P(B18_1, Shutdown, ::testing::Values("tcp", "unix"));
+
+// B-18.2: the blocking mode changed through ioctl(FIONBIO), a dup, or another process: what
+// the program was told was written is what the peer receives.
+class ModeChanged : public Hazard, public ::testing::WithParamInterface<const char*> {};
+TEST_P(ModeChanged, AcceptedBytesAllArrive) {
+  three({.stages = {v("b18_nonblock", {GetParam()})}}, [](const Result& r) -> std::string {
+    if (!r.exited0()) return r.what();
+    long accepted = -1, received = -2;
+    if (std::sscanf(r.run.out.c_str(), "accepted=%ld received=%ld", &accepted, &received) != 2)
+      return "output '" + r.run.out + "'";
+    return accepted == received ? "" : r.run.out;
+  });
+  expect_coalesced("unix-stream");
+}
+INSTANTIATE_TEST_SUITE_P(B18_2, ModeChanged, ::testing::Values("ioctl", "dup", "child"));
+
+// B-18.3: a semaphore posted under a lock the pipe's reader needs: no deadlock, and the posted
+// message is readable at once.
+TEST_F(Hazard, B18_3_SemPostUnderTheReadersLock) {
+  three({.stages = {v("b18_lockpost")}, .timeout_seconds = 20}, exits0);
+  expect_coalesced("pipe");
+}
+
+// B-18.4: SIGTERM ends a writer stuck on a full pipe, whether the writer itself or the flusher
+// thread holds the buffer. The naive mode installs no fatal-signal handler, so it cannot hang
+// here: a control.
+class FatalSignal : public Hazard, public ::testing::WithParamInterface<const char*> {};
+TEST_P(FatalSignal, SigtermEndsAStuckWriter) {
+  three(
+      {.stages = {v("b18_fatal", {GetParam()})}},
+      [](const Result& r) -> std::string { return r.exited0() ? "" : r.what(); },
+      /*naive_breaks=*/false);
+  EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
+}
+INSTANTIATE_TEST_SUITE_P(B18_4, FatalSignal, ::testing::Values("write", "flusher"));
+
+// B-18.5: a child's bytes reach the pipe before it signals itself to death.
+class SelfSignal : public Hazard, public ::testing::WithParamInterface<const char*> {};
+TEST_P(SelfSignal, ChildsBytesBeforeSigkill) {
+  three({.stages = {v("b18_raise", {GetParam()})},
+         .coalesce_env = {"VALLEY_COALESCE_MAX_AGE_MS=1000"}},
+        prints(std::string(10, 'p') + std::string(20, 'c') + std::string(30, 'q')));
+  EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
+}
+INSTANTIATE_TEST_SUITE_P(B18_5, SelfSignal,
+                         ::testing::Values("raise", "tgkill", "pthread_kill", "kill"));
 
 } // namespace
 } // namespace valley::coalesce_test

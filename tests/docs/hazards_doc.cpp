@@ -31,9 +31,13 @@ std::string_view trim(std::string_view s) {
 }
 
 // A section may use any capital letter; citations are looked for with kIdLetters only.
+// "B-18", or a sub-id "B-18.3": the dot must be followed by digits only.
 bool is_id(std::string_view w, std::string_view letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
-  return w.size() == 4 && letters.find(w[0]) != std::string_view::npos && w[1] == '-' &&
-         digit(w[2]) && digit(w[3]);
+  if (w.size() < 4 || letters.find(w[0]) == std::string_view::npos || w[1] != '-' ||
+      !digit(w[2]) || !digit(w[3]))
+    return false;
+  if (w.size() == 4) return true;
+  return w.size() > 5 && w[4] == '.' && std::all_of(w.begin() + 5, w.end(), digit);
 }
 
 // The identifier at text[at...], after blanks; empty if none.
@@ -87,7 +91,13 @@ std::vector<std::string> cited_ids(std::string_view text) {
     const size_t from = at - 1;
     if (from > 0 && word_char(text[from - 1])) continue;
     if (at + 3 < text.size() && word_char(text[at + 3])) continue;
-    const std::string_view w = text.substr(from, 4);
+    size_t len = 4; // a sub-id goes on with '.' and digits ("B-18.3"); "B-18." ends a sentence
+    if (at + 4 < text.size() && text[at + 3] == '.' && digit(text[at + 4])) {
+      len = 5;
+      while (from + len < text.size() && digit(text[from + len])) ++len;
+      if (from + len < text.size() && word_char(text[from + len])) continue;
+    }
+    const std::string_view w = text.substr(from, len);
     if (is_id(w, kIdLetters)) out.emplace_back(w);
   }
   return out;

@@ -14,7 +14,8 @@
 
 namespace valley::docs {
 
-/// Hazard ids cited in text: a letter of kIdLetters, '-', two digits, as a whole word.
+/// Hazard ids cited in text: a letter of kIdLetters, '-', two digits, optionally '.' and digits
+/// (a sub-id, "B-18.3"), as a whole word.
 inline constexpr std::string_view kIdLetters = "BIRS";
 std::vector<std::string> cited_ids(std::string_view text);
 

@@ -122,6 +122,13 @@ TEST(HazardsDocChecker, FindsIdsOnlyAsWholeWords) {
             (std::vector<std::string>{b + "-15", i + "-08", b + "-01", b + "-17"}));
 }
 
+TEST(HazardsDocChecker, SubIdsAreIdsOfTheirOwn) {
+  const std::string b = "B";
+  const std::string text = "see " + b + "-18.3, " + b + "-18. and " + b + "-18.12x or " + b +
+                           "-18.4";
+  EXPECT_EQ(cited_ids(text), (std::vector<std::string>{b + "-18.3", b + "-18", b + "-18.4"}));
+}
+
 TEST(HazardsDocChecker, SlugsFollowGitHub) {
   EXPECT_EQ(slug("B-18 Cases found in CPython's test suite"),
             "b-18-cases-found-in-cpythons-test-suite");

@@ -334,6 +334,96 @@ TEST(Recorder, CoverageCountsWhatValleyCouldNotSee) {
   EXPECT_EQ(c["seen_wbytes"], 5);
 }
 
+// B-18.6: threads that wrote and ended before the process did are still in the kernel's
+// figures (their /proc/self/task entries are gone by then), and reaped children are not.
+TEST(Recorder, CoverageCountsThreadsThatEnded) {
+  for (const bool coalesce : {false, true}) {
+    SCOPED_TRACE(coalesce ? "coalesced" : "recorded");
+    fs::path out = temp_dir() / "out";
+    std::vector<std::string> env;
+    if (coalesce) env = {"VALLEY_COALESCE=1"};
+    auto t = traced({victim("valley_victim_exited_threads"), out}, env);
+    ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+    std::ifstream f(out);
+    std::string written((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    fs::remove_all(out.parent_path());
+    EXPECT_EQ(written.size(), 1001u);
+    const json& c = t->proc()["coverage"];
+    ASSERT_EQ(c["valid"], true) << c.dump();
+    EXPECT_EQ(c["kernel_syscw"], c["seen_writes"]) << c.dump();
+    EXPECT_EQ(c["kernel_syscr"], c["seen_reads"]) << c.dump();
+    EXPECT_EQ(c["kernel_wchar"], c["seen_wbytes"]) << c.dump();
+    EXPECT_EQ(c["kernel_rchar"], c["seen_rbytes"]) << c.dump();
+    EXPECT_EQ(c["seen_reads"], 1001) << c.dump();
+    EXPECT_EQ(c["kernel_wchar"], 1001) << c.dump();
+    if (!coalesce)
+      EXPECT_EQ(c["seen_writes"], 1001) << c.dump();
+    else
+      EXPECT_LT(c["seen_writes"].get<uint64_t>(), 1001u) << "nothing coalesced: " << c.dump();
+  }
+}
+
+// In the default location (`$TMPDIR/valley-<uid>/pgid-N`) the shim uses valley-<uid> only if
+// it is a real directory of ours that nobody else may write to, and says which it is not.
+TEST(Recorder, DefaultDirectoryMustBePrivate) {
+  const Outcome bare = run({victim("valley_victim_sites")});
+  const fs::path tmp = temp_dir();
+  const fs::path mine = tmp / ("valley-" + std::to_string(getuid()));
+  const fs::path elsewhere = tmp / "elsewhere";
+  const fs::path group = mine / ("pgid-" + std::to_string(getpgrp()));
+  auto run_default = [&] {
+    return run({victim("valley_victim_sites")}, with_env({std::string("LD_PRELOAD=") + VALLEY_SHIM,
+                                                          "TMPDIR=" + tmp.string(), "VALLEY_DIR"}));
+  };
+  auto refused = [&](const fs::path& dir, const std::string& why) {
+    SCOPED_TRACE(why);
+    const Outcome o = run_default();
+    EXPECT_EQ(o.out, bare.out);
+    EXPECT_EQ(o.status, bare.status);
+    EXPECT_EQ(o.err, "valley: error: refusing the run directory " + dir.string() + ": " + why +
+                         "; remove it or set VALLEY_DIR; tracing off\n");
+    EXPECT_TRUE(fs::is_empty(elsewhere));
+  };
+  fs::create_directory(elsewhere);
+  fs::create_directory(mine);
+  fs::permissions(mine, fs::perms(0777));
+  refused(mine, "other users may write to it (mode 0777)");
+  EXPECT_TRUE(fs::is_empty(mine));
+  fs::permissions(mine, fs::perms(0720));
+  refused(mine, "other users may write to it (mode 0720)");
+  fs::remove_all(mine);
+  fs::create_directory_symlink(elsewhere, mine);
+  refused(mine, "it is a symbolic link");
+  fs::remove_all(mine);
+  std::ofstream(mine) << "planted";
+  refused(mine, "it is not a directory");
+  fs::remove_all(mine);
+  if (geteuid() == 0) {
+    fs::create_directory(mine);
+    ASSERT_EQ(chown(mine.c_str(), 65534, 65534), 0);
+    refused(mine, "it belongs to another user (uid 65534)");
+    fs::remove_all(mine);
+  }
+  // Inside a private valley-<uid>, a planted process-group directory is named as such.
+  fs::create_directory(mine);
+  fs::permissions(mine, fs::perms(0700));
+  fs::create_directory_symlink(elsewhere, group);
+  refused(group, "it is a symbolic link");
+  fs::remove(group);
+  // And a fresh one is made private and used.
+  fs::remove_all(mine);
+  const Outcome ok = run_default();
+  EXPECT_EQ(ok.err, "");
+  EXPECT_EQ(ok.out, bare.out);
+  struct stat st {};
+  ASSERT_EQ(lstat(mine.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  ASSERT_EQ(lstat(group.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  EXPECT_FALSE(fs::is_empty(group));
+  fs::remove_all(tmp);
+}
+
 TEST(Recorder, WritesFromSignalHandlersWhileRecording) {
   // Stacks captured on every call, so handlers also land inside valley's slowest path.
   for (const char* sample : {"VALLEY_STACK_SAMPLE=4096", "VALLEY_STACK_SAMPLE=1"}) {
