@@ -7,6 +7,7 @@
 
 #include "dump_model.h"
 #include "process.h"
+#include "text.h"
 
 #include <fmt/format.h>
 
@@ -58,7 +59,7 @@ uint64_t SiteAgg::size_quantile(double q) const {
   if (!sizes.empty() && sizes.size() < kMaxSizes) {
     uint64_t total = 0;
     for (auto& [s, n] : sizes) total += n;
-    uint64_t want = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total)));
+    uint64_t want = saturate_u64(std::ceil(q * static_cast<double>(total)));
     uint64_t acc = 0;
     for (auto& [s, n] : sizes) {
       acc += n;
@@ -68,7 +69,7 @@ uint64_t SiteAgg::size_quantile(double q) const {
   }
   uint64_t total = 0;
   for (uint64_t n : size_hist) total += n;
-  uint64_t want = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total))), acc = 0;
+  uint64_t want = saturate_u64(std::ceil(q * static_cast<double>(total))), acc = 0;
   for (uint32_t b = 0; b < kHistBuckets; ++b) {
     acc += size_hist[b];
     if (acc >= want && acc > 0) return b == 0 ? 0 : (uint64_t{1} << b) - 1; // bucket's top
@@ -159,7 +160,7 @@ void EventPass::event(const EventRecord& e, int agg) {
     f.read_avail.assign(n, {-1, 0});
   }
   const double gap_ns = f.seen ? static_cast<double>(e.ticks - std::min(e.ticks, f.last_ticks)) * ns_per_tick_ : 0;
-  a.gap_hist[bucket_of(static_cast<uint64_t>(gap_ns)) & 63]++;
+  a.gap_hist[bucket_of(saturate_u64(gap_ns)) & 63]++;
   f.seen = true;
   f.last_ticks = e.ticks;
 

@@ -4,6 +4,8 @@
 #include "report.h"
 
 #include "dump_model.h"
+#include "json_text.h"
+#include "text.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -22,11 +24,12 @@ std::string base(const std::string& p) {
 
 const Frame& location(const SiteAgg& a) { return a.caller ? *a.caller : a.frame; }
 
+/// A frame for text output: escaped, since its names come from the traced program.
 std::string where(const Frame& f) {
-  if (f.build_id_mismatch) return frame_text(f);
+  if (f.build_id_mismatch) return printable(frame_text(f));
   if (!f.function.empty() && !f.file.empty())
-    return fmt::format("{} at {}:{}", f.function, base(f.file), f.line);
-  return frame_text(f);
+    return printable(fmt::format("{} at {}:{}", f.function, base(f.file), f.line));
+  return printable(frame_text(f));
 }
 
 const char* coalesce_kind(uint8_t k) {
@@ -120,7 +123,7 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
   const size_t w = st.width;
   size_t readable = 0;
   for (const ProcessSummary& p : m.processes) readable += p.readable;
-  fmt::print(out, "{}\n", c("1", fmt::format("valley report: {}", m.dir)));
+  fmt::print(out, "{}\n", c("1", fmt::format("valley report: {}", printable(m.dir))));
   fmt::print(out, "{} process(es), {} call site(s), {} finding(s)\n\n", readable, m.sites.size(),
              findings.size());
   int n = 0;
@@ -129,7 +132,7 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
     const char* sev = f.severity == "high" ? "1;31" : f.severity == "medium" ? "33" : "36";
     fmt::print(out, "{}. {} {}  {}\n", ++n, c(sev, fmt::format("[{}]", f.rule)), c(sev, f.severity),
                c("1", where(location(a))));
-    fmt::print(out, "   {}\n", wrap(f.summary, 3, w));
+    fmt::print(out, "   {}\n", wrap(printable(f.summary), 3, w));
     for (const SiteAgg* r : f.related)
       fmt::print(out, "   with: {}\n", where(location(*r)));
     std::string path = a.top_path();
@@ -138,13 +141,13 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
                                 "gap median {}, {} inside the syscalls, {} process(es)",
                                 a.calls, op_name(static_cast<Op>(a.op)),
                                 fd_kind_name(static_cast<FdKind>(a.kind)),
-                                path.empty() ? "" : " " + path, a.bytes, a.size_quantile(0.5),
+                                path.empty() ? "" : " " + printable(path), a.bytes, a.size_quantile(0.5),
                                 a.size_quantile(0.9), format_ns(static_cast<double>(a.gap_median_ns())),
                                 format_ns(a.time_ns), a.pids.size()),
                     3, w));
-    fmt::print(out, "   {}\n", wrap("change: " + f.change, 3, w));
+    fmt::print(out, "   {}\n", wrap("change: " + printable(f.change), 3, w));
     if (!f.idiom.empty())
-      fmt::print(out, "   {}\n", wrap(fmt::format("in {}: {}", language_name(f.language), f.idiom), 3, w));
+      fmt::print(out, "   {}\n", wrap(fmt::format("in {}: {}", language_name(f.language), printable(f.idiom)), 3, w));
     std::string pred = fmt::format("predicted: {} -> {:.0f} syscalls, {} less time in syscalls",
                                    f.before, f.after, format_ns(f.saved_ns));
     if (f.replay && a.output)
@@ -173,9 +176,9 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
     fmt::print(out, "  valley's own flush writes: {}\n\n", m.flush_writes);
   }
   fmt::print(out, "{}\n", c("1", "Blind spots"));
-  for (const std::string& b : blind_spots(m)) fmt::print(out, "  - {}\n", wrap(b, 4, w));
+  for (const std::string& b : blind_spots(m)) fmt::print(out, "  - {}\n", wrap(printable(b), 4, w));
   for (const Problem& p : m.problems)
-    fmt::print(out, "  - {}\n", wrap(fmt::format("{}: {}", p.file, p.message), 4, w));
+    fmt::print(out, "  - {}\n", wrap(printable(fmt::format("{}: {}", p.file, p.message)), 4, w));
   (void)s;
 }
 
@@ -233,7 +236,7 @@ void render_json(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
   j["problems"] = nlohmann::json::array();
   for (const Problem& p : m.problems) j["problems"].push_back({{"file", p.file}, {"message", p.message}});
   j["settings"] = {{"min_calls", s.min_calls}, {"max_age_ms", s.max_age_ms}, {"buffer_sizes", s.buffer_sizes}};
-  fmt::print(out, "{}\n", j.dump(2));
+  fmt::print(out, "{}\n", json_text(j, 2));
 }
 
 void render_compare(std::FILE* out, const RunModel& a, const RunModel& b, bool json) {
@@ -262,10 +265,11 @@ void render_compare(std::FILE* out, const RunModel& a, const RunModel& b, bool j
                             {"syscalls_before", sys(r.before)}, {"syscalls_after", sys(r.after)},
                             {"time_ns_before", ns(r.before)}, {"time_ns_after", ns(r.after)}});
     }
-    fmt::print(out, "{}\n", j.dump(2));
+    fmt::print(out, "{}\n", json_text(j, 2));
     return;
   }
-  fmt::print(out, "valley report --compare: before {} / after {}\n\n", a.dir, b.dir);
+  fmt::print(out, "valley report --compare: before {} / after {}\n\n", printable(a.dir),
+             printable(b.dir));
   fmt::print(out, "{:>10} {:>10} {:>10} {:>10}  {}\n", "syscalls", "-> after", "time", "-> after", "call site (op, fd kind)");
   for (const auto& [key, r] : sorted) {
     const SiteAgg* any = r.before ? r.before : r.after;
@@ -290,8 +294,19 @@ std::string coalesce_config(const std::vector<Finding>& findings, const AdvisorS
                            base(a.frame.module));
       continue;
     }
+    // A name that would need escaping in TOML (a quote, a backslash, a control character,
+    // bytes that are not UTF-8) comes from a module path no sane build produces: left out
+    // rather than trusted to two parsers' escape handling.
+    std::vector<std::string> names;
+    for (const std::string& n : a.shim_sites) {
+      if (printable(n) == n && n.find('"') == std::string::npos)
+        names.push_back(n);
+      else
+        notes += fmt::format("# not listed: {} (its module name needs escaping)\n", printable(n));
+    }
+    if (names.empty()) continue;
     kinds.insert(k);
-    sites.insert(a.shim_sites.begin(), a.shim_sites.end());
+    sites.insert(names.begin(), names.end());
     size = std::max(size, f.replay->buffer_size);
     notes += fmt::format("# {} [{}]: {} -> {:.0f} syscalls\n", where(location(a)), f.rule, f.before, f.after);
   }

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+// `valley report` and `valley dump` on traces a hostile or broken program could leave: names
+// that are not UTF-8 or carry control characters, out-of-range numbers, run records that claim
+// billions of calls, and traces with a million fds. Every output stays valid, one record per
+// line, and finishes.
+#include "subprocess.h"
+#include "trace_builder.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <sstream>
+
+using namespace valley;
+using nlohmann::json;
+using valley::testing::make_event;
+using valley::testing::Outcome;
+using valley::testing::run;
+using valley::testing::TempDir;
+using valley::testing::TraceBuilder;
+using valley::testing::write_file;
+
+namespace {
+
+Outcome valley(std::vector<std::string> args, double timeout = 60) {
+  args.insert(args.begin(), VALLEY_BIN);
+  valley::testing::Child c(args);
+  return c.wait(timeout);
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+  for (const std::string& l : lines(text))
+    if (l == line) return true;
+  return false;
+}
+
+/// The text with the report's word wrap undone (a newline and its hanging indent: one space).
+std::string unwrap(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\n') {
+      out += text[i];
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < text.size() && text[j] == ' ') ++j;
+    if (j - i - 1 >= 3 && j < text.size() && text[j] != '-' && !std::isdigit(static_cast<unsigned char>(text[j]))) {
+      if (out.empty() || out.back() != ' ') out += ' ';
+      i = j - 1;
+    } else {
+      out += '\n';
+    }
+  }
+  return out;
+}
+
+#define EXPECT_LINE(text, line) EXPECT_TRUE(has_line(text, line)) << "no line: " << line << "\nin:\n" << text
+
+/// A process whose site 0 makes `calls` writes of 8 bytes to fd 3 (`path`): a small-writes
+/// finding. Module, exe and argv names are the caller's to choose.
+TraceBuilder small_writes(const std::string& path, uint32_t calls = 200,
+                          const std::string& module = "/nonexistent/bin/victim") {
+  TraceBuilder b(100);
+  b.ring_capacity = 1024;
+  b.add_module(module, 0x555500000000, 0x555500000000, 0x555500010000).is_main = 1;
+  b.add_site(0, 0x555500001234);
+  CounterRow& c = b.add_counter(1, 0, Op::write, FdKind::regular);
+  c.calls = calls;
+  c.bytes = c.requested = 8ull * calls;
+  c.ticks = 400ull * calls;
+  c.size_hist[bucket_of(8)] = calls;
+  c.last_file = 1;
+  b.add_file(3, FdKind::regular, path);
+  for (uint32_t i = 0; i < calls; ++i)
+    b.drained.push_back(make_event(Op::write, 3, FdKind::regular, 8, 8, 2000 + 100 * i, 0));
+  return b;
+}
+
+const std::string kFffd = "\xef\xbf\xbd"; // U+FFFD as UTF-8
+
+// I-1 (issue 10 §2): a name that is not UTF-8 made `report --format json` throw and print
+// nothing. Every JSON writer replaces ill-formed bytes with U+FFFD the same way.
+TEST(HostileTraces, JsonWritersReplaceInvalidUtf8AlikeAndStayValid) {
+  TempDir dir;
+  TraceBuilder b = small_writes("/data/caf\xe9.csv");
+  std::memcpy(b.header.exe, "/usr/bin/\xff\xfeprog", 16);
+  b.set_cmdline({"prog\xc3", "ok"});
+  b.write(dir.path());
+  write_file(dir.path() / "caf\xe9.vev", "stray"); // a problem whose file name is not UTF-8
+
+  Outcome r = valley({"report", "--format", "json", dir.path().string()});
+  ASSERT_TRUE(r.exited(0)) << r.describe();
+  json rep = json::parse(r.out);
+  ASSERT_EQ(rep["findings"].size(), 1u) << r.out;
+  EXPECT_EQ(rep["findings"][0]["evidence"]["path"], "/data/caf" + kFffd + ".csv");
+  EXPECT_EQ(rep["processes"][0]["exe"], "/usr/bin/" + kFffd + kFffd + "prog");
+  ASSERT_EQ(rep["problems"].size(), 1u);
+  EXPECT_EQ(rep["problems"][0]["file"], "caf" + kFffd + ".vev");
+
+  Outcome d = valley({"dump", "--json", dir.path().string()});
+  ASSERT_TRUE(d.exited(1)) << d.describe(); // the stray file is a problem
+  json dump = json::parse(d.out);
+  const json& p = dump["processes"][0];
+  EXPECT_EQ(p["counters"][0]["path"], "/data/caf" + kFffd + ".csv");
+  EXPECT_EQ(p["exe"], "/usr/bin/" + kFffd + kFffd + "prog");
+  EXPECT_EQ(p["command"][0], "prog" + kFffd);
+  EXPECT_EQ(dump["problems"][0]["file"], "caf" + kFffd + ".vev");
+
+  // --compare writes JSON through the same function.
+  Outcome c = valley({"report", "--compare", dir.path().string(), dir.path().string(), "--format", "json"});
+  ASSERT_TRUE(c.exited(0)) << c.describe();
+  EXPECT_NO_THROW(json::parse(c.out));
+}
+
+// I-2 (issue 10 §2): names from the traced program reached the terminal raw, so it could forge
+// report lines and colour codes. Text output escapes them as \xNN, as dump always did.
+TEST(HostileTraces, TextOutputEscapesControlCharactersFromTheTrace) {
+  TempDir dir;
+  const std::string forged = "\n2. [small-writes] high forged\x1b[31m\r\xc2\x9b" "2J\xe2\x80\xae";
+  TraceBuilder b = small_writes("/tmp/x" + forged, 200, "/nonexistent/bin/vic\ntim");
+  std::memcpy(b.header.exe, "/usr/bin/\x1b]0;title\x07", 20);
+  b.write(dir.path());
+  write_file(dir.path() / ("a\nb\x1b[2J.vev"), "stray");
+
+  Outcome r = valley({"report", dir.path().string()});
+  ASSERT_TRUE(r.exited(0)) << r.describe();
+  const std::string unwrapped = unwrap(r.out);
+  for (const std::string* s : {&r.out, &r.err}) {
+    EXPECT_EQ(s->find('\x1b'), std::string::npos) << *s;
+    EXPECT_EQ(s->find('\r'), std::string::npos) << *s;
+    EXPECT_EQ(s->find("\xc2\x9b"), std::string::npos) << *s;
+    EXPECT_EQ(s->find("\xe2\x80\xae"), std::string::npos) << *s;
+  }
+  for (const std::string& l : lines(r.out)) EXPECT_NE(l.rfind("2. [small-writes]", 0), 0u) << r.out;
+  const std::string escaped =
+      "\\x0a2. [small-writes] high forged\\x1b[31m\\x0d\\xc2\\x9b2J\\xe2\\x80\\xae";
+  EXPECT_NE(unwrapped.find("on file /tmp/x" + escaped + ","), std::string::npos) << unwrapped;
+  EXPECT_NE(r.out.find("  vic\\x0atim+0x1234\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("100-0 (\\x1b]0;title\\x07): no coverage measured"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  - a\\x0ab\\x1b[2J.vev: file name is not"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("valley: warning: a\\x0ab\\x1b[2J.vev: file name is not"), std::string::npos)
+      << r.err;
+
+  // The config for the coalescer: comments stay comments, no name that needs escaping is listed.
+  std::string cfg = (dir.path() / "emitted.toml").string();
+  Outcome e = valley({"report", "--emit-config", cfg, dir.path().string()});
+  ASSERT_TRUE(e.exited(0)) << e.describe();
+  for (const std::string& l : lines(valley::testing::read_file(cfg)))
+    EXPECT_TRUE(l.empty() || l[0] == '#' || l[0] == '[' || l.find(" = ") != std::string::npos) << l;
+  EXPECT_NE(valley::testing::read_file(cfg).find("sites = []"), std::string::npos)
+      << valley::testing::read_file(cfg);
+
+  Outcome d = valley({"dump", dir.path().string()});
+  ASSERT_TRUE(d.exited(1)) << d.describe();
+  EXPECT_EQ(d.out.find('\x1b'), std::string::npos) << d.out;
+  EXPECT_LINE(d.out, "  problem: a\\x0ab\\x1b[2J.vev: file name is not <pid>-<n>.vev; ignored");
+  EXPECT_LINE(d.out, "    [1] fd 3 file /tmp/x" + escaped);
+}
+
+// I-4 (issue 10 §2): -result of INT32_MIN and tick counts of 2^63 and more were undefined
+// behaviour (a negation overflow, a double cast to uint64 out of range): a negative time, an
+// errno of -2147483648.
+TEST(HostileTraces, ExtremeNumbersAreShownAsRecorded) {
+  TempDir dir;
+  TraceBuilder b(7);
+  b.add_module("/nonexistent/bin/victim", 0x555500000000, 0x555500000000, 0x555500010000);
+  b.add_site(0, 0x555500001234);
+  CounterRow& c = b.add_counter(1, 0, Op::write, FdKind::regular);
+  c.calls = 1;
+  c.ticks = (uint64_t{1} << 63) + 4096; // 0.5 ns per tick: 2^62 + 2048 ns, exact as a double
+  EventRecord e = make_event(Op::write, 3, FdKind::regular, 8, INT32_MIN, 2000, 0);
+  e.duration = UINT32_MAX;
+  b.drained.push_back(e);
+  b.write(dir.path());
+
+  Outcome t = valley({"dump", dir.path().string()});
+  ASSERT_TRUE(t.exited(0)) << t.describe();
+  EXPECT_NE(t.out.find("-> error errno 2147483648 "), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("time 4611686018427389952ns"), std::string::npos) << t.out;
+
+  Outcome j = valley({"dump", "--json", dir.path().string()});
+  ASSERT_TRUE(j.exited(0)) << j.describe();
+  json p = json::parse(j.out)["processes"][0];
+  EXPECT_EQ(p["counters"][0]["time_ns"].get<uint64_t>(), (uint64_t{1} << 62) + 2048);
+  EXPECT_EQ(p["events"][0]["errno"], "errno 2147483648");
+  EXPECT_EQ(p["events"][0]["duration_ns"].get<uint64_t>(), 2147483648u); // (2^32 - 1) / 2, rounded
+
+  Outcome r = valley({"report", "--format", "json", dir.path().string()});
+  ASSERT_TRUE(r.exited(0)) << r.describe();
+  EXPECT_DOUBLE_EQ(json::parse(r.out)["sites"][0]["time_ns"].get<double>(), 4611686018427389952.0);
+}
+
+} // namespace
