@@ -111,6 +111,11 @@ public:
   /// Events are fed with the index of their SiteAgg in `sites` (-1: none).
   EventPass(std::vector<SiteAgg>& sites, const AdvisorSettings& s, double ns_per_tick);
   void event(const EventRecord& e, int agg);
+  /// A run record (kEventRun) taken as `calls` identical calls evenly spread from its first
+  /// to its last tick, with the result for_each_call's expansion would give, in work that
+  /// does not grow with `calls`. For the runs the reader lets through (absorbed writes to a
+  /// stream, see event_reader.cpp); anything else is expanded call by call.
+  void run(const EventRecord& e, uint64_t calls, int agg);
   void finish();
 
 private:
@@ -134,6 +139,8 @@ private:
     std::vector<std::pair<int, uint64_t>> read_avail; ///< per buffer size: (agg, bytes left)
   };
   void flush(Buffer& buf, size_t size_index, uint64_t now);
+  struct Spread; ///< the ticks of a run's calls
+  void replay_run(Buffer& buf, size_t size_index, int agg, uint32_t size, const Spread& t);
   void end_burst(FdState& f, bool by_read);
 
   std::vector<SiteAgg>& sites_;

@@ -197,4 +197,94 @@ TEST(HostileTraces, ExtremeNumbersAreShownAsRecorded) {
   EXPECT_DOUBLE_EQ(json::parse(r.out)["sites"][0]["time_ns"].get<double>(), 4611686018427389952.0);
 }
 
+/// A process whose site 0 wrote one byte at a time to a pipe under the coalescer, recorded as
+/// one run record of `claimed` calls; its counter row says `counted`.
+TraceBuilder one_run(uint32_t claimed, uint64_t counted, uint64_t span_ticks) {
+  TraceBuilder b(200);
+  b.add_module("/nonexistent/bin/victim", 0x555500000000, 0x555500000000, 0x555500010000).is_main = 1;
+  b.add_site(0, 0x555500001234);
+  CounterRow& c = b.add_counter(1, 0, Op::write, FdKind::pipe);
+  c.calls = counted;
+  c.bytes = c.requested = counted;
+  c.last_file = 1;
+  b.add_file(3, FdKind::pipe, "pipe:[77]");
+  EventRecord e = make_event(Op::write, 3, FdKind::pipe, 1, 1, 2000, 0);
+  e.flags = kEventCoalesced | kEventRun;
+  e.duration = claimed;
+  e.offset = static_cast<int64_t>(2000 + span_ticks);
+  b.drained.push_back(e);
+  return b;
+}
+
+// I-3 (issue 10 §2): a run record was expanded call by call: 2^32 - 1 calls took minutes per
+// record. Now its work does not depend on its count; this one is consistent with its counter
+// row and its time (an hour), so nothing is flagged.
+TEST(HostileTraces, TheLongestRunRecordDoesNotHangTheReport) {
+  TempDir dir;
+  one_run(UINT32_MAX, UINT32_MAX, uint64_t{7'200'000'000'000}).write(dir.path());
+  Outcome r = valley({"report", "--format", "json", dir.path().string()}, 60);
+  ASSERT_TRUE(r.exited(0)) << r.describe();
+  json rep = json::parse(r.out);
+  EXPECT_TRUE(rep["problems"].empty()) << rep["problems"];
+  ASSERT_EQ(rep["findings"].size(), 1u) << r.out;
+  EXPECT_EQ(rep["findings"][0]["evidence"]["events"].get<uint64_t>(), uint64_t{UINT32_MAX});
+  EXPECT_EQ(rep["findings"][0]["coalescible"], true);
+}
+
+// A run claiming more calls than its counter row holds, or than its time span allows (one per
+// nanosecond), is damage: cut to the bound and named in the problems and the blind spots.
+TEST(HostileTraces, ImplausibleRunCountsAreCutAndReported) {
+  TempDir dir;
+  one_run(UINT32_MAX, 150, 1'000'000).write(dir.path());
+  Outcome r = valley({"report", "--format", "json", dir.path().string()}, 60);
+  ASSERT_TRUE(r.exited(0)) << r.describe();
+  json rep = json::parse(r.out);
+  ASSERT_EQ(rep["problems"].size(), 1u) << rep["problems"];
+  EXPECT_EQ(rep["problems"][0]["file"], "200-0.vev");
+  EXPECT_EQ(rep["problems"][0]["message"],
+            "a run record (site 0, write on fd 3) claims 4294967295 calls, but its counter row has "
+            "only 150 calls left; taken as 150 (damaged record)");
+  EXPECT_EQ(rep["findings"][0]["evidence"]["events"].get<uint64_t>(), 150u);
+
+  TempDir fast;
+  one_run(5000, 5000, 1000).write(fast.path()); // 5000 calls in 500 ns
+  Outcome t = valley({"report", fast.path().string()}, 60);
+  ASSERT_TRUE(t.exited(0)) << t.describe();
+  EXPECT_NE(unwrap(t.out).find("  - 200-0.vev: a run record (site 0, write on fd 3) claims 5000 calls, but "
+                       "its time span of 1000 ticks allows at most 501; taken as 501 (damaged record)"),
+            std::string::npos)
+      << t.out;
+}
+
+// A run record the shim never writes (not an absorbed write, fewer than 2 calls, ending before
+// it starts) is skipped by the reader as invalid, in dump and report alike.
+TEST(HostileTraces, RunRecordsTheShimCannotWriteAreInvalid) {
+  TempDir dir;
+  TraceBuilder b = one_run(10, 40, 1000);
+  EventRecord read = make_event(Op::read, 3, FdKind::pipe, 1, 1, 2000, 0);
+  read.flags = kEventCoalesced | kEventRun;
+  read.duration = 10;
+  read.offset = 3000;
+  b.drained.push_back(read);
+  EventRecord backwards = b.drained[0];
+  backwards.offset = 10;
+  b.drained.push_back(backwards);
+  EventRecord one = b.drained[0];
+  one.duration = 1;
+  b.drained.push_back(one);
+  b.write(dir.path());
+  Outcome d = valley({"dump", "--json", dir.path().string()});
+  ASSERT_TRUE(d.exited(1)) << d.describe();
+  json p = json::parse(d.out)["processes"][0];
+  EXPECT_EQ(p["events_invalid"], 3);
+  EXPECT_EQ(p["events_total"], 1);
+  ASSERT_EQ(p["problems"].size(), 3u);
+  EXPECT_EQ(p["problems"][0]["message"],
+            "record 1 at offset 0x50: a run record of 10 calls (read on pipe, result 1, flags 0x14, "
+            "last at tick 3000) is not one the shim writes; event skipped");
+  Outcome r = valley({"report", "--format", "json", dir.path().string()});
+  ASSERT_TRUE(r.exited(0)) << r.describe();
+  EXPECT_EQ(json::parse(r.out)["processes"][0]["invalid"], 3);
+}
+
 } // namespace
