@@ -105,7 +105,7 @@ const SiteAgg* RunModel::find(const std::string& key) const {
 // ---- the event pass ----
 
 EventPass::EventPass(std::vector<SiteAgg>& sites, const AdvisorSettings& s, double ns_per_tick)
-    : sites_(sites), s_(s), ns_per_tick_(ns_per_tick) {
+    : sites_(sites), s_(s), ns_per_tick_(ns_per_tick), held_(sites.size()), max_held_(sites.size()) {
   for (SiteAgg& a : sites_)
     if (a.replay.size() != s_.buffer_sizes.size()) {
       a.replay.assign(s_.buffer_sizes.size(), {});
@@ -124,6 +124,45 @@ void EventPass::flush(Buffer& buf, size_t i, uint64_t now) {
     r.max_delay_ns = std::max(r.max_delay_ns, age);
   }
   buf = Buffer{};
+}
+
+EventPass::FdState& EventPass::state(int32_t fd) {
+  ++clock_;
+  auto it = fds_.find(fd);
+  if (it == fds_.end()) {
+    if (fds_.size() >= kMaxFds) {
+      // Retire the half idle longest: amortized O(1) per new fd.
+      std::vector<std::pair<uint64_t, int32_t>> by_use;
+      by_use.reserve(fds_.size());
+      for (const auto& [n, f] : fds_) by_use.emplace_back(f.used, n);
+      auto mid = by_use.begin() + static_cast<ptrdiff_t>(by_use.size() / 2);
+      std::nth_element(by_use.begin(), mid, by_use.end());
+      std::sort(by_use.begin(), mid); // retire in the order they were last used
+      for (auto p = by_use.begin(); p != mid; ++p) {
+        retire(fds_.at(p->second));
+        fds_.erase(p->second);
+      }
+    }
+    it = fds_.try_emplace(fd).first;
+  }
+  it->second.used = clock_;
+  return it->second;
+}
+
+void EventPass::hold(FdState& f, int agg) {
+  if (std::find(f.holders.begin(), f.holders.end(), agg) != f.holders.end()) return;
+  f.holders.push_back(agg);
+  const auto s = static_cast<size_t>(agg);
+  max_held_[s] = std::max(max_held_[s], ++held_[s]);
+}
+
+// What the end of the trace does to an fd: a burst not ended by a read is no burst, pending
+// buffers flush at the fd's last call, and its sites no longer hold a buffer for it.
+void EventPass::retire(FdState& f) {
+  end_burst(f, false);
+  for (size_t i = 0; i < f.buffers.size(); ++i) flush(f.buffers[i], i, f.last_ticks);
+  for (int agg : f.holders) --held_[static_cast<size_t>(agg)];
+  f.holders.clear();
 }
 
 void EventPass::end_burst(FdState& f, bool by_read) {
@@ -147,12 +186,12 @@ void EventPass::event(const EventRecord& e, int agg) {
   ++a.events;
   if (e.flags & kEventCoalesced) ++a.coalesced;
   if (a.sizes.size() < kMaxSizes || a.sizes.count(e.size)) ++a.sizes[e.size];
-  FdState& f = fds_[e.fd];
+  FdState& f = state(e.fd);
   const size_t n = s_.buffer_sizes.size();
   if (f.kind != -1 && f.kind != e.fd_kind) { // closed and reopened as something else
-    end_burst(f, false);
-    for (size_t i = 0; i < f.buffers.size(); ++i) flush(f.buffers[i], i, f.last_ticks);
+    retire(f);
     f = FdState{};
+    f.used = clock_;
   }
   f.kind = e.fd_kind;
   if (f.buffers.empty()) {
@@ -168,6 +207,7 @@ void EventPass::event(const EventRecord& e, int agg) {
   if (a.positional) {
     if (contiguous) ++a.sequential;
     f.last_pos_agg = agg;
+    hold(f, agg);
     // A damaged offset near INT64_MAX must not overflow: then nothing continues it.
     if (__builtin_add_overflow(e.offset, std::max<int64_t>(e.result, 0), &f.next_offset)) f.next_offset = -1;
   }
@@ -185,7 +225,7 @@ void EventPass::event(const EventRecord& e, int agg) {
   const double age_limit = static_cast<double>(s_.max_age_ms) * 1e6;
   if (a.output) {
     if (f.burst.size() <= s_.gather_max_burst) f.burst.push_back(agg);
-    if (std::find(f.writers.begin(), f.writers.end(), agg) == f.writers.end()) f.writers.push_back(agg);
+    hold(f, agg);
     for (size_t i = 0; i < n; ++i) {
       f.read_avail[i] = {-1, 0}; // a reply may depend on this write: no read-ahead across it
       const uint64_t cap = s_.buffer_sizes[i];
@@ -204,6 +244,7 @@ void EventPass::event(const EventRecord& e, int agg) {
     }
   } else {
     end_burst(f, true);
+    hold(f, agg);
     for (size_t i = 0; i < n; ++i) {
       flush(f.buffers[i], i, e.ticks); // flush before any read of the fd
       // A buffered reader: one read of the buffer size serves the following small reads.
@@ -310,7 +351,7 @@ void EventPass::run(const EventRecord& e, uint64_t calls, int agg) {
   const uint64_t q = t.span / t.last, longer = t.span % t.last;
   a.gap_hist[bucket_of(saturate_u64(static_cast<double>(q) * ns_per_tick_)) & 63] += more - longer;
   if (longer) a.gap_hist[bucket_of(saturate_u64(static_cast<double>(q + 1) * ns_per_tick_)) & 63] += longer;
-  FdState& f = fds_[e.fd];
+  FdState& f = fds_.at(e.fd); // event() made it
   f.last_ticks = last_ticks;
   if (f.burst.size() <= s_.gather_max_burst)
     f.burst.insert(f.burst.end(), std::min<uint64_t>(more, s_.gather_max_burst + 1 - f.burst.size()), agg);
@@ -324,22 +365,14 @@ void EventPass::run(const EventRecord& e, uint64_t calls, int agg) {
 }
 
 void EventPass::finish() {
-  for (auto& [fd, f] : fds_) {
-    end_burst(f, false);
-    for (size_t i = 0; i < f.buffers.size(); ++i) flush(f.buffers[i], i, f.last_ticks);
-  }
-  // Buffers held at once: every fd a site wrote to or read from (an upper bound: an fd number
-  // reused for another file counts once).
-  std::map<int, std::set<int32_t>> fds_of;
-  for (auto& [fd, f] : fds_) {
-    for (const auto& p : f.read_avail) if (p.first >= 0) fds_of[p.first].insert(fd);
-    if (f.last_pos_agg >= 0) fds_of[f.last_pos_agg].insert(fd);
-    for (int w : f.writers) fds_of[w].insert(fd);
-  }
-  for (auto& [s, fds] : fds_of)
-    for (ReplayResult& r : sites_[static_cast<size_t>(s)].replay)
-      r.max_fds = std::max<uint64_t>(r.max_fds, fds.size());
+  std::vector<int32_t> order;
+  order.reserve(fds_.size());
+  for (const auto& [fd, f] : fds_) order.push_back(fd);
+  std::sort(order.begin(), order.end()); // flushes add up in the same order every time
+  for (int32_t fd : order) retire(fds_.at(fd));
   fds_.clear();
+  for (size_t s = 0; s < max_held_.size(); ++s)
+    for (ReplayResult& r : sites_[s].replay) r.max_fds = std::max(r.max_fds, max_held_[s]);
 }
 
 // ---- the whole run ----

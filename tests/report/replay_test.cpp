@@ -187,3 +187,46 @@ TEST(ReplayRuns, TheLongestRunIsCountedAtOnce) {
   // 4096 one-byte calls per 4 KiB buffer, the age limit (5 ms = 10^7 ticks) far off.
   EXPECT_NEAR(got[0].replay[0].syscalls_after, static_cast<double>(UINT32_MAX) / 4096, 2.0);
 }
+
+// I-5 (issue 10 §2): per-fd state grew with every distinct fd number (a million fds: 725 MB).
+// Past kMaxFds the fds idle longest are retired as at the end of the trace: each of these
+// fds, written once, is still one flush, and memory is bounded.
+TEST(Replay, PerFdStateIsBoundedAndRetiredFdsStillCount) {
+  AdvisorSettings s;
+  s.buffer_sizes = {4096};
+  std::vector<SiteAgg> sites{site(Op::send, FdKind::tcp)};
+  EventPass pass(sites, s, 1.0);
+  const int fds = 3 * static_cast<int>(EventPass::kMaxFds) + 7;
+  size_t most = 0;
+  for (int fd = 0; fd < fds; ++fd) {
+    EventRecord e = ev(Op::send, fd + 3, 64, 64, 1000 + 10 * static_cast<uint64_t>(fd));
+    e.fd_kind = static_cast<uint8_t>(FdKind::tcp);
+    pass.event(e, 0);
+    most = std::max(most, pass.tracked_fds());
+  }
+  EXPECT_LE(most, EventPass::kMaxFds);
+  pass.finish();
+  EXPECT_DOUBLE_EQ(sites[0].replay[0].syscalls_after, fds);
+  EXPECT_EQ(sites[0].replay[0].max_fds, EventPass::kMaxFds);
+  EXPECT_EQ(sites[0].events, static_cast<uint64_t>(fds));
+}
+
+// Below the bound nothing is retired early: two sites on 100 fds keep their buffers until the
+// end, and each holds 100 at once.
+TEST(Replay, BelowTheBoundBuffersLiveUntilTheEnd) {
+  AdvisorSettings s;
+  s.buffer_sizes = {4096};
+  std::vector<SiteAgg> sites{site(Op::write, FdKind::regular), site(Op::write, FdKind::regular)};
+  EventPass pass(sites, s, 1.0);
+  uint64_t t = 0;
+  for (int round = 0; round < 10; ++round)
+    for (int fd = 3; fd < 103; ++fd) {
+      pass.event(ev(Op::write, fd, 10, 10, t += 10), 0);
+      pass.event(ev(Op::write, fd, 10, 10, t += 10), 1);
+    }
+  pass.finish();
+  // Per fd one buffer of 200 bytes, flushed at the end, shared half and half.
+  EXPECT_DOUBLE_EQ(sites[0].replay[0].syscalls_after, 50.0);
+  EXPECT_EQ(sites[0].replay[0].max_fds, 100u);
+  EXPECT_EQ(sites[1].replay[0].max_fds, 100u);
+}
