@@ -129,7 +129,7 @@ struct RunDirectory {
   std::vector<fs::path> created;
 };
 
-/// mkdir with mode 0700 whatever the umask: the traces say what the program did.
+/// mkdir with mode 0700 whatever the umask: the traces say what the program did.
 bool make_private_dir(const fs::path& p) {
   if (::mkdir(p.c_str(), 0700) != 0) return false;
   ::chmod(p.c_str(), 0700);

@@ -53,7 +53,7 @@ std::optional<EventsFileView> check_events_file(const InputFile& file, const Tra
   return v;
 }
 
-/// A run record (kEventRun) stands for identical calls the coalescer absorbed: two or more
+/// a run record (kEventRun) stands for identical calls the coalescer absorbed: two or more
 /// successful non-positional writes to a stream, the last one not before the first. Anything
 /// else claiming to be a run is damage, and expanding it would trust its count.
 bool run_possible(const EventRecord& e) {

@@ -10,7 +10,7 @@
 
 namespace valley::advisor {
 
-/// `j` as JSON text (compact, or pretty with `indent` >= 0). Paths, argv, symbol names and
+/// `j` as JSON text (compact, or pretty with `indent` >= 0). R-07: Paths, argv, symbol names and
 /// file names come from traces and the file system: bytes, not necessarily UTF-8. Each
 /// maximal ill-formed UTF-8 subsequence becomes U+FFFD (Unicode's "substitution of maximal
 /// subparts") instead of throwing. The schema docs (dump-json.md, report-json.md) say so.

@@ -379,7 +379,7 @@ void EventPass::finish() {
 
 namespace {
 
-/// The calls a run record may stand for. Its count is 32 bits the shim wrote without a
+/// The calls a run record may stand for. Its count is 32 bits the shim wrote without a
 /// checksum: a damaged one must neither inflate the figures nor, expanded, take minutes. A run
 /// cannot have more calls than its counter row (exact, and every event of the row takes its
 /// share) nor more than one call per nanosecond of its time span. Beyond that it is damage:

@@ -121,7 +121,7 @@ public:
   void run(const EventRecord& e, uint64_t calls, int agg);
   void finish();
 
-  /// Per-fd state is kept for at most this many fds: past it, the half idle longest is retired
+  /// Per-fd state is kept for at most this many fds: past it, the half idle longest is retired
   /// as at the end of the trace (bursts end, replayed buffers flush at their last call), so
   /// memory does not grow with distinct fd numbers. Below it the results are exact; a retired
   /// fd seen again starts afresh (its next gap counts as a first call).

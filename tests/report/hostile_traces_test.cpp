@@ -85,7 +85,7 @@ TraceBuilder small_writes(const std::string& path, uint32_t calls = 200,
 
 const std::string kFffd = "\xef\xbf\xbd"; // U+FFFD as UTF-8
 
-// I-1 (issue 10 §2): a name that is not UTF-8 made `report --format json` throw and print
+// a name that is not UTF-8 made `report --format json` throw and print
 // nothing. Every JSON writer replaces ill-formed bytes with U+FFFD the same way.
 TEST(HostileTraces, JsonWritersReplaceInvalidUtf8AlikeAndStayValid) {
   TempDir dir;
@@ -119,7 +119,7 @@ TEST(HostileTraces, JsonWritersReplaceInvalidUtf8AlikeAndStayValid) {
   EXPECT_NO_THROW(json::parse(c.out));
 }
 
-// I-2 (issue 10 §2): names from the traced program reached the terminal raw, so it could forge
+// names from the traced program reached the terminal raw, so it could forge
 // report lines and colour codes. Text output escapes them as \xNN, as dump always did.
 TEST(HostileTraces, TextOutputEscapesControlCharactersFromTheTrace) {
   TempDir dir;
@@ -164,7 +164,7 @@ TEST(HostileTraces, TextOutputEscapesControlCharactersFromTheTrace) {
   EXPECT_LINE(d.out, "    [1] fd 3 file /tmp/x" + escaped);
 }
 
-// I-4 (issue 10 §2): -result of INT32_MIN and tick counts of 2^63 and more were undefined
+// R-08: -result of INT32_MIN and tick counts of 2^63 and more were undefined
 // behaviour (a negation overflow, a double cast to uint64 out of range): a negative time, an
 // errno of -2147483648.
 TEST(HostileTraces, ExtremeNumbersAreShownAsRecorded) {
@@ -216,7 +216,7 @@ TraceBuilder one_run(uint32_t claimed, uint64_t counted, uint64_t span_ticks) {
   return b;
 }
 
-// I-3 (issue 10 §2): a run record was expanded call by call: 2^32 - 1 calls took minutes per
+// a run record was expanded call by call: 2^32 - 1 calls took minutes per
 // record. Now its work does not depend on its count; this one is consistent with its counter
 // row and its time (an hour), so nothing is flagged.
 TEST(HostileTraces, TheLongestRunRecordDoesNotHangTheReport) {

@@ -188,7 +188,7 @@ TEST(ReplayRuns, TheLongestRunIsCountedAtOnce) {
   EXPECT_NEAR(got[0].replay[0].syscalls_after, static_cast<double>(UINT32_MAX) / 4096, 2.0);
 }
 
-// I-5 (issue 10 §2): per-fd state grew with every distinct fd number (a million fds: 725 MB).
+// per-fd state grew with every distinct fd number (a million fds: 725 MB).
 // Past kMaxFds the fds idle longest are retired as at the end of the trace: each of these
 // fds, written once, is still one flush, and memory is bounded.
 TEST(Replay, PerFdStateIsBoundedAndRetiredFdsStillCount) {
