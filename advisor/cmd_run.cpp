@@ -165,7 +165,8 @@ RunDirectory make_run_dir(const RunOptions& o) {
       } else if (errno != EEXIST) {
         const int err = errno;
         remove_created(rd);
-        throw std::runtime_error(fmt::format("cannot create {}: {}", at.string(), std::strerror(err)));
+        throw std::runtime_error(
+            fmt::format("cannot create {}: {}", at.string(), std::strerror(err)));
       }
     }
     return rd;

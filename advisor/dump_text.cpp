@@ -107,8 +107,8 @@ public:
   }
 
   void event(const ProcessView& p, const EventRecord& e, EventSource src) override {
-    std::string result = e.result < 0 ? "error " + errno_name(-int64_t{e.result})
-                                      : std::to_string(e.result);
+    std::string result =
+        e.result < 0 ? "error " + errno_name(-int64_t{e.result}) : std::to_string(e.result);
     auto flags = event_flag_names(e.flags, src);
     // Without a readable header there is no calibration and no start: raw ticks.
     auto when = [&](uint64_t ticks) {

@@ -123,7 +123,8 @@ uint64_t read_file_events(const Trace& t, const EventVisitor& visit, std::vector
       const EventRecord& e = buf[i];
       if ((e.flags & kEventLate) == 0) ++nonlate;
       if (!checker.ok(e, [&] {
-            return fmt::format("record {} at offset {}", first + i, hex(at + i * sizeof(EventRecord)));
+            return fmt::format("record {} at offset {}", first + i,
+                               hex(at + i * sizeof(EventRecord)));
           }))
         continue;
       tally.count(e);

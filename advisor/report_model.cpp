@@ -105,7 +105,8 @@ const SiteAgg* RunModel::find(const std::string& key) const {
 // ---- the event pass ----
 
 EventPass::EventPass(std::vector<SiteAgg>& sites, const AdvisorSettings& s, double ns_per_tick)
-    : sites_(sites), s_(s), ns_per_tick_(ns_per_tick), held_(sites.size()), max_held_(sites.size()) {
+    : sites_(sites), s_(s), ns_per_tick_(ns_per_tick), held_(sites.size()),
+      max_held_(sites.size()) {
   for (SiteAgg& a : sites_)
     if (a.replay.size() != s_.buffer_sizes.size()) {
       a.replay.assign(s_.buffer_sizes.size(), {});
@@ -134,7 +135,8 @@ EventPass::FdState& EventPass::state(int32_t fd) {
       // Retire the half idle longest: amortized O(1) per new fd.
       std::vector<std::pair<uint64_t, int32_t>> by_use;
       by_use.reserve(fds_.size());
-      for (const auto& [n, f] : fds_) by_use.emplace_back(f.used, n);
+      for (const auto& [n, f] : fds_)
+        by_use.emplace_back(f.used, n);
       auto mid = by_use.begin() + static_cast<ptrdiff_t>(by_use.size() / 2);
       std::nth_element(by_use.begin(), mid, by_use.end());
       std::sort(by_use.begin(), mid); // retire in the order they were last used
@@ -160,8 +162,10 @@ void EventPass::hold(FdState& f, int agg) {
 // buffers flush at the fd's last call, and its sites no longer hold a buffer for it.
 void EventPass::retire(FdState& f) {
   end_burst(f, false);
-  for (size_t i = 0; i < f.buffers.size(); ++i) flush(f.buffers[i], i, f.last_ticks);
-  for (int agg : f.holders) --held_[static_cast<size_t>(agg)];
+  for (size_t i = 0; i < f.buffers.size(); ++i)
+    flush(f.buffers[i], i, f.last_ticks);
+  for (int agg : f.holders)
+    --held_[static_cast<size_t>(agg)];
   f.holders.clear();
 }
 
@@ -209,7 +213,8 @@ void EventPass::event(const EventRecord& e, int agg) {
     f.last_pos_agg = agg;
     hold(f, agg);
     // A damaged offset near INT64_MAX must not overflow: then nothing continues it.
-    if (__builtin_add_overflow(e.offset, std::max<int64_t>(e.result, 0), &f.next_offset)) f.next_offset = -1;
+    if (__builtin_add_overflow(e.offset, std::max<int64_t>(e.result, 0), &f.next_offset))
+      f.next_offset = -1;
   }
   if (is_datagram(a.kind) && !is_mmsg(a.op)) {
     if (f.dgram_agg == agg && f.dgram_run < s_.datagram_batch &&
@@ -284,9 +289,12 @@ void EventPass::replay_run(Buffer& buf, size_t i, int agg, uint32_t size, const 
   };
   auto absorb = [&](uint64_t n) {
     buf.bytes += n * size;
-    auto it = std::find_if(buf.calls.begin(), buf.calls.end(), [&](auto& p) { return p.first == agg; });
-    if (it == buf.calls.end()) buf.calls.push_back({agg, n});
-    else it->second += n;
+    auto it =
+        std::find_if(buf.calls.begin(), buf.calls.end(), [&](auto& p) { return p.first == agg; });
+    if (it == buf.calls.end())
+      buf.calls.push_back({agg, n});
+    else
+      it->second += n;
   };
   constexpr int kExactSteps = 16;
   uint64_t k = 1; // the next call
@@ -296,8 +304,10 @@ void EventPass::replay_run(Buffer& buf, size_t i, int agg, uint32_t size, const 
     uint64_t lo = k, hi = std::min(flush_at, t.last + 1); // the first too-old call is in [lo, hi]
     while (lo < hi) {
       const uint64_t mid = lo + (hi - lo) / 2;
-      if (too_old(mid)) hi = mid;
-      else lo = mid + 1;
+      if (too_old(mid))
+        hi = mid;
+      else
+        lo = mid + 1;
     }
     flush_at = lo;
     if (flush_at > t.last) { // the rest fits
@@ -350,11 +360,13 @@ void EventPass::run(const EventRecord& e, uint64_t calls, int agg) {
   // The gaps between the calls are span / last ticks, rounded down or up.
   const uint64_t q = t.span / t.last, longer = t.span % t.last;
   a.gap_hist[bucket_of(saturate_u64(static_cast<double>(q) * ns_per_tick_)) & 63] += more - longer;
-  if (longer) a.gap_hist[bucket_of(saturate_u64(static_cast<double>(q + 1) * ns_per_tick_)) & 63] += longer;
+  if (longer)
+    a.gap_hist[bucket_of(saturate_u64(static_cast<double>(q + 1) * ns_per_tick_)) & 63] += longer;
   FdState& f = fds_.at(e.fd); // event() made it
   f.last_ticks = last_ticks;
   if (f.burst.size() <= s_.gather_max_burst)
-    f.burst.insert(f.burst.end(), std::min<uint64_t>(more, s_.gather_max_burst + 1 - f.burst.size()), agg);
+    f.burst.insert(f.burst.end(),
+                   std::min<uint64_t>(more, s_.gather_max_burst + 1 - f.burst.size()), agg);
   for (size_t i = 0; i < s_.buffer_sizes.size(); ++i) {
     if (e.size >= s_.buffer_sizes[i]) {
       a.replay[i].syscalls_after += static_cast<double>(more); // each its own syscall
@@ -367,12 +379,15 @@ void EventPass::run(const EventRecord& e, uint64_t calls, int agg) {
 void EventPass::finish() {
   std::vector<int32_t> order;
   order.reserve(fds_.size());
-  for (const auto& [fd, f] : fds_) order.push_back(fd);
+  for (const auto& [fd, f] : fds_)
+    order.push_back(fd);
   std::sort(order.begin(), order.end()); // flushes add up in the same order every time
-  for (int32_t fd : order) retire(fds_.at(fd));
+  for (int32_t fd : order)
+    retire(fds_.at(fd));
   fds_.clear();
   for (size_t s = 0; s < max_held_.size(); ++s)
-    for (ReplayResult& r : sites_[s].replay) r.max_fds = std::max(r.max_fds, max_held_[s]);
+    for (ReplayResult& r : sites_[s].replay)
+      r.max_fds = std::max(r.max_fds, max_held_[s]);
 }
 
 // ---- the whole run ----
@@ -398,14 +413,15 @@ public:
     if (++damaged_ <= kShown)
       problems_.push_back(
           {t_.name + (src == EventSource::file ? ".vev" : ".vseg"),
-           fmt::format("a run record (site {}, {} on fd {}) claims {} calls, but {}; taken as {} "
-                       "(damaged record)",
-                       e.site == kSiteUnknown ? std::string("?") : std::to_string(e.site),
-                       op_name(static_cast<Op>(e.op)), e.fd, claimed,
-                       by_counter < by_time
-                           ? fmt::format("its counter row has only {} calls left", *calls_left)
-                           : fmt::format("its time span of {} ticks allows at most {}", span, by_time),
-                       bound)});
+           fmt::format(
+               "a run record (site {}, {} on fd {}) claims {} calls, but {}; taken as {} "
+               "(damaged record)",
+               e.site == kSiteUnknown ? std::string("?") : std::to_string(e.site),
+               op_name(static_cast<Op>(e.op)), e.fd, claimed,
+               by_counter < by_time
+                   ? fmt::format("its counter row has only {} calls left", *calls_left)
+                   : fmt::format("its time span of {} ticks allows at most {}", span, by_time),
+               bound)});
     return bound;
   }
 
@@ -413,7 +429,8 @@ public:
     out.insert(out.end(), problems_.begin(), problems_.end());
     if (damaged_ > kShown)
       out.push_back({t_.name + ".vev", fmt::format("{} more run records claimed more calls than "
-                                                   "possible and were cut", damaged_ - kShown)});
+                                                   "possible and were cut",
+                                                   damaged_ - kShown)});
   }
 
 private:

@@ -29,7 +29,7 @@ struct ReplayResult {
   double max_delay_ns = 0;      ///< the longest a byte waited in the buffer
   uint64_t max_fds = 0;         ///< fds whose buffer the site held at once (each fd from the
                                 ///< site's first write or read on it until the fd is closed,
-                                ///< reused for another kind, or retired): memory = max_fds * buffer_size
+                        ///< reused for another kind, or retired): memory = max_fds * buffer_size
 };
 
 struct StackView {
@@ -121,8 +121,8 @@ public:
   void run(const EventRecord& e, uint64_t calls, int agg);
   void finish();
 
-  /// Per-fd state is kept for at most this many fds: past it, the half idle longest is retired
-  /// as at the end of the trace (bursts end, replayed buffers flush at their last call), so
+  /// Per-fd state is kept for at most this many fds: past it, the half idle longest is
+  /// retired as at the end of the trace (bursts end, replayed buffers flush at their last call), so
   /// memory does not grow with distinct fd numbers. Below it the results are exact; a retired
   /// fd seen again starts afresh (its next gap counts as a first call).
   static constexpr size_t kMaxFds = 16384;

@@ -136,18 +136,21 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
     for (const SiteAgg* r : f.related)
       fmt::print(out, "   with: {}\n", where(location(*r)));
     std::string path = a.top_path();
-    fmt::print(out, "   {}\n",
-               wrap(fmt::format("evidence: {} {} calls on {}{}, {} bytes, size median {} B p90 {} B, "
-                                "gap median {}, {} inside the syscalls, {} process(es)",
-                                a.calls, op_name(static_cast<Op>(a.op)),
-                                fd_kind_name(static_cast<FdKind>(a.kind)),
-                                path.empty() ? "" : " " + printable(path), a.bytes, a.size_quantile(0.5),
-                                a.size_quantile(0.9), format_ns(static_cast<double>(a.gap_median_ns())),
-                                format_ns(a.time_ns), a.pids.size()),
-                    3, w));
+    fmt::print(
+        out, "   {}\n",
+        wrap(fmt::format("evidence: {} {} calls on {}{}, {} bytes, size median {} B p90 {} B, "
+                         "gap median {}, {} inside the syscalls, {} process(es)",
+                         a.calls, op_name(static_cast<Op>(a.op)),
+                         fd_kind_name(static_cast<FdKind>(a.kind)),
+                         path.empty() ? "" : " " + printable(path), a.bytes, a.size_quantile(0.5),
+                         a.size_quantile(0.9), format_ns(static_cast<double>(a.gap_median_ns())),
+                         format_ns(a.time_ns), a.pids.size()),
+             3, w));
     fmt::print(out, "   {}\n", wrap("change: " + printable(f.change), 3, w));
     if (!f.idiom.empty())
-      fmt::print(out, "   {}\n", wrap(fmt::format("in {}: {}", language_name(f.language), printable(f.idiom)), 3, w));
+      fmt::print(
+          out, "   {}\n",
+          wrap(fmt::format("in {}: {}", language_name(f.language), printable(f.idiom)), 3, w));
     std::string pred = fmt::format("predicted: {} -> {:.0f} syscalls, {} less time in syscalls",
                                    f.before, f.after, format_ns(f.saved_ns));
     if (f.replay && a.output)
@@ -176,7 +179,8 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
     fmt::print(out, "  valley's own flush writes: {}\n\n", m.flush_writes);
   }
   fmt::print(out, "{}\n", c("1", "Blind spots"));
-  for (const std::string& b : blind_spots(m)) fmt::print(out, "  - {}\n", wrap(printable(b), 4, w));
+  for (const std::string& b : blind_spots(m))
+    fmt::print(out, "  - {}\n", wrap(printable(b), 4, w));
   for (const Problem& p : m.problems)
     fmt::print(out, "  - {}\n", wrap(printable(fmt::format("{}: {}", p.file, p.message)), 4, w));
   (void)s;

@@ -45,8 +45,8 @@ size_t utf8_sequence(std::string_view s, char32_t& cp) {
 /// its own), DEL, and the marks that reorder or break text (bidi embeddings, overrides and
 /// isolates, line and paragraph separators).
 bool acts_on_terminal(char32_t cp) {
-  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
-         cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+         (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
 } // namespace

@@ -10,8 +10,8 @@
 
 namespace valley::advisor {
 
-/// Text from a trace made safe for a terminal: every byte that is not well-formed UTF-8, every
-/// control character (C0, DEL, C1), the bidi and line-separator marks and the backslash are
+/// Text from a trace made safe for a terminal: every byte that is not well-formed UTF-8,
+/// every control character (C0, DEL, C1), the bidi and line-separator marks and the backslash are
 /// written as \xNN, one per byte. One record stays one line, a traced program cannot send
 /// escape sequences to the reader's terminal, and the bytes can be read back exactly.
 std::string printable(std::string_view s);

@@ -172,7 +172,8 @@ TEST_F(RunTest, UnrunnableCommandsExitLikeAShellAndLeaveNoRunDirectory) {
   Outcome unknown = run(valley_run({"--", "valley-no-such-program"}), o);
   EXPECT_TRUE(unknown.exited(127)) << unknown.describe();
   std::vector<std::string> left;
-  for (const auto& e : fs::directory_iterator(tmp.path())) left.push_back(e.path().filename());
+  for (const auto& e : fs::directory_iterator(tmp.path()))
+    left.push_back(e.path().filename());
   EXPECT_EQ(left, std::vector<std::string>{"not-executable"});
 
   // A directory the user made is left where it was.
@@ -185,9 +186,9 @@ TEST_F(RunTest, UnrunnableCommandsExitLikeAShellAndLeaveNoRunDirectory) {
 // The run directory and the parents valley makes for it are 0700 whatever the umask: the
 // traces hold command lines and file names (as the shim's own files are 0600).
 TEST_F(RunTest, RunDirectoriesArePrivateUnderAnyUmask) {
-  Outcome given = run({"sh", "-c", "umask 000; exec \"$0\" run --dir \"$1\" -- true", VALLEY_BIN,
-                       dir("p/q")},
-                      with_shim());
+  Outcome given =
+      run({"sh", "-c", "umask 000; exec \"$0\" run --dir \"$1\" -- true", VALLEY_BIN, dir("p/q")},
+          with_shim());
   ASSERT_TRUE(given.exited(0)) << given.describe();
   for (const std::string& d : {dir("p"), dir("p/q")}) {
     struct stat st {};

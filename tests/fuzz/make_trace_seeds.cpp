@@ -21,21 +21,25 @@ namespace {
 /// Section capacities cut to what the trace uses: a seed of a few KB mutates faster.
 void tighten(TraceBuilder& b) {
   uint32_t rows = 1, sites = 1;
-  for (const auto& [row, c] : b.counters) rows = std::max(rows, row + 1);
-  for (const auto& [id, s] : b.sites) sites = std::max(sites, id + 1);
+  for (const auto& [row, c] : b.counters)
+    rows = std::max(rows, row + 1);
+  for (const auto& [id, s] : b.sites)
+    sites = std::max(sites, id + 1);
   b.counter_capacity = rows;
   b.site_capacity = sites;
   b.stack_capacity = std::max<uint32_t>(1, static_cast<uint32_t>(b.stacks.size()));
   b.module_capacity = std::max<uint32_t>(1, static_cast<uint32_t>(b.modules.size()));
   b.file_capacity = std::max<uint32_t>(1, static_cast<uint32_t>(b.files.size()));
   uint32_t ring = 8;
-  while (ring < b.drained.size() + b.undrained.size() && ring < 64) ring *= 2;
+  while (ring < b.drained.size() + b.undrained.size() && ring < 64)
+    ring *= 2;
   b.ring_capacity = ring;
 }
 
 TraceBuilder base() {
   TraceBuilder b(1);
-  b.add_module("/nonexistent/bin/victim", 0x555500000000, 0x555500000000, 0x555500010000).is_main = 1;
+  b.add_module("/nonexistent/bin/victim", 0x555500000000, 0x555500000000, 0x555500010000).is_main =
+      1;
   b.add_module("/nonexistent/lib/libc.so.6", 0x7f0000000000, 0x7f0000000000, 0x7f0000200000);
   b.add_stack(0, {0x555500001234, 0x555500001500});
   b.add_site(0, 0x555500001234, 1);
@@ -188,8 +192,9 @@ int main(int argc, char** argv) {
     TraceBuilder b = make();
     tighten(b);
     std::string events = b.events();
-    valley::testing::write_file(std::filesystem::path(argv[1]) / name,
-                                valley::fuzz::join_trace_input(b.segment(), b.events_file ? &events : nullptr));
+    valley::testing::write_file(
+        std::filesystem::path(argv[1]) / name,
+        valley::fuzz::join_trace_input(b.segment(), b.events_file ? &events : nullptr));
   }
   return 0;
 }

@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
     std::error_code ec;
     if (fs::is_directory(argv[i], ec)) {
       for (const auto& e : fs::directory_iterator(argv[i]))
-        if (e.is_regular_file() && e.path().filename().string()[0] != '.') inputs.push_back(e.path());
+        if (e.is_regular_file() && e.path().filename().string()[0] != '.')
+          inputs.push_back(e.path());
     } else if (fs::is_regular_file(argv[i], ec)) {
       inputs.push_back(argv[i]);
     }

@@ -31,7 +31,8 @@ Outcome valley(std::vector<std::string> args, double timeout = 60) {
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
+  for (std::string l; std::getline(in, l);)
+    out.push_back(l);
   return out;
 }
 
@@ -50,8 +51,10 @@ std::string unwrap(const std::string& text) {
       continue;
     }
     size_t j = i + 1;
-    while (j < text.size() && text[j] == ' ') ++j;
-    if (j - i - 1 >= 3 && j < text.size() && text[j] != '-' && !std::isdigit(static_cast<unsigned char>(text[j]))) {
+    while (j < text.size() && text[j] == ' ')
+      ++j;
+    if (j - i - 1 >= 3 && j < text.size() && text[j] != '-' &&
+        !std::isdigit(static_cast<unsigned char>(text[j]))) {
       if (out.empty() || out.back() != ' ') out += ' ';
       i = j - 1;
     } else {
@@ -61,7 +64,8 @@ std::string unwrap(const std::string& text) {
   return out;
 }
 
-#define EXPECT_LINE(text, line) EXPECT_TRUE(has_line(text, line)) << "no line: " << line << "\nin:\n" << text
+#define EXPECT_LINE(text, line)                                                                    \
+  EXPECT_TRUE(has_line(text, line)) << "no line: " << line << "\nin:\n" << text
 
 /// A process whose site 0 makes `calls` writes of 8 bytes to fd 3 (`path`): a small-writes
 /// finding. Module, exe and argv names are the caller's to choose.
@@ -114,7 +118,8 @@ TEST(HostileTraces, JsonWritersReplaceInvalidUtf8AlikeAndStayValid) {
   EXPECT_EQ(dump["problems"][0]["file"], "caf" + kFffd + ".vev");
 
   // --compare writes JSON through the same function.
-  Outcome c = valley({"report", "--compare", dir.path().string(), dir.path().string(), "--format", "json"});
+  Outcome c =
+      valley({"report", "--compare", dir.path().string(), dir.path().string(), "--format", "json"});
   ASSERT_TRUE(c.exited(0)) << c.describe();
   EXPECT_NO_THROW(json::parse(c.out));
 }
@@ -123,7 +128,8 @@ TEST(HostileTraces, JsonWritersReplaceInvalidUtf8AlikeAndStayValid) {
 // report lines and colour codes. Text output escapes them as \xNN, as dump always did.
 TEST(HostileTraces, TextOutputEscapesControlCharactersFromTheTrace) {
   TempDir dir;
-  const std::string forged = "\n2. [small-writes] high forged\x1b[31m\r\xc2\x9b" "2J\xe2\x80\xae";
+  const std::string forged = "\n2. [small-writes] high forged\x1b[31m\r\xc2\x9b"
+                             "2J\xe2\x80\xae";
   TraceBuilder b = small_writes("/tmp/x" + forged, 200, "/nonexistent/bin/vic\ntim");
   std::memcpy(b.header.exe, "/usr/bin/\x1b]0;title\x07", 20);
   b.write(dir.path());
@@ -138,12 +144,14 @@ TEST(HostileTraces, TextOutputEscapesControlCharactersFromTheTrace) {
     EXPECT_EQ(s->find("\xc2\x9b"), std::string::npos) << *s;
     EXPECT_EQ(s->find("\xe2\x80\xae"), std::string::npos) << *s;
   }
-  for (const std::string& l : lines(r.out)) EXPECT_NE(l.rfind("2. [small-writes]", 0), 0u) << r.out;
+  for (const std::string& l : lines(r.out))
+    EXPECT_NE(l.rfind("2. [small-writes]", 0), 0u) << r.out;
   const std::string escaped =
       "\\x0a2. [small-writes] high forged\\x1b[31m\\x0d\\xc2\\x9b2J\\xe2\\x80\\xae";
   EXPECT_NE(unwrapped.find("on file /tmp/x" + escaped + ","), std::string::npos) << unwrapped;
   EXPECT_NE(r.out.find("  vic\\x0atim+0x1234\n"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("100-0 (\\x1b]0;title\\x07): no coverage measured"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("100-0 (\\x1b]0;title\\x07): no coverage measured"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("  - a\\x0ab\\x1b[2J.vev: file name is not"), std::string::npos) << r.out;
   EXPECT_NE(r.err.find("valley: warning: a\\x0ab\\x1b[2J.vev: file name is not"), std::string::npos)
       << r.err;
@@ -201,7 +209,8 @@ TEST(HostileTraces, ExtremeNumbersAreShownAsRecorded) {
 /// one run record of `claimed` calls; its counter row says `counted`.
 TraceBuilder one_run(uint32_t claimed, uint64_t counted, uint64_t span_ticks) {
   TraceBuilder b(200);
-  b.add_module("/nonexistent/bin/victim", 0x555500000000, 0x555500000000, 0x555500010000).is_main = 1;
+  b.add_module("/nonexistent/bin/victim", 0x555500000000, 0x555500000000, 0x555500010000).is_main =
+      1;
   b.add_site(0, 0x555500001234);
   CounterRow& c = b.add_counter(1, 0, Op::write, FdKind::pipe);
   c.calls = counted;
@@ -250,8 +259,9 @@ TEST(HostileTraces, ImplausibleRunCountsAreCutAndReported) {
   one_run(5000, 5000, 1000).write(fast.path()); // 5000 calls in 500 ns
   Outcome t = valley({"report", fast.path().string()}, 60);
   ASSERT_TRUE(t.exited(0)) << t.describe();
-  EXPECT_NE(unwrap(t.out).find("  - 200-0.vev: a run record (site 0, write on fd 3) claims 5000 calls, but "
-                       "its time span of 1000 ticks allows at most 501; taken as 501 (damaged record)"),
+  EXPECT_NE(unwrap(t.out).find(
+                "  - 200-0.vev: a run record (site 0, write on fd 3) claims 5000 calls, but "
+                "its time span of 1000 ticks allows at most 501; taken as 501 (damaged record)"),
             std::string::npos)
       << t.out;
 }
@@ -279,9 +289,10 @@ TEST(HostileTraces, RunRecordsTheShimCannotWriteAreInvalid) {
   EXPECT_EQ(p["events_invalid"], 3);
   EXPECT_EQ(p["events_total"], 1);
   ASSERT_EQ(p["problems"].size(), 3u);
-  EXPECT_EQ(p["problems"][0]["message"],
-            "record 1 at offset 0x50: a run record of 10 calls (read on pipe, result 1, flags 0x14, "
-            "last at tick 3000) is not one the shim writes; event skipped");
+  EXPECT_EQ(
+      p["problems"][0]["message"],
+      "record 1 at offset 0x50: a run record of 10 calls (read on pipe, result 1, flags 0x14, "
+      "last at tick 3000) is not one the shim writes; event skipped");
   Outcome r = valley({"report", "--format", "json", dir.path().string()});
   ASSERT_TRUE(r.exited(0)) << r.describe();
   EXPECT_EQ(json::parse(r.out)["processes"][0]["invalid"], 3);

@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
   const uint32_t rounds = argc > 3 ? static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10)) : 1;
   testing::TraceBuilder b(1);
   b.ring_capacity = 8;
-  b.add_module("/nonexistent/bin/server", 0x555500000000, 0x555500000000, 0x555500010000).is_main = 1;
+  b.add_module("/nonexistent/bin/server", 0x555500000000, 0x555500000000, 0x555500010000).is_main =
+      1;
   b.add_site(0, 0x555500001234);
   CounterRow& c = b.add_counter(1, 0, Op::send, FdKind::tcp);
   c.calls = uint64_t{fds} * rounds;
@@ -28,7 +29,8 @@ int main(int argc, char** argv) {
   uint64_t t = 2000;
   for (uint32_t r = 0; r < rounds; ++r)
     for (uint32_t fd = 0; fd < fds; ++fd)
-      b.drained.push_back(testing::make_event(Op::send, static_cast<int>(fd + 3), FdKind::tcp, 64, 64, t += 50, 0));
+      b.drained.push_back(
+          testing::make_event(Op::send, static_cast<int>(fd + 3), FdKind::tcp, 64, 64, t += 50, 0));
   std::filesystem::create_directories(argv[1]);
   b.write(argv[1]);
   return 0;

@@ -146,7 +146,8 @@ TEST(ReplayRuns, SameResultAsTheExpansion) {
       {0, 100, 100, false},     {64, 2000, 9000000, true},  {1, 7, 0, true},
   };
   for (const RunCase& c : cases) {
-    SCOPED_TRACE(testing::Message() << "size " << c.size << " calls " << c.calls << " span " << c.span);
+    SCOPED_TRACE(testing::Message()
+                 << "size " << c.size << " calls " << c.calls << " span " << c.span);
     std::vector<SiteAgg> want = replay_run(c, true, s), got = replay_run(c, false, s);
     for (size_t k = 0; k < 2; ++k) {
       EXPECT_EQ(got[k].events, want[k].events);
@@ -168,8 +169,9 @@ TEST(ReplayRuns, LongRunsStayWithinOneFlushOfTheExpansion) {
   AdvisorSettings s;
   s.buffer_sizes = {4096};
   s.max_age_ms = 1;
-  for (const RunCase& c : {RunCase{1, 1'000'000, 3'000'000, true}, RunCase{3000, 5000, 50'000'000, false},
-                           RunCase{10, 200'000, 9'000'000'000, true}}) {
+  for (const RunCase& c :
+       {RunCase{1, 1'000'000, 3'000'000, true}, RunCase{3000, 5000, 50'000'000, false},
+        RunCase{10, 200'000, 9'000'000'000, true}}) {
     std::vector<SiteAgg> want = replay_run(c, true, s), got = replay_run(c, false, s);
     EXPECT_NEAR(got[0].replay[0].syscalls_after, want[0].replay[0].syscalls_after, 1.0) << c.calls;
     EXPECT_EQ(got[0].events, want[0].events);
