@@ -345,7 +345,12 @@ void EventPass::run(const EventRecord& e, uint64_t calls, int agg) {
   one.duration = 0;
   SiteAgg& a = sites_[static_cast<size_t>(agg)];
   const uint64_t last_ticks = std::max<uint64_t>(e.ticks, static_cast<uint64_t>(e.offset));
-  if (calls < 2 || !a.output || a.positional || is_datagram(a.kind) || is_mmsg(a.op)) {
+  if (calls < 2) {
+    event(one, agg);
+    return;
+  }
+  if (!a.output || a.positional || is_datagram(a.kind) || is_mmsg(a.op)) {
+    // Not a run the shim writes (the reader skips those): call by call, at most 2^32 - 1.
     EventRecord whole = e;
     whole.duration = static_cast<uint32_t>(std::min<uint64_t>(calls, UINT32_MAX));
     for_each_call(whole, [&](const EventRecord& c) { event(c, agg); });
@@ -406,7 +411,8 @@ public:
   uint64_t plausible_calls(const EventRecord& e, EventSource src, const uint64_t* calls_left) {
     const uint64_t claimed = event_calls(e);
     const uint64_t span = event_last_ticks(e) - std::min(e.ticks, event_last_ticks(e));
-    const uint64_t by_time = saturate_u64(static_cast<double>(span) * ns_per_tick_) + 1;
+    const uint64_t ns = saturate_u64(static_cast<double>(span) * ns_per_tick_);
+    const uint64_t by_time = ns == UINT64_MAX ? ns : ns + 1;
     const uint64_t by_counter = calls_left ? std::max<uint64_t>(*calls_left, 1) : UINT64_MAX;
     const uint64_t bound = std::min(by_time, by_counter);
     if (claimed <= bound) return claimed;
