@@ -51,14 +51,13 @@ DumpOptions parse_args(Args args) {
 
 } // namespace
 
-int run_dump(Args args) {
-  DumpOptions o = parse_args(args);
+size_t write_dump(const DumpOptions& o, std::FILE* stream) {
   RunDir run = read_run_dir(o.dir);
   if (run.traces.empty() && run.problems.empty())
     throw std::runtime_error(fmt::format("{}: no traces here (no <pid>-<n>.vseg files)", o.dir));
 
   std::unique_ptr<DumpRenderer> out =
-      o.json ? make_json_renderer(stdout, o) : make_text_renderer(stdout, o);
+      o.json ? make_json_renderer(stream, o) : make_text_renderer(stream, o);
   Symbolizer symbolizer;
   size_t problems = run.problems.size();
   out->begin_run(run);
@@ -83,6 +82,12 @@ int run_dump(Args args) {
     problems += trace_problems.size();
   }
   out->end_run(run.problems, problems);
+  return problems;
+}
+
+int run_dump(Args args) {
+  DumpOptions o = parse_args(args);
+  size_t problems = write_dump(o, stdout);
   if (std::fflush(stdout) != 0 || std::ferror(stdout))
     throw std::runtime_error("cannot write the output");
   if (problems > 0) {

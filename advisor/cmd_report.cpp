@@ -4,6 +4,7 @@
 /// findings ranked by predicted saving, with evidence, change, replay and blind spots.
 #include "commands.h"
 #include "report.h"
+#include "text.h"
 
 #include <fmt/format.h>
 
@@ -148,7 +149,8 @@ int run_report(Args args) {
     if (!f.flush()) throw std::runtime_error(fmt::format("cannot write {}", o.emit));
   }
   if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw std::runtime_error("cannot write the output");
-  for (const Problem& p : m.problems) fmt::print(stderr, "valley: warning: {}: {}\n", p.file, p.message);
+  for (const Problem& p : m.problems)
+    fmt::print(stderr, "valley: warning: {}: {}\n", printable(p.file), printable(p.message));
   size_t readable = 0;
   for (const ProcessSummary& p : m.processes) readable += p.readable;
   return readable == 0 ? 1 : 0;

@@ -15,6 +15,7 @@
 #include <optional>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -121,30 +122,65 @@ fs::path find_shim() {
   return abs;
 }
 
-/// Creates the run directory; returns it as the user should type it.
-fs::path make_run_dir(const RunOptions& o) {
+/// The run directory as the user should type it, and the directories valley made for it
+/// (parents first), which it takes back if the command cannot be started.
+struct RunDirectory {
+  fs::path dir;
+  std::vector<fs::path> created;
+};
+
+/// mkdir with mode 0700 whatever the umask: the traces say what the program did.
+bool make_private_dir(const fs::path& p) {
+  if (::mkdir(p.c_str(), 0700) != 0) return false;
+  ::chmod(p.c_str(), 0700);
+  return true;
+}
+
+/// Takes back what make_run_dir made, deepest first, as long as nothing was put in it.
+void remove_created(const RunDirectory& rd) {
+  for (auto it = rd.created.rbegin(); it != rd.created.rend(); ++it)
+    if (::rmdir(it->c_str()) != 0) break;
+}
+
+RunDirectory make_run_dir(const RunOptions& o) {
   std::error_code ec;
+  RunDirectory rd;
   if (o.dir) {
-    fs::path dir = *o.dir;
-    if (fs::exists(dir, ec)) {
-      if (!fs::is_directory(dir, ec))
-        throw UsageError(fmt::format("run: {} exists and is not a directory", dir.string()));
-      if (!fs::is_empty(dir, ec) || ec)
+    rd.dir = *o.dir;
+    if (fs::exists(rd.dir, ec)) {
+      if (!fs::is_directory(rd.dir, ec))
+        throw UsageError(fmt::format("run: {} exists and is not a directory", rd.dir.string()));
+      if (!fs::is_empty(rd.dir, ec) || ec)
         throw UsageError(
-            fmt::format("{} exists and is not empty; choose another --dir", dir.string()));
-      return dir;
+            fmt::format("{} exists and is not empty; choose another --dir", rd.dir.string()));
+      return rd;
     }
-    fs::create_directories(dir, ec);
-    if (ec)
-      throw std::runtime_error(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
-    return dir;
+    // Like mkdir -p, but each directory made here is private.
+    fs::path at;
+    for (const fs::path& part : rd.dir.lexically_normal()) {
+      at /= part;
+      if (part.empty() || fs::is_directory(at, ec)) continue;
+      if (make_private_dir(at)) {
+        rd.created.push_back(at);
+      } else if (errno != EEXIST) {
+        const int err = errno;
+        remove_created(rd);
+        throw std::runtime_error(
+            fmt::format("cannot create {}: {}", at.string(), std::strerror(err)));
+      }
+    }
+    return rd;
   }
   std::string base =
       fmt::format("valley.{}.{}", fs::path(o.command[0]).filename().string(), ::getpid());
   // mkdir is the existence check: a path that exists is never reused.
   for (int n = 1; n < 1000; ++n) {
     std::string name = n == 1 ? base : fmt::format("{}.{}", base, n);
-    if (::mkdir(name.c_str(), 0777) == 0) return fs::path(".") / name;
+    if (make_private_dir(name)) {
+      rd.dir = fs::path(".") / name;
+      rd.created.push_back(name);
+      return rd;
+    }
     if (errno != EEXIST)
       throw std::runtime_error(fmt::format("cannot create {}: {}", name, std::strerror(errno)));
   }
@@ -279,12 +315,19 @@ int run_run(Args args) {
     }
   }
   fs::path shim = find_shim();
-  fs::path dir = make_run_dir(o);
+  RunDirectory rd = make_run_dir(o);
+  const fs::path& dir = rd.dir;
   fs::path abs_dir = fs::absolute(dir).lexically_normal();
   std::vector<std::string> env = child_environment(shim, abs_dir, o);
   std::vector<char*> envp = c_strings(env);
   std::vector<char*> argv = c_strings(o.command);
 
+  // The child reports a failed exec through this pipe; a successful exec closes it.
+  int exec_status[2];
+  if (::pipe2(exec_status, O_CLOEXEC) != 0) {
+    remove_created(rd);
+    throw std::runtime_error(fmt::format("cannot create a pipe: {}", std::strerror(errno)));
+  }
   ChildSignals signals;
   std::fflush(nullptr);
   pid_t pid = ::fork();
@@ -292,12 +335,24 @@ int run_run(Args args) {
     signals.restore_for_child();
     ::execvpe(argv[0], argv.data(), envp.data());
     int err = errno;
-    ::dprintf(2, "valley: error: cannot run %s: %s\n", argv[0], std::strerror(err));
-    ::_exit(err == EACCES ? 126 : 127);
+    while (::write(exec_status[1], &err, sizeof err) < 0 && errno == EINTR) {
+    }
+    ::_exit(127);
   }
   int fork_errno = errno;
   signals.started(pid);
-  if (pid < 0) throw std::runtime_error(fmt::format("cannot fork: {}", std::strerror(fork_errno)));
+  ::close(exec_status[1]);
+  if (pid < 0) {
+    ::close(exec_status[0]);
+    remove_created(rd);
+    throw std::runtime_error(fmt::format("cannot fork: {}", std::strerror(fork_errno)));
+  }
+  int exec_errno = 0;
+  ssize_t got;
+  while ((got = ::read(exec_status[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
+  }
+  ::close(exec_status[0]);
+  const bool started = got != static_cast<ssize_t>(sizeof exec_errno);
 
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
@@ -306,6 +361,14 @@ int run_run(Args args) {
           fmt::format("waiting for {}: {}", o.command[0], std::strerror(errno)));
   }
   signals.finished();
+
+  if (!started) {
+    remove_created(rd);
+    fmt::print(stderr, "valley: error: {} could not be started: {}; nothing was traced\n",
+               printable(o.command[0]), std::strerror(exec_errno));
+    // As a shell: 127 when there is no such program, 126 when it cannot be executed.
+    return exec_errno == ENOENT ? 127 : 126;
+  }
 
   size_t traced = count_traces(dir);
   std::string how = WIFSIGNALED(status)

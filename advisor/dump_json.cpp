@@ -4,6 +4,7 @@
 /// object is built without its events, which are then appended one at a time.
 #include "dump_model.h"
 #include "frame_json.h"
+#include "json_text.h"
 #include "text.h"
 
 #include <fmt/format.h>
@@ -136,7 +137,7 @@ json counters_json(const ProcessView& p) {
     j["requested"] = r.requested;
     j["errors"] = r.errors;
     j["zero_results"] = r.zero_results;
-    j["time_ns"] = static_cast<uint64_t>(p.ticks_to_ns(static_cast<int64_t>(r.ticks)) + 0.5);
+    j["time_ns"] = saturate_u64(static_cast<double>(r.ticks) * p.ns_per_tick + 0.5);
     j["size_hist"] = size_hist_json(r.size_hist);
     j["gap_hist_ns"] = gap_hist_json(r.gap_hist, p.ns_per_tick);
     out.push_back(std::move(j));
@@ -198,7 +199,7 @@ json process_json(const ProcessView& p) {
   j["state"] = end_name(info.end);
   j["state_flags"] = state_flag_names(h.state);
   j["start_realtime_ns"] = h.start_realtime_ns;
-  j["duration_ns"] = static_cast<uint64_t>(info.duration_ns + 0.5);
+  j["duration_ns"] = saturate_u64(info.duration_ns + 0.5);
   j["clock"] = {{"kind", h.clock == ClockKind::tsc ? "tsc" : "monotonic"},
                 {"ns_per_tick", info.clock.ns_per_tick},
                 {"note", opt_string(info.clock.note)}};
@@ -221,22 +222,17 @@ json process_json(const ProcessView& p) {
   return j;
 }
 
-std::string dump(const json& j) {
-  // Paths and argv are bytes, not necessarily UTF-8: replace rather than throw.
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 class JsonRenderer final : public DumpRenderer {
 public:
   JsonRenderer(std::FILE* out, const DumpOptions& o) : out_(out), opts_(o) {}
 
   void begin_run(const RunDir& run) override {
     fmt::print(out_, "{{\"schema_version\":1,\"run_dir\":{},\"processes\":[",
-               dump(json(run.path.string())));
+               json_quote(run.path.string()));
   }
 
   void begin_process(const ProcessView& p) override {
-    std::string obj = dump(process_json(p));
+    std::string obj = json_text(process_json(p));
     obj.pop_back(); // the closing brace: events and totals follow
     fmt::print(out_, "{}{}", first_process_ ? "\n" : ",\n", obj);
     first_process_ = false;
@@ -260,14 +256,14 @@ public:
                    "\"result\":{},\"errno\":",
                    e.tid, op_label(e.op), e.fd, kind_label(e.fd_kind), e.size, e.result);
     if (e.result < 0)
-      fmt::format_to(out, "\"{}\"", errno_name(-e.result));
+      fmt::format_to(out, "\"{}\"", errno_name(-int64_t{e.result}));
     else
       fmt::format_to(out, "null");
     const bool run = e.flags & kEventRun;
     const uint32_t duration = run ? 0 : e.duration;
     fmt::format_to(out, ",\"offset\":{},\"duration_ticks\":{},\"duration_ns\":{}",
                    nullable(!run && e.offset != -1, e.offset), duration,
-                   nullable(p.info != nullptr, std::llround(p.ticks_to_ns(duration))));
+                   nullable(p.info != nullptr, saturate_u64(p.ticks_to_ns(duration) + 0.5)));
     fmt::format_to(out, ",\"calls\":{},\"last_ticks\":{},\"last_t_us\":", event_calls(e),
                    event_last_ticks(e));
     if (p.info)
@@ -301,14 +297,14 @@ public:
                                          ? json(p.since_start_us(tally.last_ticks))
                                          : json(nullptr)},
                    {"problems", problems_json(problems)}};
-    std::string s = dump(totals);
+    std::string s = json_text(totals);
     fmt::print(out_, ",{}}}", std::string_view(s).substr(1, s.size() - 2));
     all_problems_.insert(all_problems_.end(), problems.begin(), problems.end());
   }
 
   void end_run(const std::vector<Problem>& problems, size_t) override {
     all_problems_.insert(all_problems_.end(), problems.begin(), problems.end());
-    fmt::print(out_, "\n],\"problems\":{}}}\n", dump(problems_json(all_problems_)));
+    fmt::print(out_, "\n],\"problems\":{}}}\n", json_text(problems_json(all_problems_)));
   }
 
 private:

@@ -81,6 +81,10 @@ public:
   virtual void end_run(const std::vector<Problem>& problems, size_t total_problems) = 0;
 };
 
+/// `valley dump` of the run directory `o.dir` to `out`; returns the number of problems found.
+/// Throws std::runtime_error when the directory cannot be listed or holds no trace.
+size_t write_dump(const DumpOptions& o, std::FILE* out);
+
 std::unique_ptr<DumpRenderer> make_text_renderer(std::FILE* out, const DumpOptions& o);
 std::unique_ptr<DumpRenderer> make_json_renderer(std::FILE* out, const DumpOptions& o);
 

@@ -108,8 +108,8 @@ public:
   }
 
   void event(const ProcessView& p, const EventRecord& e, EventSource src) override {
-    std::string result = e.result < 0 ? "error " + errno_name(static_cast<int>(-e.result))
-                                      : std::to_string(e.result);
+    std::string result =
+        e.result < 0 ? "error " + errno_name(-int64_t{e.result}) : std::to_string(e.result);
     auto flags = event_flag_names(e.flags, src);
     // Without a readable header there is no calibration and no start: raw ticks.
     auto when = [&](uint64_t ticks) {
@@ -143,7 +143,7 @@ public:
          "invalid",
          tally.total(), runs, tally.from_file, tally.from_ring, last, tally.torn, tally.invalid);
     for (const Problem& pr : problems)
-      line("  problem: {}: {}", pr.file, printable(pr.message));
+      line("  problem: {}: {}", printable(pr.file), printable(pr.message));
   }
 
   void end_run(const std::vector<Problem>& problems, size_t total_problems) override {
@@ -151,7 +151,7 @@ public:
       line("");
       line("== problems outside any trace ({}):", problems.size());
       for (const Problem& pr : problems)
-        line("  problem: {}: {}", pr.file, printable(pr.message));
+        line("  problem: {}: {}", printable(pr.file), printable(pr.message));
     }
     line("");
     line("== {} problem(s)", total_problems);
@@ -230,7 +230,7 @@ private:
         last = fmt::format(", last fd {} {}", f->fd, printable(fixed_string(f->path)));
       line("    {}: calls {}, bytes {}, requested {}, errors {}, eof {}, time {:.0f}ns{}", key,
            r.calls, r.bytes, r.requested, r.errors, r.zero_results,
-           p.ticks_to_ns(static_cast<int64_t>(r.ticks)), last);
+           static_cast<double>(r.ticks) * p.ns_per_tick, last);
       line("      sizes: {}", size_hist(r.size_hist));
       line("      gaps: {}", gap_hist(r.gap_hist, p.ns_per_tick));
     }

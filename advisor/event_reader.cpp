@@ -53,16 +53,41 @@ std::optional<EventsFileView> check_events_file(const InputFile& file, const Tra
   return v;
 }
 
+/// a run record (kEventRun) stands for identical calls the coalescer absorbed: two or more
+/// successful non-positional writes to a stream, the last one not before the first. Anything
+/// else claiming to be a run is damage, and expanding it would trust its count.
+bool run_possible(const EventRecord& e) {
+  const auto op = static_cast<Op>(e.op);
+  const auto kind = static_cast<FdKind>(e.fd_kind);
+  const bool stream_write = op == Op::write || op == Op::writev || op == Op::send ||
+                            op == Op::sendto || op == Op::sendmsg;
+  const bool datagram =
+      kind == FdKind::udp || kind == FdKind::unix_dgram || kind == FdKind::unix_seqpacket;
+  return (e.flags & kEventCoalesced) && stream_write && !datagram && e.result >= 0 &&
+         e.duration >= 2 && e.offset >= 0 && static_cast<uint64_t>(e.offset) >= e.ticks;
+}
+
 /// Validates one event; reports the first few bad ones of a file with their position.
 class EventChecker {
 public:
   explicit EventChecker(Reporter& report) : report_(report) {}
-  bool ok(const EventRecord& e, const std::string& where) {
-    if (op_valid(e.op) && kind_valid(e.fd_kind)) return true;
-    if (++bad_ <= kShown)
-      report_("{}: op {} / fd kind {} out of range (op 1..{}, kind 0..{}); event skipped", where,
-              e.op, e.fd_kind, kOpMax, kFdKindMax);
-    return false;
+  /// `where` is only formatted for a bad record: the check runs on every event.
+  template <typename Where> bool ok(const EventRecord& e, Where&& where) {
+    if (!op_valid(e.op) || !kind_valid(e.fd_kind)) {
+      if (++bad_ <= kShown)
+        report_("{}: op {} / fd kind {} out of range (op 1..{}, kind 0..{}); event skipped",
+                where(), e.op, e.fd_kind, kOpMax, kFdKindMax);
+      return false;
+    }
+    if ((e.flags & kEventRun) && !run_possible(e)) {
+      if (++bad_ <= kShown)
+        report_("{}: a run record of {} calls ({} on {}, result {}, flags {:#x}, last at tick {}) "
+                "is not one the shim writes; event skipped",
+                where(), e.duration, op_name(static_cast<Op>(e.op)),
+                fd_kind_name(static_cast<FdKind>(e.fd_kind)), e.result, e.flags, e.offset);
+      return false;
+    }
+    return true;
   }
   void finish() {
     if (bad_ > kShown) report_("{} more invalid events skipped", bad_ - kShown);
@@ -97,8 +122,10 @@ uint64_t read_file_events(const Trace& t, const EventVisitor& visit, std::vector
     for (size_t i = 0; i < n; ++i) {
       const EventRecord& e = buf[i];
       if ((e.flags & kEventLate) == 0) ++nonlate;
-      if (!checker.ok(e, fmt::format("record {} at offset {}", first + i,
-                                     hex(at + i * sizeof(EventRecord)))))
+      if (!checker.ok(e, [&] {
+            return fmt::format("record {} at offset {}", first + i,
+                               hex(at + i * sizeof(EventRecord)));
+          }))
         continue;
       tally.count(e);
       ++tally.from_file;
@@ -172,8 +199,10 @@ void read_ring_tail(const Trace& t, uint64_t skip, const EventVisitor& visit,
         ++tally.torn;
         continue;
       }
-      if (!checker.ok(e, fmt::format("ring slot {} (index {}) at offset {}", slot + k, i,
-                                     hex(at + k * sizeof(EventRecord)))))
+      if (!checker.ok(e, [&] {
+            return fmt::format("ring slot {} (index {}) at offset {}", slot + k, i,
+                               hex(at + k * sizeof(EventRecord)));
+          }))
         continue;
       tally.count(e);
       ++tally.from_ring;

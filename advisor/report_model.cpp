@@ -7,6 +7,7 @@
 
 #include "dump_model.h"
 #include "process.h"
+#include "text.h"
 
 #include <fmt/format.h>
 
@@ -85,7 +86,7 @@ uint64_t SiteAgg::size_quantile(double q) const {
   if (!sizes.empty() && sizes.size() < kMaxSizes) {
     uint64_t total = 0;
     for (auto& [s, n] : sizes) total += n;
-    uint64_t want = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total)));
+    uint64_t want = saturate_u64(std::ceil(q * static_cast<double>(total)));
     uint64_t acc = 0;
     for (auto& [s, n] : sizes) {
       acc += n;
@@ -95,7 +96,7 @@ uint64_t SiteAgg::size_quantile(double q) const {
   }
   uint64_t total = 0;
   for (uint64_t n : size_hist) total += n;
-  uint64_t want = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total))), acc = 0;
+  uint64_t want = saturate_u64(std::ceil(q * static_cast<double>(total))), acc = 0;
   for (uint32_t b = 0; b < kHistBuckets; ++b) {
     acc += size_hist[b];
     if (acc >= want && acc > 0) return b == 0 ? 0 : (uint64_t{1} << b) - 1; // bucket's top
@@ -136,7 +137,8 @@ const SiteAgg* RunModel::find(const std::string& key) const {
 // ---- the event pass ----
 
 EventPass::EventPass(std::vector<SiteAgg>& sites, const AdvisorSettings& s, double ns_per_tick)
-    : sites_(sites), s_(s), ns_per_tick_(ns_per_tick) {
+    : sites_(sites), s_(s), ns_per_tick_(ns_per_tick), held_(sites.size()),
+      max_held_(sites.size()) {
   for (SiteAgg& a : sites_)
     if (a.replay.size() != s_.buffer_sizes.size()) {
       a.replay.assign(s_.buffer_sizes.size(), {});
@@ -155,6 +157,48 @@ void EventPass::flush(Buffer& buf, size_t i, uint64_t now) {
     r.max_delay_ns = std::max(r.max_delay_ns, age);
   }
   buf = Buffer{};
+}
+
+EventPass::FdState& EventPass::state(int32_t fd) {
+  ++clock_;
+  auto it = fds_.find(fd);
+  if (it == fds_.end()) {
+    if (fds_.size() >= kMaxFds) {
+      // Retire the half idle longest: amortized O(1) per new fd.
+      std::vector<std::pair<uint64_t, int32_t>> by_use;
+      by_use.reserve(fds_.size());
+      for (const auto& [n, f] : fds_)
+        by_use.emplace_back(f.used, n);
+      auto mid = by_use.begin() + static_cast<ptrdiff_t>(by_use.size() / 2);
+      std::nth_element(by_use.begin(), mid, by_use.end());
+      std::sort(by_use.begin(), mid); // retire in the order they were last used
+      for (auto p = by_use.begin(); p != mid; ++p) {
+        retire(fds_.at(p->second));
+        fds_.erase(p->second);
+      }
+    }
+    it = fds_.try_emplace(fd).first;
+  }
+  it->second.used = clock_;
+  return it->second;
+}
+
+void EventPass::hold(FdState& f, int agg) {
+  if (std::find(f.holders.begin(), f.holders.end(), agg) != f.holders.end()) return;
+  f.holders.push_back(agg);
+  const auto s = static_cast<size_t>(agg);
+  max_held_[s] = std::max(max_held_[s], ++held_[s]);
+}
+
+// What the end of the trace does to an fd: a burst not ended by a read is no burst, pending
+// buffers flush at the fd's last call, and its sites no longer hold a buffer for it.
+void EventPass::retire(FdState& f) {
+  end_burst(f, false);
+  for (size_t i = 0; i < f.buffers.size(); ++i)
+    flush(f.buffers[i], i, f.last_ticks);
+  for (int agg : f.holders)
+    --held_[static_cast<size_t>(agg)];
+  f.holders.clear();
 }
 
 void EventPass::end_burst(FdState& f, bool by_read) {
@@ -178,12 +222,12 @@ void EventPass::event(const EventRecord& e, int agg) {
   ++a.events;
   if (e.flags & kEventCoalesced) ++a.coalesced;
   if (a.sizes.size() < kMaxSizes || a.sizes.count(e.size)) ++a.sizes[e.size];
-  FdState& f = fds_[e.fd];
+  FdState& f = state(e.fd);
   const size_t n = s_.buffer_sizes.size();
   if (f.kind != -1 && f.kind != e.fd_kind) { // closed and reopened as something else
-    end_burst(f, false);
-    for (size_t i = 0; i < f.buffers.size(); ++i) flush(f.buffers[i], i, f.last_ticks);
+    retire(f);
     f = FdState{};
+    f.used = clock_;
   }
   f.kind = e.fd_kind;
   if (f.buffers.empty()) {
@@ -191,7 +235,7 @@ void EventPass::event(const EventRecord& e, int agg) {
     f.read_avail.assign(n, {-1, 0});
   }
   const double gap_ns = f.seen ? static_cast<double>(e.ticks - std::min(e.ticks, f.last_ticks)) * ns_per_tick_ : 0;
-  a.gap_hist[bucket_of(static_cast<uint64_t>(gap_ns)) & 63]++;
+  a.gap_hist[bucket_of(saturate_u64(gap_ns)) & 63]++;
   f.seen = true;
   f.last_ticks = e.ticks;
 
@@ -199,7 +243,10 @@ void EventPass::event(const EventRecord& e, int agg) {
   if (a.positional) {
     if (contiguous) ++a.sequential;
     f.last_pos_agg = agg;
-    f.next_offset = e.offset + std::max<int64_t>(e.result, 0);
+    hold(f, agg);
+    // A damaged offset near INT64_MAX must not overflow: then nothing continues it.
+    if (__builtin_add_overflow(e.offset, std::max<int64_t>(e.result, 0), &f.next_offset))
+      f.next_offset = -1;
   }
   if (is_datagram(a.kind) && !is_mmsg(a.op)) {
     if (f.dgram_agg == agg && f.dgram_run < s_.datagram_batch &&
@@ -215,7 +262,7 @@ void EventPass::event(const EventRecord& e, int agg) {
   const double age_limit = static_cast<double>(s_.max_age_ms) * 1e6;
   if (a.output) {
     if (f.burst.size() <= s_.gather_max_burst) f.burst.push_back(agg);
-    if (std::find(f.writers.begin(), f.writers.end(), agg) == f.writers.end()) f.writers.push_back(agg);
+    hold(f, agg);
     for (size_t i = 0; i < n; ++i) {
       f.read_avail[i] = {-1, 0}; // a reply may depend on this write: no read-ahead across it
       const uint64_t cap = s_.buffer_sizes[i];
@@ -234,6 +281,7 @@ void EventPass::event(const EventRecord& e, int agg) {
     }
   } else {
     end_burst(f, true);
+    hold(f, agg);
     for (size_t i = 0; i < n; ++i) {
       flush(f.buffers[i], i, e.ticks); // flush before any read of the fd
       // A buffered reader: one read of the buffer size serves the following small reads.
@@ -251,26 +299,187 @@ void EventPass::event(const EventRecord& e, int agg) {
   }
 }
 
+// Call k of a run (0 <= k <= last) begins at first + span * k / last, as for_each_call has it.
+struct EventPass::Spread {
+  uint64_t first, span, last;
+  uint64_t at(uint64_t k) const {
+    return first + static_cast<uint64_t>(static_cast<unsigned __int128>(span) * k / last);
+  }
+};
+
+// Calls 1..t.last of a run of writes smaller than the buffer, call 0 already in `buf`. Each
+// step jumps to the call that flushes (the buffer is full, or its first byte too old), found
+// by bisection on the same predicate event() applies. After a few exact steps the buffer holds
+// only this site's calls and every later flush looks alike: the rest is counted at once.
+void EventPass::replay_run(Buffer& buf, size_t i, int agg, uint32_t size, const Spread& t) {
+  const uint64_t cap = s_.buffer_sizes[i];
+  const double age_limit = static_cast<double>(s_.max_age_ms) * 1e6;
+  ReplayResult& r = sites_[static_cast<size_t>(agg)].replay[i];
+  auto too_old = [&](uint64_t k) {
+    const uint64_t now = t.at(k);
+    return static_cast<double>(now - std::min(now, buf.first_ticks)) * ns_per_tick_ > age_limit;
+  };
+  auto absorb = [&](uint64_t n) {
+    buf.bytes += n * size;
+    auto it =
+        std::find_if(buf.calls.begin(), buf.calls.end(), [&](auto& p) { return p.first == agg; });
+    if (it == buf.calls.end())
+      buf.calls.push_back({agg, n});
+    else
+      it->second += n;
+  };
+  constexpr int kExactSteps = 16;
+  uint64_t k = 1; // the next call
+  for (int step = 0; k <= t.last; ++step) {
+    // The first call that does not fit; a zero-size write never fills the buffer.
+    uint64_t flush_at = size == 0 ? UINT64_MAX : k + (cap - std::min(cap, buf.bytes)) / size;
+    uint64_t lo = k, hi = std::min(flush_at, t.last + 1); // the first too-old call is in [lo, hi]
+    while (lo < hi) {
+      const uint64_t mid = lo + (hi - lo) / 2;
+      if (too_old(mid))
+        hi = mid;
+      else
+        lo = mid + 1;
+    }
+    flush_at = lo;
+    if (flush_at > t.last) { // the rest fits
+      absorb(t.last - k + 1);
+      return;
+    }
+    absorb(flush_at - k);
+    const uint64_t chunk = flush_at - k + 1; // calls the buffer held (from step 1: all this site's)
+    flush(buf, i, t.at(flush_at));
+    buf.first_ticks = t.at(flush_at);
+    absorb(1);
+    if (step >= kExactSteps) {
+      // Every later buffer holds `chunk` calls and is one syscall of this site's.
+      const uint64_t rest = t.last - flush_at, flushes = rest / chunk;
+      if (flushes == 0) {
+        absorb(rest);
+        return;
+      }
+      r.syscalls_after += static_cast<double>(flushes);
+      const uint64_t held = rest - flushes * chunk + 1;
+      buf.first_ticks = t.at(flush_at + flushes * chunk);
+      buf.bytes = held * size;
+      buf.calls = {{agg, held}};
+      return;
+    }
+    k = flush_at + 1;
+  }
+}
+
+void EventPass::run(const EventRecord& e, uint64_t calls, int agg) {
+  if (agg < 0) return;
+  EventRecord one = e;
+  one.flags = static_cast<uint8_t>(e.flags & ~kEventRun);
+  one.offset = -1;
+  one.duration = 0;
+  SiteAgg& a = sites_[static_cast<size_t>(agg)];
+  const uint64_t last_ticks = std::max<uint64_t>(e.ticks, static_cast<uint64_t>(e.offset));
+  if (calls < 2) {
+    event(one, agg);
+    return;
+  }
+  if (!a.output || a.positional || is_datagram(a.kind) || is_mmsg(a.op)) {
+    // Not a run the shim writes (the reader skips those): call by call, at most 2^32 - 1.
+    EventRecord whole = e;
+    whole.duration = static_cast<uint32_t>(std::min<uint64_t>(calls, UINT32_MAX));
+    for_each_call(whole, [&](const EventRecord& c) { event(c, agg); });
+    return;
+  }
+  const Spread t{e.ticks, last_ticks - e.ticks, calls - 1};
+  event(one, agg); // call 0: the fd's state, a gap from the call before, read-ahead reset
+  const uint64_t more = t.last;
+  a.events += more;
+  if (e.flags & kEventCoalesced) a.coalesced += more;
+  if (auto it = a.sizes.find(e.size); it != a.sizes.end()) it->second += more;
+  // The gaps between the calls are span / last ticks, rounded down or up.
+  const uint64_t q = t.span / t.last, longer = t.span % t.last;
+  a.gap_hist[bucket_of(saturate_u64(static_cast<double>(q) * ns_per_tick_)) & 63] += more - longer;
+  if (longer)
+    a.gap_hist[bucket_of(saturate_u64(static_cast<double>(q + 1) * ns_per_tick_)) & 63] += longer;
+  FdState& f = fds_.at(e.fd); // event() made it
+  f.last_ticks = last_ticks;
+  if (f.burst.size() <= s_.gather_max_burst)
+    f.burst.insert(f.burst.end(),
+                   std::min<uint64_t>(more, s_.gather_max_burst + 1 - f.burst.size()), agg);
+  for (size_t i = 0; i < s_.buffer_sizes.size(); ++i) {
+    if (e.size >= s_.buffer_sizes[i]) {
+      a.replay[i].syscalls_after += static_cast<double>(more); // each its own syscall
+      continue;
+    }
+    replay_run(f.buffers[i], i, agg, e.size, t);
+  }
+}
+
 void EventPass::finish() {
-  for (auto& [fd, f] : fds_) {
-    end_burst(f, false);
-    for (size_t i = 0; i < f.buffers.size(); ++i) flush(f.buffers[i], i, f.last_ticks);
-  }
-  // Buffers held at once: every fd a site wrote to or read from (an upper bound: an fd number
-  // reused for another file counts once).
-  std::map<int, std::set<int32_t>> fds_of;
-  for (auto& [fd, f] : fds_) {
-    for (const auto& p : f.read_avail) if (p.first >= 0) fds_of[p.first].insert(fd);
-    if (f.last_pos_agg >= 0) fds_of[f.last_pos_agg].insert(fd);
-    for (int w : f.writers) fds_of[w].insert(fd);
-  }
-  for (auto& [s, fds] : fds_of)
-    for (ReplayResult& r : sites_[static_cast<size_t>(s)].replay)
-      r.max_fds = std::max<uint64_t>(r.max_fds, fds.size());
+  std::vector<int32_t> order;
+  order.reserve(fds_.size());
+  for (const auto& [fd, f] : fds_)
+    order.push_back(fd);
+  std::sort(order.begin(), order.end()); // flushes add up in the same order every time
+  for (int32_t fd : order)
+    retire(fds_.at(fd));
   fds_.clear();
+  for (size_t s = 0; s < max_held_.size(); ++s)
+    for (ReplayResult& r : sites_[s].replay)
+      r.max_fds = std::max(r.max_fds, max_held_[s]);
 }
 
 // ---- the whole run ----
+
+namespace {
+
+/// The calls a run record may stand for. Its count is 32 bits the shim wrote without a
+/// checksum: a damaged one must neither inflate the figures nor, expanded, take minutes. A run
+/// cannot have more calls than its counter row (exact, and every event of the row takes its
+/// share) nor more than one call per nanosecond of its time span. Beyond that it is damage:
+/// cut to the bound, and reported.
+class RunCheck {
+public:
+  RunCheck(const Trace& t, double ns_per_tick) : t_(t), ns_per_tick_(ns_per_tick) {}
+
+  uint64_t plausible_calls(const EventRecord& e, EventSource src, const uint64_t* calls_left) {
+    const uint64_t claimed = event_calls(e);
+    const uint64_t span = event_last_ticks(e) - std::min(e.ticks, event_last_ticks(e));
+    const uint64_t ns = saturate_u64(static_cast<double>(span) * ns_per_tick_);
+    const uint64_t by_time = ns == UINT64_MAX ? ns : ns + 1;
+    const uint64_t by_counter = calls_left ? std::max<uint64_t>(*calls_left, 1) : UINT64_MAX;
+    const uint64_t bound = std::min(by_time, by_counter);
+    if (claimed <= bound) return claimed;
+    if (++damaged_ <= kShown)
+      problems_.push_back(
+          {t_.name + (src == EventSource::file ? ".vev" : ".vseg"),
+           fmt::format(
+               "a run record (site {}, {} on fd {}) claims {} calls, but {}; taken as {} "
+               "(damaged record)",
+               e.site == kSiteUnknown ? std::string("?") : std::to_string(e.site),
+               op_name(static_cast<Op>(e.op)), e.fd, claimed,
+               by_counter < by_time
+                   ? fmt::format("its counter row has only {} calls left", *calls_left)
+                   : fmt::format("its time span of {} ticks allows at most {}", span, by_time),
+               bound)});
+    return bound;
+  }
+
+  void finish(std::vector<Problem>& out) {
+    out.insert(out.end(), problems_.begin(), problems_.end());
+    if (damaged_ > kShown)
+      out.push_back({t_.name + ".vev", fmt::format("{} more run records claimed more calls than "
+                                                   "possible and were cut",
+                                                   damaged_ - kShown)});
+  }
+
+private:
+  static constexpr uint64_t kShown = 5;
+  const Trace& t_;
+  double ns_per_tick_;
+  uint64_t damaged_ = 0;
+  std::vector<Problem> problems_;
+};
+
+} // namespace
 
 RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
   RunModel m;
@@ -305,7 +514,11 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
     ps.program = program_name(info.argv, ps.exe);
     TraceModel tm = build_model(t, symbolizer);
 
-    std::unordered_map<uint64_t, int> by_counter_key;
+    struct CounterRef {
+      int agg;
+      uint64_t calls_left; ///< calls of the row not yet accounted for by events
+    };
+    std::unordered_map<uint64_t, CounterRef> by_counter_key;
     for (const CounterEntry& c : t.counters) {
       const CounterRow& r = c.data;
       if (r.key == kCatchAllKey) continue;
@@ -341,7 +554,7 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
       SiteAgg& a = m.sites[it->second];
       if (sm && !sm->frame.module.empty())
         a.shim_sites.insert(fmt::format("{}+0x{:x}", base_name(sm->frame.module), sm->frame.offset));
-      by_counter_key[r.key] = static_cast<int>(it->second);
+      by_counter_key[r.key] = {static_cast<int>(it->second), r.calls};
       a.calls += r.calls;
       a.errors += r.errors;
       a.bytes += r.bytes;
@@ -367,15 +580,25 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
 
     EventPass pass(m.sites, s, info.clock.ns_per_tick);
     std::vector<Problem> ev_problems;
+    RunCheck runs(t, info.clock.ns_per_tick);
     EventTally tally = read_events(
         t,
-        [&](const EventRecord& e, EventSource) {
+        [&](const EventRecord& e, EventSource src) {
           if (e.site == kSiteFlush || (e.flags & kEventFlush)) return;
           auto it = by_counter_key.find(counter_key(e.site, static_cast<Op>(e.op), static_cast<FdKind>(e.fd_kind)));
-          const int agg = it == by_counter_key.end() ? -1 : it->second;
-          for_each_call(e, [&](const EventRecord& one) { pass.event(one, agg); });
+          CounterRef* ref = it == by_counter_key.end() ? nullptr : &it->second;
+          const int agg = ref ? ref->agg : -1;
+          if (!(e.flags & kEventRun)) {
+            if (ref && ref->calls_left) --ref->calls_left;
+            pass.event(e, agg);
+            return;
+          }
+          const uint64_t calls = runs.plausible_calls(e, src, ref ? &ref->calls_left : nullptr);
+          if (ref) ref->calls_left -= std::min(ref->calls_left, calls);
+          pass.run(e, calls, agg);
         },
         ev_problems);
+    runs.finish(ev_problems);
     pass.finish();
     for (Problem& p : ev_problems) m.problems.push_back(std::move(p));
     ps.events = tally.total();

@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace valley::advisor {
@@ -27,7 +28,9 @@ struct ReplayResult {
                                 ///< carrying several sites' calls is shared among them)
   double saved_ns = 0;          ///< time inside the syscalls saved
   double max_delay_ns = 0;      ///< the longest a byte waited in the buffer
-  uint64_t max_fds = 0;         ///< fds buffered at once: memory = max_fds * buffer_size
+  uint64_t max_fds = 0;         ///< fds whose buffer the site held at once (each fd from the
+                                ///< site's first write or read on it until the fd is closed,
+                        ///< reused for another kind, or retired): memory = max_fds * buffer_size
 };
 
 struct StackView {
@@ -121,7 +124,19 @@ public:
   /// Events are fed with the index of their SiteAgg in `sites` (-1: none).
   EventPass(std::vector<SiteAgg>& sites, const AdvisorSettings& s, double ns_per_tick);
   void event(const EventRecord& e, int agg);
+  /// A run record (kEventRun) taken as `calls` identical calls evenly spread from its first
+  /// to its last tick, with the result for_each_call's expansion would give, in work that
+  /// does not grow with `calls`. For the runs the reader lets through (absorbed writes to a
+  /// stream, see event_reader.cpp); anything else is expanded call by call.
+  void run(const EventRecord& e, uint64_t calls, int agg);
   void finish();
+
+  /// Per-fd state is kept for at most this many fds: past it, the half idle longest is
+  /// retired as at the end of the trace (bursts end, replayed buffers flush at their last call), so
+  /// memory does not grow with distinct fd numbers. Below it the results are exact; a retired
+  /// fd seen again starts afresh (its next gap counts as a first call).
+  static constexpr size_t kMaxFds = 16384;
+  size_t tracked_fds() const { return fds_.size(); }
 
 private:
   struct Buffer { ///< what one replayed buffer holds
@@ -135,7 +150,8 @@ private:
     bool seen = false;
     int kind = -1;           ///< fd kind of the latest event: a change means the fd was reused
     std::vector<int> burst;  ///< agg indices of the writes since the last read
-    std::vector<int> writers; ///< sites that wrote to the fd (each once)
+    std::vector<int> holders; ///< sites that wrote to or read from the fd (each once)
+    uint64_t used = 0;        ///< when the fd was last seen, in events of this pass
     int64_t next_offset = -1;
     int last_pos_agg = -1;
     int dgram_agg = -1;
@@ -143,13 +159,20 @@ private:
     std::vector<Buffer> buffers;           ///< per buffer size: the writes it holds
     std::vector<std::pair<int, uint64_t>> read_avail; ///< per buffer size: (agg, bytes left)
   };
+  FdState& state(int32_t fd);
+  void hold(FdState& f, int agg);
+  void retire(FdState& f);
   void flush(Buffer& buf, size_t size_index, uint64_t now);
+  struct Spread; ///< the ticks of a run's calls
+  void replay_run(Buffer& buf, size_t size_index, int agg, uint32_t size, const Spread& t);
   void end_burst(FdState& f, bool by_read);
 
   std::vector<SiteAgg>& sites_;
   const AdvisorSettings& s_;
   double ns_per_tick_;
-  std::map<int32_t, FdState> fds_;
+  std::unordered_map<int32_t, FdState> fds_;
+  uint64_t clock_ = 0;
+  std::vector<uint64_t> held_, max_held_; ///< per site: fds whose state holds it, now and at most
 };
 
 } // namespace valley::advisor

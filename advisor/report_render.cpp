@@ -5,6 +5,8 @@
 
 #include "dump_model.h"
 #include "frame_json.h"
+#include "json_text.h"
+#include "text.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -115,7 +117,7 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
   const size_t w = st.width;
   size_t readable = 0;
   for (const ProcessSummary& p : m.processes) readable += p.readable;
-  fmt::print(out, "{}\n", c("1", fmt::format("valley report: {}", m.dir)));
+  fmt::print(out, "{}\n", c("1", fmt::format("valley report: {}", printable(m.dir))));
   fmt::print(out, "{} process(es), {} call site(s), {} finding(s)\n\n", readable, m.sites.size(),
              findings.size());
   int n = 0;
@@ -123,23 +125,26 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
     const SiteAgg& a = *f.site;
     const char* sev = f.severity == "high" ? "1;31" : f.severity == "medium" ? "33" : "36";
     fmt::print(out, "{}. {} {}  {}\n", ++n, c(sev, fmt::format("[{}]", f.rule)), c(sev, f.severity),
-               c("1", site_text(a)));
-    fmt::print(out, "   {}\n", wrap(f.summary, 3, w));
+               c("1", printable(site_text(a))));
+    fmt::print(out, "   {}\n", wrap(printable(f.summary), 3, w));
     for (const SiteAgg* r : f.related)
-      fmt::print(out, "   with: {}\n", site_text(*r));
+      fmt::print(out, "   with: {}\n", printable(site_text(*r)));
     std::string path = a.top_path();
-    fmt::print(out, "   {}\n",
-               wrap(fmt::format("evidence: {} {} calls on {}{}, {} bytes, size median {} B p90 {} B, "
-                                "gap median {}, {} inside the syscalls, {} process(es)",
-                                a.calls, op_name(static_cast<Op>(a.op)),
-                                fd_kind_name(static_cast<FdKind>(a.kind)),
-                                path.empty() ? "" : " " + path, a.bytes, a.size_quantile(0.5),
-                                a.size_quantile(0.9), format_ns(static_cast<double>(a.gap_median_ns())),
-                                format_ns(a.time_ns), a.pids.size()),
-                    3, w));
-    fmt::print(out, "   {}\n", wrap("change: " + f.change, 3, w));
+    fmt::print(
+        out, "   {}\n",
+        wrap(fmt::format("evidence: {} {} calls on {}{}, {} bytes, size median {} B p90 {} B, "
+                         "gap median {}, {} inside the syscalls, {} process(es)",
+                         a.calls, op_name(static_cast<Op>(a.op)),
+                         fd_kind_name(static_cast<FdKind>(a.kind)),
+                         path.empty() ? "" : " " + printable(path), a.bytes, a.size_quantile(0.5),
+                         a.size_quantile(0.9), format_ns(static_cast<double>(a.gap_median_ns())),
+                         format_ns(a.time_ns), a.pids.size()),
+             3, w));
+    fmt::print(out, "   {}\n", wrap("change: " + printable(f.change), 3, w));
     if (!f.idiom.empty())
-      fmt::print(out, "   {}\n", wrap(fmt::format("in {}: {}", language_name(f.language), f.idiom), 3, w));
+      fmt::print(
+          out, "   {}\n",
+          wrap(fmt::format("in {}: {}", language_name(f.language), printable(f.idiom)), 3, w));
     std::string pred = fmt::format("predicted: {} -> {:.0f} syscalls, {} less time in syscalls",
                                    f.before, f.after, format_ns(f.saved_ns));
     if (f.replay && a.output)
@@ -157,7 +162,7 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
       fmt::print(out, "   stack ({} hit(s)):\n", sv.hits);
       for (const Frame& fr : sv.frames)
         for (const std::string& l : frame_lines(fr, SourcePaths::base))
-          fmt::print(out, "     {}\n", wrap(l, 7, w));
+          fmt::print(out, "     {}\n", wrap(printable(l), 7, w));
     }
     fmt::print(out, "\n");
   }
@@ -166,19 +171,20 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
     fmt::print(out, "{}\n", c("1", "Coalescing (this run had the coalescer on): program calls vs syscalls"));
     for (const SiteAgg& a : m.sites)
       if (a.output && a.coalesced)
-        fmt::print(out, "  {}: {} calls, {} syscalls\n", site_text(a), a.calls, a.syscalls());
+        fmt::print(out, "  {}: {} calls, {} syscalls\n", printable(site_text(a)), a.calls, a.syscalls());
     fmt::print(out, "  valley's own flush writes: {}\n\n", m.flush_writes);
   }
   if (!m.unnamed_modules.empty()) {
     fmt::print(out, "{}\n", c("1", "Missing names"));
     for (const UnnamedModule& u : m.unnamed_modules)
-      fmt::print(out, "  - {}\n", wrap(unnamed_module_text(u), 4, w));
+      fmt::print(out, "  - {}\n", wrap(printable(unnamed_module_text(u)), 4, w));
     fmt::print(out, "\n");
   }
   fmt::print(out, "{}\n", c("1", "Blind spots"));
-  for (const std::string& b : blind_spots(m)) fmt::print(out, "  - {}\n", wrap(b, 4, w));
+  for (const std::string& b : blind_spots(m))
+    fmt::print(out, "  - {}\n", wrap(printable(b), 4, w));
   for (const Problem& p : m.problems)
-    fmt::print(out, "  - {}\n", wrap(fmt::format("{}: {}", p.file, p.message), 4, w));
+    fmt::print(out, "  - {}\n", wrap(printable(fmt::format("{}: {}", p.file, p.message)), 4, w));
   (void)s;
 }
 
@@ -249,7 +255,7 @@ void render_json(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
   j["problems"] = nlohmann::json::array();
   for (const Problem& p : m.problems) j["problems"].push_back({{"file", p.file}, {"message", p.message}});
   j["settings"] = {{"min_calls", s.min_calls}, {"max_age_ms", s.max_age_ms}, {"buffer_sizes", s.buffer_sizes}};
-  fmt::print(out, "{}\n", j.dump(2));
+  fmt::print(out, "{}\n", json_text(j, 2));
 }
 
 void render_compare(std::FILE* out, const RunModel& a, const RunModel& b, bool json) {
@@ -278,15 +284,16 @@ void render_compare(std::FILE* out, const RunModel& a, const RunModel& b, bool j
                             {"syscalls_before", sys(r.before)}, {"syscalls_after", sys(r.after)},
                             {"time_ns_before", ns(r.before)}, {"time_ns_after", ns(r.after)}});
     }
-    fmt::print(out, "{}\n", j.dump(2));
+    fmt::print(out, "{}\n", json_text(j, 2));
     return;
   }
-  fmt::print(out, "valley report --compare: before {} / after {}\n\n", a.dir, b.dir);
+  fmt::print(out, "valley report --compare: before {} / after {}\n\n", printable(a.dir),
+             printable(b.dir));
   fmt::print(out, "{:>10} {:>10} {:>10} {:>10}  {}\n", "syscalls", "-> after", "time", "-> after", "call site (op, fd kind)");
   for (const auto& [key, r] : sorted) {
     const SiteAgg* any = r.before ? r.before : r.after;
     fmt::print(out, "{:>10} {:>10} {:>10} {:>10}  {} ({}, {})\n", sys(r.before), sys(r.after),
-               format_ns(ns(r.before)), format_ns(ns(r.after)), site_text(*any),
+               format_ns(ns(r.before)), format_ns(ns(r.after)), printable(site_text(*any)),
                op_name(static_cast<Op>(any->op)), fd_kind_name(static_cast<FdKind>(any->kind)));
   }
   fmt::print(out, "{:>10} {:>10}  valley's own flush writes\n", a.flush_writes, b.flush_writes);

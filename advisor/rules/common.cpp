@@ -2,6 +2,7 @@
 /// @file common.cpp
 /// @brief Helpers the rules share: fd kind classes, buffer choice, severity, language.
 #include "rules/rule.h"
+#include "text.h"
 
 #include <fmt/format.h>
 
@@ -54,7 +55,7 @@ std::optional<Finding> buffered_finding(const SiteAgg& a, const AdvisorSettings&
   f.after = r->syscalls_after;
   f.saved_ns = r->saved_ns;
   f.replay = r;
-  f.severity = severity_for(saved / static_cast<double>(a.calls), static_cast<uint64_t>(saved));
+  f.severity = severity_for(saved / static_cast<double>(a.calls), saturate_u64(saved));
   f.language = language_of(a);
   return f;
 }

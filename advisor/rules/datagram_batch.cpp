@@ -5,6 +5,7 @@
 /// into one buffer: their boundaries are the protocol. Victim: tests/report/victims/udp.c.
 /// Quiet for stream fds and for sites already using sendmmsg/recvmmsg.
 #include "rules/rule.h"
+#include "text.h"
 
 #include <fmt/format.h>
 
@@ -23,7 +24,7 @@ std::optional<Finding> datagram_batch(const SiteAgg& a, const RunModel&, const A
   f.before = a.calls;
   f.after = after;
   f.saved_ns = saved * a.avg_ns();
-  f.severity = severity_for(saved / static_cast<double>(a.calls), static_cast<uint64_t>(saved));
+  f.severity = severity_for(saved / static_cast<double>(a.calls), saturate_u64(saved));
   f.language = language_of(a);
   const bool out = a.output;
   f.summary = fmt::format("{} datagrams {} one at a time (median {} B), back to back", a.calls,

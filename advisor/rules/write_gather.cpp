@@ -5,6 +5,7 @@
 /// buffering across the read. Victims: tests/report/victims/header_body.c, the demo's
 /// send_request. Quiet when the writes are large or the bursts are rare.
 #include "rules/rule.h"
+#include "text.h"
 
 #include <fmt/format.h>
 
@@ -21,7 +22,7 @@ std::optional<Finding> write_gather(const SiteAgg& a, const RunModel& m, const A
   const double saved = f.before - f.after;
   if (saved < s.min_saving * static_cast<double>(f.before)) return {};
   f.saved_ns = saved * a.avg_ns();
-  f.severity = severity_for(saved / static_cast<double>(f.before), static_cast<uint64_t>(saved));
+  f.severity = severity_for(saved / static_cast<double>(f.before), saturate_u64(saved));
   f.language = language_of(a);
   for (auto& [key, n] : a.gather_partners)
     if (const SiteAgg* p = m.find(key)) f.related.push_back(p);

@@ -251,7 +251,7 @@ TEST_F(DumpTest, NonUtf8PathsStillGiveValidJson) {
   json j = json::parse(r.out);
   EXPECT_EQ(j["processes"][0]["command"].size(), 2u);
   Outcome t = dump({path()});
-  EXPECT_LINE(t.out, "  command: 'prog\xc3' 'arg\\x0aline'");
+  EXPECT_LINE(t.out, "  command: 'prog\\xc3' 'arg\\x0aline'");
 }
 
 TEST_F(DumpTest, SymbolizesCallSitesOfARealBinary) {

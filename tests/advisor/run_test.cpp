@@ -149,20 +149,62 @@ TEST_F(RunTest, BadArgumentsExitTwoAndCreateNothing) {
   }
 }
 
-TEST_F(RunTest, UnrunnableCommandsExitLikeAShell) {
-  Outcome missing = run(valley_run({"--dir", dir(), "--", "/nonexistent/cmd"}), with_shim());
+// A command that cannot be started leaves nothing behind and is not called a traced run.
+TEST_F(RunTest, UnrunnableCommandsExitLikeAShellAndLeaveNoRunDirectory) {
+  Outcome missing = run(valley_run({"--dir", dir("a/b"), "--", "/nonexistent/cmd"}), with_shim());
   EXPECT_TRUE(missing.exited(127)) << missing.describe();
-  EXPECT_EQ(missing.err.rfind(
-                "valley: error: cannot run /nonexistent/cmd: No such file or directory\n", 0),
-            0u)
-      << missing.err;
+  EXPECT_EQ(missing.err, "valley: error: /nonexistent/cmd could not be started: No such file or "
+                         "directory; nothing was traced\n");
+  EXPECT_FALSE(fs::exists(dir("a"))) << "the directories valley made for the run are taken back";
 
   std::string script = (tmp.path() / "not-executable").string();
   write_file(script, "#!/bin/sh\n");
   ::chmod(script.c_str(), 0644);
   Outcome denied = run(valley_run({"--dir", dir("d2"), "--", script}), with_shim());
   EXPECT_TRUE(denied.exited(126)) << denied.describe();
-  EXPECT_NE(denied.err.find("Permission denied"), std::string::npos) << denied.err;
+  EXPECT_EQ(denied.err, "valley: error: " + script +
+                            " could not be started: Permission denied; nothing was traced\n");
+  EXPECT_FALSE(fs::exists(dir("d2")));
+
+  // Found on no PATH entry, in the default directory: no ./valley.* is left.
+  SpawnOptions o = with_shim();
+  o.cwd = tmp.path().string();
+  Outcome unknown = run(valley_run({"--", "valley-no-such-program"}), o);
+  EXPECT_TRUE(unknown.exited(127)) << unknown.describe();
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(tmp.path()))
+    left.push_back(e.path().filename());
+  EXPECT_EQ(left, std::vector<std::string>{"not-executable"});
+
+  // A directory the user made is left where it was.
+  fs::create_directories(dir("mine"));
+  Outcome kept = run(valley_run({"--dir", dir("mine"), "--", "/nonexistent/cmd"}), with_shim());
+  EXPECT_TRUE(kept.exited(127)) << kept.describe();
+  EXPECT_TRUE(fs::is_directory(dir("mine")));
+}
+
+// The run directory and the parents valley makes for it are 0700 whatever the umask: the
+// traces hold command lines and file names (as the shim's own files are 0600).
+TEST_F(RunTest, RunDirectoriesArePrivateUnderAnyUmask) {
+  Outcome given =
+      run({"sh", "-c", "umask 000; exec \"$0\" run --dir \"$1\" -- true", VALLEY_BIN, dir("p/q")},
+          with_shim());
+  ASSERT_TRUE(given.exited(0)) << given.describe();
+  for (const std::string& d : {dir("p"), dir("p/q")}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(d.c_str(), &st), 0) << d;
+    EXPECT_EQ(st.st_mode & 07777, 0700u) << d;
+  }
+  SpawnOptions o = with_shim();
+  o.cwd = tmp.path().string();
+  Outcome dflt = run({"sh", "-c", "umask 000; exec \"$0\" run -- /bin/true", VALLEY_BIN}, o);
+  ASSERT_TRUE(dflt.exited(0)) << dflt.describe();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(dflt.err, m, std::regex("in \\./(valley\\.true\\.[0-9]+) ")))
+      << dflt.err;
+  struct stat st {};
+  ASSERT_EQ(::stat((tmp.path() / m[1].str()).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
 }
 
 TEST_F(RunTest, MissingShimIsAnErrorBeforeAnythingIsCreated) {

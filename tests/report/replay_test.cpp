@@ -105,3 +105,130 @@ TEST(Replay, SequentialPreadsAndAJump) {
   EXPECT_DOUBLE_EQ(sites[0].replay[0].syscalls_after, 3.0); // 0..4095, 4096..8191, the jump
   EXPECT_EQ(sites[0].sequential, 63u);
 }
+
+// ---- run records (kEventRun): EventPass::run against the call-by-call expansion ----
+
+namespace {
+
+struct RunCase {
+  uint32_t size;
+  uint64_t calls, span;   // span: ticks from the first call to the last
+  bool other_site_before; // another site's write already in the buffers
+};
+
+std::vector<SiteAgg> replay_run(const RunCase& c, bool expand, const AdvisorSettings& s) {
+  std::vector<SiteAgg> sites{site(Op::write, FdKind::regular), site(Op::write, FdKind::regular)};
+  EventPass pass(sites, s, 0.5);
+  if (c.other_site_before) pass.event(ev(Op::write, 3, 10, 10, 1000), 1);
+  EventRecord r = ev(Op::write, 3, c.size, static_cast<int32_t>(c.size), 5000);
+  r.flags = kEventCoalesced | kEventRun;
+  r.duration = static_cast<uint32_t>(c.calls);
+  r.offset = static_cast<int64_t>(5000 + c.span);
+  if (expand)
+    for_each_call(r, [&](const EventRecord& one) { pass.event(one, 0); });
+  else
+    pass.run(r, c.calls, 0);
+  pass.event(ev(Op::write, 3, 7, 7, 5000 + c.span + 10), 1); // after the run
+  pass.finish();
+  return sites;
+}
+
+} // namespace
+
+// Runs whose buffers flush at most a few times: the same figures as expanding every call.
+TEST(ReplayRuns, SameResultAsTheExpansion) {
+  AdvisorSettings s;
+  s.buffer_sizes = {4096, 65536};
+  s.max_age_ms = 1;
+  const RunCase cases[] = {
+      {1, 2, 10, false},        {1, 1000, 5000, true},      {8, 3000, 100000, false},
+      {100, 500, 700000, true}, {3000, 40, 3000000, false}, {5000, 30, 1000, true}, // >= 4096
+      {0, 100, 100, false},     {64, 2000, 9000000, true},  {1, 7, 0, true},
+  };
+  for (const RunCase& c : cases) {
+    SCOPED_TRACE(testing::Message()
+                 << "size " << c.size << " calls " << c.calls << " span " << c.span);
+    std::vector<SiteAgg> want = replay_run(c, true, s), got = replay_run(c, false, s);
+    for (size_t k = 0; k < 2; ++k) {
+      EXPECT_EQ(got[k].events, want[k].events);
+      EXPECT_EQ(got[k].coalesced, want[k].coalesced);
+      EXPECT_EQ(got[k].sizes, want[k].sizes);
+      EXPECT_EQ(got[k].gap_hist, want[k].gap_hist);
+      EXPECT_EQ(got[k].gather_calls, want[k].gather_calls);
+      for (size_t i = 0; i < s.buffer_sizes.size(); ++i) {
+        EXPECT_DOUBLE_EQ(got[k].replay[i].syscalls_after, want[k].replay[i].syscalls_after) << i;
+        EXPECT_DOUBLE_EQ(got[k].replay[i].max_delay_ns, want[k].replay[i].max_delay_ns) << i;
+        EXPECT_EQ(got[k].replay[i].max_fds, want[k].replay[i].max_fds) << i;
+      }
+    }
+  }
+}
+
+// Past a few flushes the rest of a run is counted at once: within one flush of the expansion.
+TEST(ReplayRuns, LongRunsStayWithinOneFlushOfTheExpansion) {
+  AdvisorSettings s;
+  s.buffer_sizes = {4096};
+  s.max_age_ms = 1;
+  for (const RunCase& c :
+       {RunCase{1, 1'000'000, 3'000'000, true}, RunCase{3000, 5000, 50'000'000, false},
+        RunCase{10, 200'000, 9'000'000'000, true}}) {
+    std::vector<SiteAgg> want = replay_run(c, true, s), got = replay_run(c, false, s);
+    EXPECT_NEAR(got[0].replay[0].syscalls_after, want[0].replay[0].syscalls_after, 1.0) << c.calls;
+    EXPECT_EQ(got[0].events, want[0].events);
+    EXPECT_EQ(got[0].gap_hist, want[0].gap_hist);
+  }
+}
+
+// 2^32 - 1 calls (the most a record holds): no waiting for four billion iterations.
+TEST(ReplayRuns, TheLongestRunIsCountedAtOnce) {
+  AdvisorSettings s;
+  s.buffer_sizes = {4096, 1 << 20};
+  RunCase c{1, UINT32_MAX, uint64_t{1} << 40, false};
+  std::vector<SiteAgg> got = replay_run(c, false, s);
+  EXPECT_EQ(got[0].events, uint64_t{UINT32_MAX});
+  // 4096 one-byte calls per 4 KiB buffer, the age limit (5 ms = 10^7 ticks) far off.
+  EXPECT_NEAR(got[0].replay[0].syscalls_after, static_cast<double>(UINT32_MAX) / 4096, 2.0);
+}
+
+// per-fd state grew with every distinct fd number (a million fds: 725 MB).
+// Past kMaxFds the fds idle longest are retired as at the end of the trace: each of these
+// fds, written once, is still one flush, and memory is bounded.
+TEST(Replay, PerFdStateIsBoundedAndRetiredFdsStillCount) {
+  AdvisorSettings s;
+  s.buffer_sizes = {4096};
+  std::vector<SiteAgg> sites{site(Op::send, FdKind::tcp)};
+  EventPass pass(sites, s, 1.0);
+  const int fds = 3 * static_cast<int>(EventPass::kMaxFds) + 7;
+  size_t most = 0;
+  for (int fd = 0; fd < fds; ++fd) {
+    EventRecord e = ev(Op::send, fd + 3, 64, 64, 1000 + 10 * static_cast<uint64_t>(fd));
+    e.fd_kind = static_cast<uint8_t>(FdKind::tcp);
+    pass.event(e, 0);
+    most = std::max(most, pass.tracked_fds());
+  }
+  EXPECT_LE(most, EventPass::kMaxFds);
+  pass.finish();
+  EXPECT_DOUBLE_EQ(sites[0].replay[0].syscalls_after, fds);
+  EXPECT_EQ(sites[0].replay[0].max_fds, EventPass::kMaxFds);
+  EXPECT_EQ(sites[0].events, static_cast<uint64_t>(fds));
+}
+
+// Below the bound nothing is retired early: two sites on 100 fds keep their buffers until the
+// end, and each holds 100 at once.
+TEST(Replay, BelowTheBoundBuffersLiveUntilTheEnd) {
+  AdvisorSettings s;
+  s.buffer_sizes = {4096};
+  std::vector<SiteAgg> sites{site(Op::write, FdKind::regular), site(Op::write, FdKind::regular)};
+  EventPass pass(sites, s, 1.0);
+  uint64_t t = 0;
+  for (int round = 0; round < 10; ++round)
+    for (int fd = 3; fd < 103; ++fd) {
+      pass.event(ev(Op::write, fd, 10, 10, t += 10), 0);
+      pass.event(ev(Op::write, fd, 10, 10, t += 10), 1);
+    }
+  pass.finish();
+  // Per fd one buffer of 200 bytes, flushed at the end, shared half and half.
+  EXPECT_DOUBLE_EQ(sites[0].replay[0].syscalls_after, 50.0);
+  EXPECT_EQ(sites[0].replay[0].max_fds, 100u);
+  EXPECT_EQ(sites[1].replay[0].max_fds, 100u);
+}
