@@ -3,13 +3,14 @@
 # SECONDS (default 60), seeded with the shared corpus, the shipped config and the regression
 # inputs. Exit status non-zero if a target found a crash or a disagreement; the input is left
 # as <build>/<target>-crash-*.
-#   tests/config/fuzz/run.sh [SECONDS]      (VALLEY_CONFIG_FUZZ_BUILD: build directory)
+#   tests/config/fuzz/run.sh [SECONDS]   (CONFIG_FUZZ_BUILD_DIR: build directory; FUZZ_CXX: clang++)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 seconds=${1:-60}
-build=${VALLEY_CONFIG_FUZZ_BUILD:-$root/build-config-fuzz}
-cmake -S "$here" -B "$build" -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+build=${CONFIG_FUZZ_BUILD_DIR:-$root/build-config-fuzz}
+cxx=${FUZZ_CXX:-clang++-14}
+cmake -S "$here" -B "$build" -DCMAKE_CXX_COMPILER="$cxx" >/dev/null
 cmake --build "$build" -j2 >/dev/null
 status=0
 for target in fuzz_shim_config fuzz_advisor_config; do
