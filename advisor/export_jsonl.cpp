@@ -8,6 +8,7 @@
 #include "text.h"
 
 #include <algorithm>
+#include <type_traits>
 
 namespace valley::advisor {
 namespace {
@@ -16,16 +17,22 @@ namespace {
 /// every string value goes through json_quote (R-07: bytes from traces need not be UTF-8).
 class Record {
 public:
-  Record(OutBuffer& out, const char* type, const std::string& run_quoted) : out_(out) {
-    out_.put("{{\"type\":\"{}\",\"schema_version\":{},\"run\":", type, kJsonlSchemaVersion);
-    out_.append(run_quoted);
+  /// `run_quoted`: the run directory, on every record but events (millions of them, whose
+  /// trace names their process record).
+  Record(OutBuffer& out, const char* type, const std::string* run_quoted) : out_(out) {
+    out_.put("{{\"type\":\"{}\",\"schema_version\":{}", type, kJsonlSchemaVersion);
+    if (run_quoted) raw("run", *run_quoted);
   }
   ~Record() {
     out_.append("}\n");
     out_.maybe_flush();
   }
   template <typename T> Record& num(const char* key, T v) {
-    out_.put(",\"{}\":{}", key, v);
+    key_(key);
+    if constexpr (std::is_integral_v<T>)
+      out_.num(v);
+    else
+      out_.put("{}", v);
     return *this;
   }
   template <typename T> Record& num(const char* key, std::optional<T> v) {
@@ -39,12 +46,17 @@ public:
   }
   Record& null(const char* key) { return raw(key, "null"); }
   Record& raw(const char* key, std::string_view json) {
-    out_.put(",\"{}\":", key);
+    key_(key);
     out_.append(json);
     return *this;
   }
 
 private:
+  void key_(const char* key) {
+    out_.append(",\"");
+    out_.append(key);
+    out_.append("\":");
+  }
   OutBuffer& out_;
 };
 
@@ -71,7 +83,7 @@ public:
       for (const Trace& t : run.traces)
         if (t.header_valid && (start == 0 || t.header.start_realtime_ns < start))
           start = t.header.start_realtime_ns;
-      Record(out_, "run", run_)
+      Record(out_, "run", &run_)
           .str("valley_version", VALLEY_VERSION)
           .num("traces", run.traces.size())
           .num("start_realtime_ns", start ? std::optional(start) : std::nullopt);
@@ -83,7 +95,7 @@ public:
       if (!pid_selected(o_.pids, t.pid)) continue;
       ++sum_.processes;
       if (!t.header_valid) {
-        Record(out_, "process", run_)
+        Record(out_, "process", &run_)
             .str("trace", t.name)
             .num("pid", t.pid)
             .num("seq", t.seq)
@@ -105,7 +117,7 @@ public:
 private:
   void problems(const std::vector<Problem>& list, const Trace* t) {
     for (const Problem& p : list) {
-      Record r(out_, "problem", run_);
+      Record r(out_, "problem", &run_);
       if (t) r.str("trace", t->name).num("pid", t->pid);
       r.str("file", p.file).str("message", p.message);
       ++sum_.records;
@@ -122,7 +134,7 @@ private:
       argv += (argv.size() > 1 ? "," : "") + json_quote(a);
     argv += "]";
     const Coverage& c = h.coverage;
-    Record r(out_, "process", run_);
+    Record r(out_, "process", &run_);
     r.str("trace", t.name).num("pid", h.pid).num("seq", h.seq).boolean("readable", true);
     r.num("ppid", h.ppid).str("origin", origin_name(info.origin));
     r.num("parent_pid", info.parent ? std::optional(info.parent->pid) : std::nullopt);
@@ -130,7 +142,7 @@ private:
     r.boolean("pid_reused", info.pid_reused).str("program", ctx.program).raw("command", argv);
     r.boolean("command_truncated", info.cmdline_truncated).str("exe", fixed_string(h.exe));
     r.str("state", end_name(info.end)).num("start_realtime_ns", h.start_realtime_ns);
-    r.num("start_ns", ctx.at(h.start_ticks));
+    r.num("start_t_ns", ctx.at(h.start_ticks));
     r.num("duration_ns", saturate_u64(info.duration_ns));
     r.num("ns_per_tick", info.clock.ns_per_tick).opt_str("clock_note", info.clock.note);
     r.boolean("coverage_valid", c.valid != 0);
@@ -149,7 +161,7 @@ private:
     const bool catch_all = row.key == kCatchAllKey;
     const uint32_t site_id = catch_all ? kSiteUnknown : key_site(row.key);
     const SiteInfo* s = ctx.site(site_id);
-    Record r(out_, "counter", run_);
+    Record r(out_, "counter", &run_);
     r.str("trace", ctx.trace.name).num("pid", ctx.trace.pid).num("row", c.row);
     r.boolean("catch_all", catch_all);
     r.num("site", catch_all || site_id == kSiteUnknown ? std::nullopt : std::optional(site_id));
@@ -166,18 +178,19 @@ private:
       r.opt_str("function", loc.function).opt_str("file", loc.file);
       r.num("line", loc.line ? std::optional(loc.line) : std::nullopt);
       r.str("location", s->text).opt_str("module", s->frame.module);
-      r.num("offset", s->frame.module.empty() ? std::nullopt : std::optional(s->frame.offset));
+      r.num("module_offset",
+            s->frame.module.empty() ? std::nullopt : std::optional(s->frame.offset));
       r.opt_str("shim_site", s->shim_site).opt_str("build_id", s->build_id);
     } else {
       r.null("function").null("file").null("line").null("location").null("module");
-      r.null("offset").null("shim_site").null("build_id");
+      r.null("module_offset").null("shim_site").null("build_id");
     }
     const FileRow* f = ctx.file(row.last_file);
     r.num("last_fd", f ? std::optional(f->fd) : std::nullopt);
     r.raw("path", f ? json_quote(fixed_string(f->path)) : "null");
     r.num("calls", row.calls).num("errors", row.errors).num("bytes", row.bytes);
     r.num("requested", row.requested).num("zero_results", row.zero_results);
-    r.num("time_ns", saturate_u64(static_cast<double>(row.ticks) * ctx.ns_per_tick));
+    r.num("time_in_calls_ns", saturate_u64(static_cast<double>(row.ticks) * ctx.ns_per_tick));
     r.num("ns_per_tick", ctx.ns_per_tick);
     r.raw("size_hist", hist(row.size_hist)).raw("gap_hist", hist(row.gap_hist));
     ++sum_.records;
@@ -197,9 +210,9 @@ private:
             return;
           }
           if ((o_.from_ns && *at < *o_.from_ns) || (o_.to_ns && *at > *o_.to_ns)) return;
-          Record r(out_, "event", run_);
+          Record r(out_, "event", nullptr);
           out_.append(prefix);
-          r.num("tid", e.tid).num("time_ns", ctx.realtime(e.ticks)).num("t_ns", *at);
+          r.num("tid", e.tid).num("realtime_ns", ctx.realtime(e.ticks)).num("t_ns", *at);
           const bool run = e.flags & kEventRun;
           r.num("duration_ns", run ? 0 : ctx.duration_ns(e.duration));
           r.raw("op", op_name_quoted(e.op)).num("fd", e.fd).raw("fd_kind", kind_quoted(e.fd_kind));
@@ -235,24 +248,30 @@ private:
     return q;
   }
 
-  static std::string flags(uint8_t f, EventSource src) {
+  /// ["late","ring"]: the names of an event's flags, made once per combination.
+  const std::string& flags(uint8_t f, EventSource src) {
     static constexpr std::pair<uint8_t, const char*> kNames[] = {{kEventNested, "nested"},
                                                                  {kEventLate, "late"},
                                                                  {kEventCoalesced, "coalesced"},
                                                                  {kEventFlush, "flush"},
                                                                  {kEventRun, "run"}};
-    std::string out = "[";
+    constexpr uint8_t kKnown =
+        kEventNested | kEventLate | kEventCoalesced | kEventFlush | kEventRun;
+    const bool ring = src == EventSource::ring;
+    std::string& out = flag_names_[f & kKnown][ring];
+    if (!out.empty()) return out;
+    out = "[";
     for (const auto& [bit, name] : kNames)
       if (f & bit) out += fmt::format("{}\"{}\"", out.size() > 1 ? "," : "", name);
-    if (src == EventSource::ring) out += out.size() > 1 ? ",\"ring\"" : "\"ring\"";
-    return out + "]";
+    if (ring) out += out.size() > 1 ? ",\"ring\"" : "\"ring\"";
+    return out += "]";
   }
 
   const ExportOptions& o_;
   OutBuffer out_;
   ExportSummary sum_;
   std::string run_;
-  std::string op_names_[256], kind_names_[256];
+  std::string op_names_[256], kind_names_[256], flag_names_[32][2];
 };
 
 } // namespace
