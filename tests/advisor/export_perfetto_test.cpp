@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -311,6 +312,27 @@ TEST_F(PerfettoExport, OutputIsReplacedOnlyWhenComplete) {
 
   exported();
   EXPECT_NE(read_file(out()), "precious");
+}
+
+// Without RUN_DIR, the newest ./valley.* directory, as `valley report` picks it.
+TEST_F(PerfettoExport, DefaultRunDirectoryIsTheNewest) {
+  const fs::path older = dir.path() / "valley.a.1", newer = dir.path() / "valley.b.2";
+  fs::create_directories(older);
+  fs::create_directories(newer);
+  writer(100).write(older);
+  writer(200).write(newer);
+  fs::last_write_time(older, fs::last_write_time(newer) - std::chrono::hours(1));
+  SpawnOptions o;
+  o.cwd = dir.path().string();
+  Outcome r = valley({"export", "--format", "perfetto", "-o", "t.json"}, o);
+  ASSERT_TRUE(r.exited(0)) << r.describe();
+  EXPECT_EQ(names(json::parse(read_file(dir.path() / "t.json")), "process_name"),
+            (std::map<std::string, std::string>{{"200", "victim"}}));
+  fs::remove_all(older);
+  fs::remove_all(newer);
+  Outcome none = valley({"export", "--format", "perfetto", "-o", "t.json"}, o);
+  EXPECT_TRUE(none.exited(2)) << none.describe();
+  EXPECT_EQ(none.err.rfind("valley: error: export: no run directory given", 0), 0u) << none.err;
 }
 
 TEST_F(PerfettoExport, BadArgumentsExitTwo) {
