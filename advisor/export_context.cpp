@@ -127,10 +127,9 @@ bool pid_selected(const std::vector<uint32_t>& pids, uint32_t pid) {
   return pids.empty() || std::find(pids.begin(), pids.end(), pid) != pids.end();
 }
 
-void OutBuffer::flush() {
-  if (buf_.size() != 0 && std::fwrite(buf_.data(), 1, buf_.size(), out_) != buf_.size())
+void OutBuffer::write(const char* p, size_t n) {
+  if (n != 0 && std::fwrite(p, 1, n, out_) != n)
     throw std::runtime_error("cannot write the output");
-  buf_.clear();
 }
 
 void put_us(OutBuffer& o, int64_t ns) {

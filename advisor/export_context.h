@@ -12,7 +12,9 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -76,31 +78,45 @@ private:
 /// The trace's pid is one of `pids` (empty: every pid).
 bool pid_selected(const std::vector<uint32_t>& pids, uint32_t pid);
 
-/// Formats into memory and writes in large blocks; exports write millions of small records.
+/// Formats into memory and writes in large blocks; exports write millions of small records,
+/// so appending is a bounds check and a memcpy.
 class OutBuffer {
 public:
-  explicit OutBuffer(std::FILE* out) : out_(out) {}
-  fmt::memory_buffer& buf() { return buf_; }
+  explicit OutBuffer(std::FILE* out) : out_(out), data_(new char[kCapacity]) {}
   template <typename... Args> void put(fmt::format_string<Args...> f, Args&&... args) {
-    fmt::format_to(fmt::appender(buf_), f, std::forward<Args>(args)...);
+    fmt::memory_buffer b;
+    fmt::format_to(fmt::appender(b), f, std::forward<Args>(args)...);
+    append({b.data(), b.size()});
   }
-  void append(std::string_view s) { buf_.append(s.data(), s.data() + s.size()); }
+  void append(std::string_view s) {
+    if (size_ + s.size() > kCapacity) {
+      flush();
+      if (s.size() > kCapacity) return write(s.data(), s.size());
+    }
+    std::memcpy(data_.get() + size_, s.data(), s.size());
+    size_ += s.size();
+  }
   /// An integer, without a format string to parse: the exports write billions of them.
   template <typename T> void num(T v) {
     const fmt::format_int f(v);
-    buf_.append(f.data(), f.data() + f.size());
+    append({f.data(), f.size()});
   }
   /// Writes what is buffered once enough has piled up.
   void maybe_flush() {
-    if (buf_.size() >= kFlushAt) flush();
+    if (size_ >= kFlushAt) flush();
   }
   /// Throws std::runtime_error when the output cannot be written.
-  void flush();
+  void flush() {
+    write(data_.get(), size_);
+    size_ = 0;
+  }
 
 private:
-  static constexpr size_t kFlushAt = 1 << 20;
+  static constexpr size_t kFlushAt = 1 << 20, kCapacity = kFlushAt + (64 << 10);
+  void write(const char* p, size_t n);
   std::FILE* out_;
-  fmt::memory_buffer buf_;
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
 };
 
 /// ns as µs, the format's unit, with three decimals ("12.345"): no precision lost.

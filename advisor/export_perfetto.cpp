@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -19,30 +20,35 @@ namespace {
 
 /// Slices of one thread must nest (the format's rule; Perfetto drops or misplaces the rest).
 /// The shim records a call when it returns, so a signal handler's call comes before the call it
-/// interrupted, and a damaged trace can hold anything: each slice is checked against the last
-/// kRecent admitted on its thread. One that would overlap another only in part, or that cannot
-/// be checked because it starts before a forgotten one ended, becomes an instant event.
+/// interrupted, and a damaged trace can hold anything: a slice that does not simply follow the
+/// ones before is checked against the last kRecent admitted on its thread. One that would
+/// overlap another only in part, or that cannot be checked because it starts before a
+/// forgotten one ended, becomes an instant event.
 class ThreadTrack {
 public:
   bool named = false;
 
   bool admit(int64_t s, int64_t e) {
     if (s < forgotten_end_) return false;
-    for (const Span& r : recent_) {
-      if (e <= r.s || s >= r.e) continue; // apart (touching is apart)
-      if (s >= r.s && e <= r.e) continue; // inside r
-      if (s < r.s && e >= r.e) continue;  // around r, and sorts before it
-      return false; // overlaps in part, or starts with r and is longer: after r in the file,
-                    // an importer sorting by start alone would open it inside r
+    if (s < horizon_) { // not simply after every remembered slice: check each
+      for (size_t i = 0; i < count_; ++i) {
+        const Span& r = recent_[i];
+        if (e <= r.s || s >= r.e) continue; // apart (touching is apart)
+        if (s >= r.s && e <= r.e) continue; // inside r
+        if (s < r.s && e >= r.e) continue;  // around r, and sorts before it
+        return false; // overlaps in part, or starts with r and is longer: after r in the
+                      // file, an importer sorting by start alone would open it inside r
+      }
     }
-    if (recent_.size() == kRecent) {
-      auto first_end = std::min_element(recent_.begin(), recent_.end(),
-                                        [](const Span& a, const Span& b) { return a.e < b.e; });
-      forgotten_end_ = std::max(forgotten_end_, first_end->e);
-      *first_end = recent_.back();
-      recent_.pop_back();
-    }
-    recent_.push_back({s, e});
+    // Remember it in place of the oldest.
+    Span& slot = recent_[next_];
+    if (count_ == kRecent)
+      forgotten_end_ = std::max(forgotten_end_, slot.e);
+    else
+      ++count_;
+    slot = {s, e};
+    next_ = (next_ + 1) % kRecent;
+    horizon_ = std::max(horizon_, e);
     return true;
   }
 
@@ -51,8 +57,10 @@ private:
     int64_t s, e;
   };
   static constexpr size_t kRecent = 32;
-  std::vector<Span> recent_;
-  int64_t forgotten_end_ = INT64_MIN;
+  std::array<Span, kRecent> recent_{};
+  size_t count_ = 0, next_ = 0;
+  int64_t horizon_ = INT64_MIN;       ///< the latest end remembered or forgotten
+  int64_t forgotten_end_ = INT64_MIN; ///< the latest end of the slices no longer remembered
 };
 
 /// Bytes per fd in time bins from the trace's start. Bins double in width (merging pairs) when
@@ -72,21 +80,26 @@ public:
     if (it == fds_.end()) it = fds_.try_emplace(fds_.size() < kMaxFds ? fd : kOtherFds).first;
     Fd& f = it->second;
     (output ? f.out_seen : f.in_seen) = true;
-    const uint32_t first = bin(s), last = std::max(first, bin(e));
-    // A run of absorbed calls: its bytes spread over its bins, in at most kSpread steps so that
-    // a damaged run costs no more than a real one.
-    const uint32_t span = last - first + 1, steps = std::min(span, kSpread);
-    for (uint32_t k = 0; k < steps; ++k) {
-      Cell& c = f.bins[first + static_cast<uint32_t>(uint64_t{span} * k / steps)];
-      (output ? c.out : c.in) += bytes / steps;
+    // The later time first: it may widen the bins, which would move an earlier bin number.
+    const uint32_t last = bin(std::max(s, e)), first = bin(s);
+    if (first == last) {
+      add_to(f.bins[first], output, bytes);
+    } else {
+      // A run of absorbed calls: an even rate over its bins, kept as a step up at its first bin
+      // and down after its last (summed when the bins are written), so a run costs the same
+      // whatever its length.
+      const double per = bytes / static_cast<double>(last - first + 1);
+      add_to(f.steps[first], output, per);
+      add_to(f.steps[last + 1], output, -per);
     }
   }
 
   /// Counter points: per fd one track with "write B/s" and/or "read B/s" (of the program's
   /// calls), a point where the rate changes and a 0 after the last bin that moved bytes.
-  template <typename Emit> void emit(const Emit& point) const {
+  template <typename Emit> void emit(const Emit& point) {
     const double per_s = 1e9 / static_cast<double>(width_);
-    for (const auto& [fd, f] : fds_) {
+    for (auto& [fd, f] : fds_) {
+      settle(f);
       uint32_t next = UINT32_MAX; // the bin after the previous point's, if that one was not 0
       for (const auto& [b, c] : f.bins) {
         if (next != UINT32_MAX && b != next) point(fd, f, time(next), 0.0, 0.0);
@@ -102,12 +115,34 @@ public:
   };
   struct Fd {
     bool out_seen = false, in_seen = false;
-    std::map<uint32_t, Cell> bins; ///< only the bins that moved bytes
+    std::map<uint32_t, Cell> bins;  ///< only the bins that moved bytes
+    std::map<uint32_t, Cell> steps; ///< runs' rate changes, not yet summed into `bins`
   };
 
 private:
-  static constexpr uint32_t kBins = 1024, kSpread = 64;
+  static constexpr uint32_t kBins = 1024;
   static constexpr size_t kMaxFds = 256;
+
+  static void add_to(Cell& c, bool output, double bytes) { (output ? c.out : c.in) += bytes; }
+
+  /// Sums the runs' steps into the bins they cover.
+  static void settle(Fd& f) {
+    if (f.steps.empty()) return;
+    Cell rate;
+    auto step = f.steps.begin();
+    for (uint32_t b = step->first; b <= f.steps.rbegin()->first; ++b) {
+      if (step != f.steps.end() && step->first == b) {
+        rate.out += step->second.out, rate.in += step->second.in;
+        ++step;
+      }
+      // Steps up and down of one run may not cancel exactly in floating point.
+      if (std::abs(rate.out) > 1e-9 || std::abs(rate.in) > 1e-9) {
+        Cell& c = f.bins[b];
+        c.out += rate.out, c.in += rate.in;
+      }
+    }
+    f.steps.clear();
+  }
 
   int64_t time(uint32_t b) const { return start_ + static_cast<int64_t>(b) * width_; }
   uint32_t bin(int64_t t) {
@@ -118,6 +153,7 @@ private:
   }
   void widen() {
     for (auto& [fd, f] : fds_) {
+      settle(f);
       std::map<uint32_t, Cell> merged;
       for (const auto& [b, c] : f.bins) {
         Cell& m = merged[b / 2];

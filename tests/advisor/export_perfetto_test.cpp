@@ -178,6 +178,42 @@ TEST_F(PerfettoExport, RunsAbsorbedCallsAndFlushes) {
   EXPECT_NEAR(bytes, 1001, 1);
 }
 
+/// Bytes a counter track's points say moved in [from_ns, to_ns): the rate holds until the next
+/// point.
+double bytes_between(const std::vector<json>& points, const std::string& arg, int64_t from_ns,
+                     int64_t to_ns) {
+  double bytes = 0;
+  for (size_t i = 0; i + 1 < points.size(); ++i) {
+    const int64_t a = std::max(from_ns, trace_ns(points[i]["ts"]));
+    const int64_t b = std::min(to_ns, trace_ns(points[i + 1]["ts"]));
+    if (b > a) bytes += points[i]["args"][arg].get<double>() * static_cast<double>(b - a) / 1e9;
+  }
+  return bytes;
+}
+
+// The bins follow the calls even when a call lies past the end the header announced (the bins
+// widen) and a run spreads its bytes from its first call to its last.
+TEST_F(PerfettoExport, CounterBinsFollowTheCalls) {
+  fs::create_directories(run_dir());
+  TraceBuilder b = writer(100); // 1 ms long: 2M ticks at 0.5 ns
+  b.drained.push_back(make_event(Op::read, 0, FdKind::pipe, 100, 100, 1000 + 200'000, 0));
+  EventRecord run = make_event(Op::write, 0, FdKind::pipe, 1, 1, 1000 + 1'000'000, 0);
+  run.flags = kEventCoalesced | kEventRun;
+  run.duration = 3500;           // calls, 1 byte each
+  run.offset = 1000 + 8'000'000; // from 0.5 ms to 4 ms
+  b.drained.push_back(run);
+  b.write(run_dir());
+  const std::vector<json> c = of_phase(exported(), "C");
+  ASSERT_GE(c.size(), 3u);
+  EXPECT_EQ(c[0]["name"], "fd 0 pipe:[77]");
+  EXPECT_NEAR(bytes_between(c, "read B/s", 0, 5'000'000), 100, 0.5);
+  EXPECT_NEAR(bytes_between(c, "read B/s", 0, 80'000), 0, 0.5) << "the read was at 0.1 ms";
+  EXPECT_NEAR(bytes_between(c, "write B/s", 0, 5'000'000), 3500, 0.5);
+  // The run's bytes are spread over 0.5–4 ms, to within one bin (7.8 µs here).
+  EXPECT_NEAR(bytes_between(c, "write B/s", 0, 2'000'000), 1500, 20);
+  EXPECT_NEAR(bytes_between(c, "write B/s", 0, 500'000), 0, 10);
+}
+
 // The shim records a call when it returns: a signal handler's call inside another comes first.
 TEST_F(PerfettoExport, NestedCallsStaySlicesWhicheverComesFirst) {
   fs::create_directories(run_dir());
