@@ -48,7 +48,7 @@ could be exported or written, 2 for bad arguments.
 
 namespace {
 
-struct Args2 {
+struct ExportArgs {
   ExportOptions o;
   std::string output;
 };
@@ -92,8 +92,8 @@ void pid_args(const std::string& v, std::vector<uint32_t>& pids) {
   }
 }
 
-Args2 parse_args(Args args) {
-  Args2 a;
+ExportArgs parse_args(Args args) {
+  ExportArgs a;
   bool format_seen = false, dir_seen = false, options_done = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& s = args[i];
@@ -104,7 +104,7 @@ Args2 parse_args(Args args) {
       return args[++i];
     };
     auto is = [&](const char* name) { return s == name || s.starts_with(std::string(name) + "="); };
-    if (options_done || s.empty() || s[0] != '-' || s == "-") {
+    if (options_done || s.empty() || s[0] != '-') {
       if (dir_seen)
         throw UsageError(
             fmt::format("export: one run directory expected, got '{}' and '{}'", a.o.dir, s));
@@ -156,30 +156,35 @@ Args2 parse_args(Args args) {
 /// written in place, since renaming over it would replace the node itself.
 class Output {
 public:
-  Output(const std::string& path, const std::string& run_dir) : path_(path) {
+  Output(const std::string& path, const std::string& run_dir) : path_(path), shown_(path) {
     if (path == "-") {
       file_ = stdout;
       return;
     }
+    // Through a symlink: replace the file it names, not the link.
+    std::error_code ec;
+    if (fs::is_symlink(path, ec)) {
+      const fs::path target = fs::weakly_canonical(path, ec);
+      if (!ec) path_ = target.string();
+    }
     struct stat st {};
-    const bool exists = ::stat(path.c_str(), &st) == 0;
+    const bool exists = ::stat(path_.c_str(), &st) == 0;
     if (exists && S_ISDIR(st.st_mode))
       throw std::runtime_error(fmt::format("{}: is a directory", printable(path)));
-    std::error_code ec;
-    const fs::path parent = fs::absolute(path, ec).parent_path();
+    const fs::path parent = fs::absolute(path_, ec).parent_path();
     if (fs::equivalent(parent, run_dir, ec)) {
-      const std::string ext = fs::path(path).extension().string();
+      const std::string ext = fs::path(path_).extension().string();
       if (ext == ".vseg" || ext == ".vev")
         throw std::runtime_error(
             fmt::format("{}: would replace a trace of the run directory", printable(path)));
     }
     if (exists && !S_ISREG(st.st_mode)) {
-      file_ = std::fopen(path.c_str(), "w");
+      file_ = std::fopen(path_.c_str(), "w");
       if (!file_)
         throw std::runtime_error(fmt::format("{}: {}", printable(path), std::strerror(errno)));
       return;
     }
-    temp_ = path + ".valley-XXXXXX";
+    temp_ = path_ + ".valley-XXXXXX";
     const int fd = ::mkstemp(temp_.data());
     if (fd < 0)
       throw std::runtime_error(
@@ -211,27 +216,27 @@ public:
       const bool closed = std::fclose(file_) == 0;
       file_ = nullptr;
       if (!ok || !closed)
-        throw std::runtime_error(fmt::format("cannot write {}", printable(path_)));
+        throw std::runtime_error(fmt::format("cannot write {}", printable(shown_)));
     } else if (!ok) {
       throw std::runtime_error("cannot write the output");
     }
     if (!temp_.empty()) {
       if (std::rename(temp_.c_str(), path_.c_str()) != 0)
         throw std::runtime_error(fmt::format("cannot rename {} to {}: {}", printable(temp_),
-                                             printable(path_), std::strerror(errno)));
+                                             printable(shown_), std::strerror(errno)));
       temp_.clear();
     }
   }
 
 private:
-  std::string path_, temp_;
+  std::string path_, shown_, temp_; ///< the file replaced, the name the user gave, the temporary
   std::FILE* file_ = nullptr;
 };
 
 } // namespace
 
 int run_export(Args args) {
-  Args2 a = parse_args(args);
+  ExportArgs a = parse_args(args);
   Output out(a.output, a.o.dir);
   ExportSummary sum = a.o.format == ExportOptions::Format::perfetto
                           ? write_perfetto(a.o, out.file())

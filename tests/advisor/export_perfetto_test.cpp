@@ -348,6 +348,15 @@ TEST_F(PerfettoExport, OutputIsReplacedOnlyWhenComplete) {
 
   exported();
   EXPECT_NE(read_file(out()), "precious");
+
+  // Through a symlink, the file it names is replaced and the link stays.
+  fs::create_symlink("trace.json", dir.path() / "link.json");
+  write_file(out(), "old");
+  Outcome linked = valley({"export", "--format", "perfetto", "-o",
+                           (dir.path() / "link.json").string(), run_dir().string()});
+  ASSERT_TRUE(linked.exited(0)) << linked.describe();
+  EXPECT_TRUE(fs::is_symlink(dir.path() / "link.json"));
+  EXPECT_TRUE(check_trace_events(json::parse(read_file(out()))).empty());
 }
 
 // Without RUN_DIR, the newest ./valley.* directory, as `valley report` picks it.
