@@ -1,0 +1,492 @@
+"""Peer check: CPython 3.11's own test suite, bare and under valley, compared test by test.
+
+Run through cpython.sh, which installs Debian's test suite and starts this file with Debian's
+/usr/bin/python3.11. Every module of a list runs once per mode:
+
+  bare          no preload
+  record        LD_PRELOAD=libvalley.so VALLEY_DIR=<temp dir>
+  coalesce      record + VALLEY_COALESCE=1 (regular files only)
+  coalesce-all  coalesce + VALLEY_COALESCE_KINDS=file,pipe,fifo,tcp,unix-stream
+
+Each run is regrtest (`-m test -v`) under `timeout -k`, with per-test outcomes written by
+regrtest_outcomes.py. A test running when its module timed out or died is marked hang/died,
+and the module runs again without it, so the tests after it still get an outcome. Every test
+whose outcome under a valley mode differs from bare runs once more, alone, in bare and in that
+mode; a difference that is still there is real and makes the exit status 1. One that goes away
+is reported as a flake. Exit status 2 means the check itself could not run.
+"""
+
+import argparse
+import collections
+import concurrent.futures
+import dataclasses
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+PYTHON = "/usr/bin/python3.11"
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+WRAPPER = os.path.join(HERE, "regrtest_outcomes.py")
+ALL_KINDS = "file,pipe,fifo,tcp,unix-stream"
+MODES = ("bare", "record", "coalesce", "coalesce-all")
+KILL_AFTER = 10  # seconds between timeout's SIGTERM and its SIGKILL
+
+
+def grace(timeout):
+    """How much earlier than timeout(1) regrtest's own faulthandler timeout fires."""
+    return max(5, min(30, timeout // 10))
+
+RUN_TAG = "CPYTHON_PEER_RUN"  # marks every process of a run, to find leftovers
+
+# Outcomes, worst first where one test reports several (subtests, repeated ids).
+PASS, FAIL, SKIP, HANG, DIED, ABSENT = "pass", "fail", "skip", "hang", "died", "absent"
+OUTSIDE = "(outside any test)"  # a hang or death between tests, in a fixture or at exit
+
+
+def outcome(run, tid):
+    return run.outcomes.get(tid, "ok" if tid == OUTSIDE else ABSENT)
+
+
+def mode_env(mode, lib, valley_dir):
+    if mode == "bare":
+        return {}
+    env = {"LD_PRELOAD": lib, "VALLEY_DIR": valley_dir}
+    if mode in ("coalesce", "coalesce-all"):
+        env["VALLEY_COALESCE"] = "1"
+    if mode == "coalesce-all":
+        env["VALLEY_COALESCE_KINDS"] = ALL_KINDS
+    return env
+
+
+@dataclasses.dataclass
+class Spec:
+    """One line of a list: module, timeout in seconds, regrtest -u/-m/-i options."""
+
+    module: str
+    timeout: int
+    use: list
+    match: list
+    ignore: list
+
+    def regrtest_args(self, with_match=True):
+        args = []
+        for u in self.use:
+            args += ["-u", u]
+        if with_match:
+            for m in self.match:
+                args += ["-m", m]
+        for i in self.ignore:
+            args += ["-i", i]
+        return args
+
+
+def read_list(path):
+    specs = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            words = shlex.split(line, comments=True)
+            if not words:
+                continue
+            where = f"{path}:{lineno}"
+            if len(words) < 2 or not words[1].isdigit():
+                raise SystemExit(f"cpython-peer: {where}: expected MODULE TIMEOUT [options]")
+            spec = Spec(words[0], int(words[1]), [], [], [])
+            rest = words[2:]
+            if len(rest) % 2:
+                raise SystemExit(f"cpython-peer: {where}: each option takes a value")
+            for opt, value in zip(rest[::2], rest[1::2]):
+                target = {"-u": spec.use, "-m": spec.match, "-i": spec.ignore}.get(opt)
+                if target is None:
+                    raise SystemExit(f"cpython-peer: {where}: unknown option {opt} (-u, -m, -i)")
+                target.append(value)
+            specs.append(spec)
+    return specs
+
+
+@dataclasses.dataclass
+class Run:
+    """What one regrtest process (plus its continuations) left behind."""
+
+    outcomes: dict  # test id -> outcome
+    details: dict  # test id -> first failure/skip/hang detail
+    durations: dict  # test id -> seconds
+    seconds: float
+    status: str  # "done", "timeout", "died"
+    result: str  # regrtest's "Tests result:" line, or what ended the run
+    logs: list
+    valley_lines: int  # lines the shim printed (valley: ...)
+    stuck: list  # tests running when the last run ended
+
+
+def kill_leftovers(token):
+    """SIGKILL every process still carrying this run's tag (daemons a test left behind)."""
+    needle = f"{RUN_TAG}={token}".encode() + b"\0"
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if needle in f.read():
+                    os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.lib = os.path.join(args.build, "lib", "libvalley.so")
+        self.counter = 0
+        self.lock = threading.Lock()
+
+    def base_env(self, tmp):
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "LANG": "C.UTF-8",
+            "HOME": os.path.join(tmp, "home"),
+            "TMPDIR": os.path.join(tmp, "tmp"),
+        }
+        os.makedirs(env["HOME"])
+        os.makedirs(env["TMPDIR"])
+        return env
+
+    def run_once(self, spec, mode, extra, timeout, label):
+        with self.lock:
+            self.counter += 1
+            n = self.counter
+        name = f"{n:04d}-{spec.module}-{mode}-{label}"
+        rundir = os.path.join(self.args.out, "runs", name)
+        os.makedirs(rundir)
+        tmp = tempfile.mkdtemp(prefix="run.", dir=self.args.out)
+        env = self.base_env(tmp)
+        valley_dir = os.path.join(tmp, "valley")
+        env.update(mode_env(mode, self.lib, valley_dir))
+        token = f"{os.getpid()}.{n}"
+        env[RUN_TAG] = token
+        outcomes_path = os.path.join(rundir, "outcomes.jsonl")
+        log_path = os.path.join(rundir, "log")
+        testdir = ["--testdir", self.args.testdir] if self.args.testdir else []
+        cmd = ["timeout", "-k", str(KILL_AFTER), str(timeout + grace(timeout)), PYTHON, WRAPPER,
+               outcomes_path, "-v", "--timeout", str(timeout), *testdir, *extra, spec.module]
+        with open(os.path.join(rundir, "command"), "w") as f:
+            f.write(" ".join(shlex.quote(w) for w in
+                             [f"{k}={v}" for k, v in sorted(env.items())] + cmd) + "\n")
+        start = time.monotonic()
+        with open(log_path, "wb") as log:
+            proc = subprocess.run(cmd, env=env, cwd=env["TMPDIR"], stdin=subprocess.DEVNULL,
+                                  stdout=log, stderr=subprocess.STDOUT)
+        seconds = time.monotonic() - start
+        kill_leftovers(token)
+        if not self.args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return self.collect(outcomes_path, log_path, proc.returncode, seconds, timeout)
+
+    def collect(self, outcomes_path, log_path, rc, seconds, timeout):
+        events = collections.defaultdict(list)
+        details, durations, started, running = {}, collections.defaultdict(float), {}, set()
+        try:
+            with open(outcomes_path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            lines = []
+        for line in lines:
+            try:
+                ev, tid, t, detail = json.loads(line)
+            except ValueError:
+                continue  # a torn last line
+            if ev == "start":
+                started[tid] = t
+                running.add(tid)
+            elif ev == "stop":
+                running.discard(tid)
+                if tid in started:
+                    durations[tid] += t - started[tid]
+            else:
+                events[tid].append(ev)
+                if detail and ev != "pass":
+                    details.setdefault(tid, detail)
+        with open(log_path, "rb") as f:
+            log = f.read().decode("utf-8", "replace")
+        m = re.search(r"^(?:== )?Tests result: (.*?)(?: ==)?$", log, re.M)
+        # regrtest's faulthandler banner; it follows the hung test's "... " on the same line.
+        faulthandler_timeout = re.search(r"Timeout \(\d+:\d\d:\d\d\)!$", log, re.M)
+        if rc < 0:
+            rc = 128 - rc  # timeout(1) passes the child's death on by dying of the same signal
+        if faulthandler_timeout or rc in (124, 128 + 9) and seconds >= timeout:
+            status, result = "timeout", f"timed out after {seconds:.0f} s"
+        elif m:
+            status, result = "done", m.group(1)
+        else:
+            status = "died"
+            result = f"died: signal {rc - 128}" if rc > 128 else f"died: exit {rc}, no result"
+        outcomes = {}
+        for tid, evs in events.items():
+            if {"fail", "subfail", "xpass"} & set(evs):
+                outcomes[tid] = FAIL
+            elif {"pass", "xfail"} & set(evs):
+                outcomes[tid] = PASS
+            elif "skip" in evs:
+                outcomes[tid] = SKIP
+        for tid in started:
+            if tid in running:
+                outcomes[tid] = HANG if status == "timeout" else DIED
+                details[tid] = result
+            elif tid not in outcomes:
+                outcomes[tid] = FAIL
+                details.setdefault(tid, "ran without reporting an outcome")
+        valley_lines = len(re.findall(r"^valley: ", log, re.M))
+        return Run(outcomes, details, dict(durations), seconds, status, result, [log_path],
+                   valley_lines, sorted(running))
+
+    def run(self, spec, mode, label="run", match=None, timeout=None):
+        """Runs spec in mode; after a hang or death inside a test, goes on without it."""
+        timeout = timeout or spec.timeout
+        if match is None:
+            base = spec.regrtest_args()
+        else:
+            base = spec.regrtest_args(with_match=False)
+            for pattern in match:
+                base += ["-m", pattern]
+        total = last = self.run_once(spec, mode, base, timeout, label)
+        for attempt in range(self.args.continue_after):
+            if last.status == "done" or not last.stuck:
+                break
+            ignore_path = os.path.join(self.args.out, "runs",
+                                       f"ignore-{spec.module}-{mode}-{label}-{attempt}")
+            with open(ignore_path, "w", encoding="utf-8") as f:
+                # Plain ids only: a bracket or star would make regrtest read them as globs.
+                f.write("".join(t + "\n" for t in sorted(total.outcomes)
+                                if re.fullmatch(r"[\w.]+", t)))
+            last = self.run_once(spec, mode, base + ["--ignorefile", ignore_path], timeout,
+                                 f"{label}-cont{attempt + 1}")
+            for tid, o in last.outcomes.items():
+                total.outcomes.setdefault(tid, o)
+                if tid in last.details:
+                    total.details.setdefault(tid, last.details[tid])
+            for tid, d in last.durations.items():
+                total.durations.setdefault(tid, d)
+            total.seconds += last.seconds
+            total.status, total.result = last.status, last.result
+            total.logs += last.logs
+            total.valley_lines += last.valley_lines
+        if last.status != "done" and not last.stuck:
+            total.outcomes[OUTSIDE] = HANG if last.status == "timeout" else DIED
+            total.details[OUTSIDE] = last.result
+        return total
+
+
+def rerun_pattern(tid):
+    """A regrtest -m pattern that runs the test (or the fixture) this id names."""
+    m = re.match(r"^(\S+) \((.+)\)$", tid)
+    if not m:
+        return tid
+    if "." in m.group(1):
+        return m.group(1)  # a subtest: its test
+    return m.group(2) + ".*"  # setUpClass (module.Class), setUpModule (module)
+
+
+def counts(run):
+    c = collections.Counter(o for t, o in run.outcomes.items() if t != OUTSIDE)
+    return f"{c[PASS]}/{c[FAIL]}/{c[SKIP]}/{c[HANG] + c[DIED]}"
+
+
+def repro_command(spec, mode, tid, build_rel, testdir):
+    env = mode_env(mode, f"$PWD/{build_rel}/lib/libvalley.so", "$(mktemp -d)")
+    words = [f"{k}={v}" for k, v in env.items()]
+    words += ["timeout", "-k", str(KILL_AFTER), str(spec.timeout), PYTHON, "-m", "test", "-v"]
+    if testdir:
+        words += ["--testdir", testdir]
+    words += spec.regrtest_args(with_match=False)
+    words.append(spec.module)
+    if tid != OUTSIDE:
+        words += ["-m", shlex.quote(rerun_pattern(tid))]
+    return " ".join(words)
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="tests/peer/cpython.sh", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--full", action="store_true", help="the full list (full.list)")
+    ap.add_argument("--list", help="another list file (default: ci.list)")
+    ap.add_argument("--only", help="comma-separated modules of the list to run")
+    ap.add_argument("--modes", default=",".join(MODES), help="comma-separated, of " +
+                    ", ".join(MODES) + " (bare is always run)")
+    ap.add_argument("--build", default=os.environ.get("VALLEY_BUILD_DIR",
+                                                      os.path.join(ROOT, "build")))
+    ap.add_argument("--out", help="directory for logs and results (default: a new temp dir)")
+    ap.add_argument("-j", "--jobs", type=int, default=1, help="runs at once (default 1)")
+    ap.add_argument("--timeout-scale", type=float, default=1.0)
+    ap.add_argument("--continue-after", type=int, default=3,
+                    help="rounds of going on past hung/dead tests (default 3)")
+    ap.add_argument("--no-rerun", action="store_true", help="report differences as found")
+    ap.add_argument("--keep", action="store_true", help="keep temp dirs and valley traces")
+    ap.add_argument("--testdir", help="regrtest --testdir: test modules from DIR, not the "
+                    "stdlib's (the self-test's canary)")
+    args = ap.parse_args()
+
+    list_path = args.list or os.path.join(HERE, "full.list" if args.full else "ci.list")
+    specs = read_list(list_path)
+    if args.only:
+        wanted = args.only.split(",")
+        specs = [s for s in specs if s.module in wanted]
+        missing = set(wanted) - {s.module for s in specs}
+        if missing:
+            raise SystemExit(f"cpython-peer: not in {list_path}: {', '.join(sorted(missing))}")
+    for s in specs:
+        s.timeout = max(1, int(s.timeout * args.timeout_scale))
+    modes = ["bare"] + [m for m in args.modes.split(",") if m and m != "bare"]
+    for m in modes:
+        if m not in MODES:
+            raise SystemExit(f"cpython-peer: unknown mode {m} (one of {', '.join(MODES)})")
+    args.build = os.path.abspath(args.build)
+    if args.testdir:
+        args.testdir = os.path.abspath(args.testdir)
+    if len(modes) > 1 and not os.path.isfile(os.path.join(args.build, "lib", "libvalley.so")):
+        raise SystemExit(f"cpython-peer: no lib/libvalley.so in {args.build}: build first")
+    args.out = os.path.abspath(args.out or tempfile.mkdtemp(prefix="valley-peer."))
+    os.makedirs(os.path.join(args.out, "runs"), exist_ok=True)
+    build_rel = os.path.relpath(args.build, ROOT)
+    print(f"cpython-peer: {len(specs)} modules x {len(modes)} modes ({', '.join(modes)}); "
+          f"logs in {args.out}", flush=True)
+
+    runner = Runner(args)
+    results = {}  # (module, mode) -> Run
+    print_lock = threading.Lock()
+
+    def job(spec, mode):
+        r = runner.run(spec, mode)
+        with print_lock:
+            print(f"  {spec.module:40} {mode:13} {r.seconds:7.1f} s  p/f/s/h {counts(r):>16}"
+                  f"  {r.result}" + (f"  [{r.valley_lines} valley: lines]"
+                                     if r.valley_lines else ""), flush=True)
+        return spec.module, mode, r
+
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for module, mode, r in pool.map(lambda sm: job(*sm),
+                                        [(s, m) for s in specs for m in modes]):
+            results[module, mode] = r
+
+    # Differences from bare, then one more run of each, alone, in bare and in that mode.
+    by_name = {s.module: s for s in specs}
+    differences = []  # dicts
+    for s in specs:
+        bare = results[s.module, "bare"]
+        for mode in modes[1:]:
+            r = results[s.module, mode]
+            for tid in sorted(set(bare.outcomes) | set(r.outcomes)):
+                ob, om = outcome(bare, tid), outcome(r, tid)
+                if ob != om:
+                    differences.append(dict(module=s.module, mode=mode, test=tid, bare=ob,
+                                            valley=om, detail=r.details.get(tid, ""),
+                                            bare_detail=bare.details.get(tid, "")))
+
+    groups = collections.defaultdict(list)
+    for d in differences:
+        groups[d["module"], d["mode"]].append(d)
+    rerun_jobs = []
+    for (module, mode), ds in groups.items():
+        spec = by_name[module]
+        tests = [d["test"] for d in ds if d["test"] != OUTSIDE]
+        whole = any(d["test"] == OUTSIDE for d in ds)
+        if tests and not args.no_rerun:
+            known = [max(results[module, m].durations.get(t, 0) for m in ("bare", mode))
+                     for t in tests]
+            t = min(spec.timeout, int(60 + 3 * sum(known)))
+            patterns = sorted({rerun_pattern(x) for x in tests})
+            for m in ("bare", mode):
+                rerun_jobs.append((module, mode, m, patterns, t))
+        if whole and not args.no_rerun:
+            for m in ("bare", mode):
+                rerun_jobs.append((module, mode, m, None, spec.timeout))
+
+    reruns = {}
+
+    def rerun_job(item):
+        module, mode, m, patterns, t = item
+        r = runner.run(by_name[module], m, label="rerun" if patterns else "rerun-module",
+                       match=patterns, timeout=t)
+        return item, r
+
+    if rerun_jobs:
+        print(f"cpython-peer: {len(differences)} differences; rerunning them", flush=True)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            for (module, mode, m, patterns, t), r in pool.map(rerun_job, rerun_jobs):
+                reruns[module, mode, m, patterns is None] = r
+    for d in differences:
+        whole = d["test"] == OUTSIDE
+        rb = reruns.get((d["module"], d["mode"], "bare", whole))
+        rm = reruns.get((d["module"], d["mode"], d["mode"], whole))
+        if rb is None or rm is None:
+            d["rerun"], d["verdict"] = None, "not rerun"
+            continue
+        d["rerun"] = [outcome(rb, d["test"]), outcome(rm, d["test"])]
+        d["rerun_detail"] = rm.details.get(d["test"], "")
+        d["verdict"] = "differs" if d["rerun"][0] != d["rerun"][1] else "flake"
+        d["repro"] = repro_command(by_name[d["module"]], d["mode"], d["test"], build_rel,
+                                   args.testdir and os.path.relpath(args.testdir, ROOT))
+    total_seconds = time.monotonic() - started
+
+    # Report.
+    lines = []
+    head = ["module", "tests"] + modes + [f"s {m}" for m in modes]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
+    mode_totals = collections.Counter()
+    for s in specs:
+        bare = results[s.module, "bare"]
+        n = len([t for t in bare.outcomes if t != OUTSIDE])
+        cells = [s.module, str(n)]
+        for m in modes:
+            r = results[s.module, m]
+            note = "" if r.status == "done" else f" ({r.status})"
+            cells.append(counts(r) + note)
+        for m in modes:
+            cells.append(f"{results[s.module, m].seconds:.0f}")
+            mode_totals[m] += results[s.module, m].seconds
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("| total | | " + " | ".join("" for _ in modes) + " | " +
+                 " | ".join(f"{mode_totals[m]:.0f}" for m in modes) + " |")
+    lines.append("")
+    lines.append("cells: passed/failed/skipped/hung-or-died tests; s: seconds per mode, "
+                 "continuations after a hang included; reruns not included")
+    lines.append(f"wall time, reruns included: {total_seconds:.0f} s")
+    real = [d for d in differences if d.get("verdict") in ("differs", "not rerun")]
+    flakes = [d for d in differences if d.get("verdict") == "flake"]
+    lines.append("")
+    lines.append(f"differences from bare: {len(real)} confirmed, {len(flakes)} flaky")
+    for d in real + flakes:
+        rer = "" if not d.get("rerun") else f"; rerun bare {d['rerun'][0]}, {d['mode']} " \
+                                            f"{d['rerun'][1]}"
+        lines.append(f"- [{d['verdict']}] {d['mode']} {d['test']}: bare {d['bare']}, "
+                     f"{d['mode']} {d['valley']}{rer}")
+        if d["detail"]:
+            lines.append(f"    {d['mode']}: {d['detail']}")
+        if d["bare_detail"]:
+            lines.append(f"    bare: {d['bare_detail']}")
+        if d.get("repro"):
+            lines.append(f"    reproduce: {d['repro']}")
+    report = "\n".join(lines)
+    print(report)
+    with open(os.path.join(args.out, "summary.md"), "w", encoding="utf-8") as f:
+        f.write(report + "\n")
+    with open(os.path.join(args.out, "results.json"), "w", encoding="utf-8") as f:
+        json.dump({"modes": modes, "list": list_path, "seconds": total_seconds,
+                   "modules": {f"{k[0]} {k[1]}": dataclasses.asdict(v)
+                               for k, v in results.items()},
+                   "differences": differences}, f, indent=1)
+    print(f"cpython-peer: results in {args.out}/summary.md and results.json")
+    return 1 if real else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
