@@ -69,13 +69,15 @@ def mode_env(mode, lib, valley_dir):
 
 @dataclasses.dataclass
 class Spec:
-    """One line of a list: module, timeout in seconds, regrtest -u/-m/-i options."""
+    """One line of a list: module, timeout in seconds, regrtest -u/-m/-i options, and -t: the
+    timeout of one test (default 120 s)."""
 
     module: str
     timeout: int
     use: list
     match: list
     ignore: list
+    test_timeout: int = 120
 
     def regrtest_args(self, with_match=True):
         args = []
@@ -104,9 +106,12 @@ def read_list(path):
             if len(rest) % 2:
                 raise SystemExit(f"cpython-peer: {where}: each option takes a value")
             for opt, value in zip(rest[::2], rest[1::2]):
+                if opt == "-t" and value.isdigit():
+                    spec.test_timeout = int(value)
+                    continue
                 target = {"-u": spec.use, "-m": spec.match, "-i": spec.ignore}.get(opt)
                 if target is None:
-                    raise SystemExit(f"cpython-peer: {where}: unknown option {opt} (-u, -m, -i)")
+                    raise SystemExit(f"cpython-peer: {where}: unknown option {opt} (-u, -m, -i, -t)")
                 target.append(value)
             specs.append(spec)
     return specs
@@ -176,7 +181,8 @@ class Runner:
         log_path = os.path.join(rundir, "log")
         testdir = ["--testdir", self.args.testdir] if self.args.testdir else []
         cmd = ["timeout", "-k", str(KILL_AFTER), str(timeout + grace(timeout)), PYTHON, WRAPPER,
-               outcomes_path, "-v", "--timeout", str(timeout), *testdir, *extra, spec.module]
+               outcomes_path, str(spec.test_timeout), str(timeout), "-v", *testdir, *extra,
+               spec.module]
         with open(os.path.join(rundir, "command"), "w") as f:
             f.write(" ".join(shlex.quote(w) for w in
                              [f"{k}={v}" for k, v in sorted(env.items())] + cmd) + "\n")
@@ -218,7 +224,7 @@ class Runner:
             log = f.read().decode("utf-8", "replace")
         m = re.search(r"^(?:== )?Tests result: (.*?)(?: ==)?$", log, re.M)
         # regrtest's faulthandler banner; it follows the hung test's "... " on the same line.
-        faulthandler_timeout = re.search(r"Timeout \(\d+:\d\d:\d\d\)!$", log, re.M)
+        faulthandler_timeout = re.search(r"Timeout \(\d+:\d\d:\d\d(?:\.\d+)?\)!$", log, re.M)
         if rc < 0:
             rc = 128 - rc  # timeout(1) passes the child's death on by dying of the same signal
         if faulthandler_timeout or rc in (124, 128 + 9) and seconds >= timeout:
@@ -302,7 +308,8 @@ def counts(run):
 def repro_command(spec, mode, tid, build_rel, testdir):
     env = mode_env(mode, f"$PWD/{build_rel}/lib/libvalley.so", "$(mktemp -d)")
     words = [f"{k}={v}" for k, v in env.items()]
-    words += ["timeout", "-k", str(KILL_AFTER), str(spec.timeout), PYTHON, "-m", "test", "-v"]
+    words += ["timeout", "-k", str(KILL_AFTER), str(spec.timeout), PYTHON, "-m", "test", "-v",
+              "--timeout", str(spec.test_timeout)]
     if testdir:
         words += ["--testdir", testdir]
     words += spec.regrtest_args(with_match=False)
@@ -343,6 +350,7 @@ def main():
             raise SystemExit(f"cpython-peer: not in {list_path}: {', '.join(sorted(missing))}")
     for s in specs:
         s.timeout = max(1, int(s.timeout * args.timeout_scale))
+        s.test_timeout = max(1, int(s.test_timeout * args.timeout_scale))
     modes = ["bare"] + [m for m in args.modes.split(",") if m and m != "bare"]
     for m in modes:
         if m not in MODES:

@@ -1,6 +1,6 @@
 """CPython's regrtest, with every test's start and outcome appended to a file as it happens.
 
-Usage: python3.11 regrtest_outcomes.py OUTCOMES_FILE [regrtest arguments...]
+Usage: python3.11 regrtest_outcomes.py OUTCOMES_FILE TEST_TIMEOUT MODULE_TIMEOUT [regrtest args...]
 
 cpython.py runs this under the mode being checked (bare, or with libvalley.so preloaded).
 Each line of OUTCOMES_FILE is a JSON array [event, test id, monotonic time, detail]:
@@ -11,6 +11,7 @@ that comes right after it, and no fd of ours stays open for a test to close or r
 from forked children (multiprocessing, os.fork tests) are left out by pid.
 """
 
+import faulthandler
 import json
 import os
 import sys
@@ -19,7 +20,14 @@ import time
 from test.support import testresult
 
 _path = sys.argv.pop(1)
+_test_timeout = float(sys.argv.pop(1))
+_deadline = time.monotonic() + float(sys.argv.pop(1))
 _pid = os.getpid()
+
+
+def _arm(seconds):
+    if os.getpid() == _pid:
+        faulthandler.dump_traceback_later(max(1.0, seconds), exit=True)
 
 
 def _record(event, test, detail=""):
@@ -37,12 +45,15 @@ def _record(event, test, detail=""):
         os.close(fd)
 
 
-def _hook(name, event, detail_of=None):
+def _hook(name, event, detail_of=None, then=None):
     original = getattr(testresult.RegressionTestResult, name)
 
     def hooked(self, test, *args):
         _record(event, test, detail_of(*args) if detail_of else "")
-        return original(self, test, *args)
+        result = original(self, test, *args)
+        if then:
+            then()
+        return result
 
     setattr(testresult.RegressionTestResult, name, hooked)
 
@@ -53,8 +64,8 @@ def _error_summary(err):
     return f"{name}: {exc_value}"[:300]
 
 
-_hook("startTest", "start")
-_hook("stopTest", "stop")
+_hook("startTest", "start", then=lambda: _arm(min(_test_timeout, _deadline - time.monotonic())))
+_hook("stopTest", "stop", then=lambda: _arm(_deadline - time.monotonic()))
 _hook("addSuccess", "pass")
 _hook("addError", "fail", _error_summary)
 _hook("addFailure", "fail", _error_summary)
@@ -76,4 +87,5 @@ testresult.RegressionTestResult.addSubTest = _add_sub_test
 
 from test.libregrtest import main  # noqa: E402
 
+_arm(_deadline - time.monotonic())
 main()
