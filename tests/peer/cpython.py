@@ -132,18 +132,30 @@ class Run:
     stuck: list  # tests running when the last run ended
 
 
-def kill_leftovers(token):
-    """SIGKILL every process still carrying this run's tag (daemons a test left behind)."""
+def kill_leftovers(pgid, token):
+    """SIGKILL what a run left behind: its process group (timeout(1) leads one), and every
+    process still carrying the run's tag (daemons that left the group). A process whose main
+    thread has exited shows its environment only through its remaining threads."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
     needle = f"{RUN_TAG}={token}".encode() + b"\0"
     for pid in os.listdir("/proc"):
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
         try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if needle in f.read():
-                    os.kill(int(pid), signal.SIGKILL)
+            tasks = os.listdir(f"/proc/{pid}/task")
         except OSError:
-            pass
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/environ", "rb") as f:
+                    if needle in f.read():
+                        os.kill(int(pid), signal.SIGKILL)
+                        break
+            except OSError:
+                pass
 
 
 class Runner:
@@ -188,10 +200,12 @@ class Runner:
                              [f"{k}={v}" for k, v in sorted(env.items())] + cmd) + "\n")
         start = time.monotonic()
         with open(log_path, "wb") as log:
-            proc = subprocess.run(cmd, env=env, cwd=env["TMPDIR"], stdin=subprocess.DEVNULL,
-                                  stdout=log, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(cmd, env=env, cwd=env["TMPDIR"], stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT)
+            proc_pid = proc.pid  # timeout(1) makes its own process group: this is its id
+            proc.wait()
         seconds = time.monotonic() - start
-        kill_leftovers(token)
+        kill_leftovers(proc_pid, token)
         if not self.args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
         return self.collect(outcomes_path, log_path, proc.returncode, seconds, timeout)

@@ -19,9 +19,8 @@ import time
 
 from test.support import testresult
 
-_path = sys.argv.pop(1)
-_test_timeout = float(sys.argv.pop(1))
-_deadline = time.monotonic() + float(sys.argv.pop(1))
+_path = None
+_test_timeout = _deadline = 0.0
 _pid = os.getpid()
 
 
@@ -64,28 +63,35 @@ def _error_summary(err):
     return f"{name}: {exc_value}"[:300]
 
 
-_hook("startTest", "start", then=lambda: _arm(min(_test_timeout, _deadline - time.monotonic())))
-_hook("stopTest", "stop", then=lambda: _arm(_deadline - time.monotonic()))
-_hook("addSuccess", "pass")
-_hook("addError", "fail", _error_summary)
-_hook("addFailure", "fail", _error_summary)
-_hook("addSkip", "skip", lambda reason: str(reason)[:300])
-_hook("addExpectedFailure", "xfail", lambda err: "")
-_hook("addUnexpectedSuccess", "xpass")
+def _install():
+    _hook("startTest", "start",
+          then=lambda: _arm(min(_test_timeout, _deadline - time.monotonic())))
+    _hook("stopTest", "stop", then=lambda: _arm(_deadline - time.monotonic()))
+    _hook("addSuccess", "pass")
+    _hook("addError", "fail", _error_summary)
+    _hook("addFailure", "fail", _error_summary)
+    _hook("addSkip", "skip", lambda reason: str(reason)[:300])
+    _hook("addExpectedFailure", "xfail", lambda err: "")
+    _hook("addUnexpectedSuccess", "xpass")
+    original_sub = testresult.RegressionTestResult.addSubTest
 
-_original_sub = testresult.RegressionTestResult.addSubTest
+    def add_sub_test(self, test, subtest, err):
+        # A failed subtest fails its test; unittest reports nothing else for the parent then.
+        if err is not None:
+            _record("subfail", test, f"{subtest.id()}: {_error_summary(err)}")
+        return original_sub(self, test, subtest, err)
+
+    testresult.RegressionTestResult.addSubTest = add_sub_test
 
 
-def _add_sub_test(self, test, subtest, err):
-    # A failed subtest fails its test; unittest reports nothing else for the parent then.
-    if err is not None:
-        _record("subfail", test, f"{subtest.id()}: {_error_summary(err)}")
-    return _original_sub(self, test, subtest, err)
+# multiprocessing's spawn and forkserver children import this file again as __mp_main__ (it is
+# the main script): they must get neither the hooks nor a second regrtest.
+if __name__ == "__main__":
+    _path = sys.argv.pop(1)
+    _test_timeout = float(sys.argv.pop(1))
+    _deadline = time.monotonic() + float(sys.argv.pop(1))
+    _install()
+    from test.libregrtest import main
 
-
-testresult.RegressionTestResult.addSubTest = _add_sub_test
-
-from test.libregrtest import main  # noqa: E402
-
-_arm(_deadline - time.monotonic())
-main()
+    _arm(_deadline - time.monotonic())
+    main()
