@@ -353,6 +353,8 @@ def main():
                     help="runs of a module going on past hung/dead tests, at most (default 20; "
                     "they stop too when they took twice the module's timeout)")
     ap.add_argument("--no-rerun", action="store_true", help="report differences as found")
+    ap.add_argument("--hang-reruns", type=int, default=3,
+                    help="tries for a test that hung or died only under valley (default 3)")
     ap.add_argument("--keep", action="store_true", help="keep temp dirs and valley traces")
     ap.add_argument("--testdir", help="regrtest --testdir: test modules from DIR, not the "
                     "stdlib's (the self-test's canary)")
@@ -422,46 +424,53 @@ def main():
 
     groups = collections.defaultdict(list)
     for d in differences:
-        groups[d["module"], d["mode"]].append(d)
-    rerun_jobs = []
-    for (module, mode), ds in groups.items():
-        spec = by_name[module]
-        tests = [d["test"] for d in ds if d["test"] != OUTSIDE]
-        whole = any(d["test"] == OUTSIDE for d in ds)
-        if tests and not args.no_rerun:
-            known = [max(results[module, m].durations.get(t, 0) for m in ("bare", mode))
-                     for t in tests]
+        groups[d["module"], d["mode"], d["test"] == OUTSIDE].append(d)
+
+    def rerun_group(key):
+        """Reruns one module's differences in bare and in the valley mode: (bare run, [valley
+        runs]). A test that hung or died under valley and not in its rerun gets up to
+        --hang-reruns tries in all: a deadlock that needs a particular interleaving is real
+        even when it shows once in three runs, and a passing try costs little."""
+        module, mode, whole = key
+        spec, ds = by_name[module], groups[key]
+        if whole:
+            patterns, t = None, spec.timeout
+        else:
+            tests = [d["test"] for d in ds]
+            known = [max(results[module, m].durations.get(x, 0) for m in ("bare", mode))
+                     for x in tests]
             t = min(spec.timeout, int(60 + 3 * sum(known)))
             patterns = sorted({rerun_pattern(x) for x in tests})
-            for m in ("bare", mode):
-                rerun_jobs.append((module, mode, m, patterns, t))
-        if whole and not args.no_rerun:
-            for m in ("bare", mode):
-                rerun_jobs.append((module, mode, m, None, spec.timeout))
+        label = "rerun-module" if whole else "rerun"
+        rb = runner.run(spec, "bare", label=label, match=patterns, timeout=t)
+        rms = [runner.run(spec, mode, label=label, match=patterns, timeout=t)]
+        for attempt in range(1, args.hang_reruns):
+            again = [d["test"] for d in ds if d["valley"] in (HANG, DIED) and
+                     all(outcome(r, d["test"]) == outcome(rb, d["test"]) for r in rms)]
+            if not again or whole:
+                break
+            rms.append(runner.run(spec, mode, label=f"{label}{attempt + 1}", timeout=t,
+                                  match=sorted({rerun_pattern(x) for x in again})))
+        return key, rb, rms
 
     reruns = {}
-
-    def rerun_job(item):
-        module, mode, m, patterns, t = item
-        r = runner.run(by_name[module], m, label="rerun" if patterns else "rerun-module",
-                       match=patterns, timeout=t)
-        return item, r
-
-    if rerun_jobs:
+    if groups and not args.no_rerun:
         print(f"cpython-peer: {len(differences)} differences; rerunning them", flush=True)
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            for (module, mode, m, patterns, t), r in pool.map(rerun_job, rerun_jobs):
-                reruns[module, mode, m, patterns is None] = r
+            for key, rb, rms in pool.map(rerun_group, list(groups)):
+                reruns[key] = rb, rms
     for d in differences:
-        whole = d["test"] == OUTSIDE
-        rb = reruns.get((d["module"], d["mode"], "bare", whole))
-        rm = reruns.get((d["module"], d["mode"], d["mode"], whole))
-        if rb is None or rm is None:
+        key = d["module"], d["mode"], d["test"] == OUTSIDE
+        if key not in reruns:
             d["rerun"], d["verdict"] = None, "not rerun"
             continue
-        d["rerun"] = [outcome(rb, d["test"]), outcome(rm, d["test"])]
-        d["rerun_detail"] = rm.details.get(d["test"], "")
-        d["verdict"] = "differs" if d["rerun"][0] != d["rerun"][1] else "flake"
+        rb, rms = reruns[key]
+        # Later tries ran only the tests still in doubt: a test is judged on the tries it had.
+        tries = [outcome(r, d["test"]) for r in rms[:1]] + \
+                [outcome(r, d["test"]) for r in rms[1:] if outcome(r, d["test"]) != ABSENT]
+        d["rerun"] = [outcome(rb, d["test"])] + tries
+        d["rerun_detail"] = next((r.details[d["test"]] for r in rms if d["test"] in r.details), "")
+        d["verdict"] = "differs" if any(x != d["rerun"][0] for x in tries) else "flake"
         d["repro"] = repro_command(by_name[d["module"]], d["mode"], d["test"], build_rel,
                                    args.testdir and os.path.relpath(args.testdir, ROOT))
     total_seconds = time.monotonic() - started
@@ -501,7 +510,7 @@ def main():
                      f"({r.seconds:.0f} s)")
     for d in real + flakes:
         rer = "" if not d.get("rerun") else f"; rerun bare {d['rerun'][0]}, {d['mode']} " \
-                                            f"{d['rerun'][1]}"
+                                            f"{', '.join(d['rerun'][1:])}"
         lines.append(f"- [{d['verdict']}] {d['mode']} {d['test']}: bare {d['bare']}, "
                      f"{d['mode']} {d['valley']}{rer}")
         if d["detail"]:
