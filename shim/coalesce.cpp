@@ -314,15 +314,47 @@ bool same_object(int a, int b) {
          sa.st_ino == sb.st_ino;
 }
 
+// B-18.7: whether every thread of the program has ended and only this one is left. glibc ends
+// the process (exit(0)) when its last thread returns; the flusher is a thread too, so without
+// this check a program whose main thread called pthread_exit, or a child forked from a thread
+// whose thread returned, would live on as a zombie leader plus the flusher, for ever. The leader
+// of such a process is a zombie (state Z in /proc/self/stat) and the count of threads is 2: it
+// and this one. Nothing else can start a thread then.
+bool only_flusher_left() {
+  char buf[1024];
+  const ssize_t n = sys::read_file("/proc/self/stat", buf, sizeof buf);
+  if (n <= 0) return false;
+  const char* p = nullptr;
+  for (const char* q = buf; *q; ++q)
+    if (*q == ')') p = q; // the command may itself contain ')'
+  if (!p || p[1] != ' ' || p[2] != 'Z') return false;
+  int fieldno = 3;
+  for (p += 3; *p && fieldno < 20; ++p)
+    if (*p == ' ') ++fieldno;
+  return p[0] == '2' && p[1] == ' ';
+}
+
 // Bounds the age of buffered bytes. All signals blocked: it must never take the program's.
+// Returns (and so lets glibc end the process) when the program's last thread has ended.
 void* flusher(void*) {
   t_flusher = true;
   owner::become_helper();
   const uint64_t age_ns = uint64_t{g_coalesce.max_age_us} * 1000;
   constexpr uint64_t kMinNap = 100000;
+  constexpr uint64_t kAlonePeriod = 50000000; // /proc is read at most 20 times a second
   const uint64_t idle_nap = std::max(age_ns / 2, kMinNap);
   uint64_t nap_ns = idle_nap;
+  uint64_t alone_checked = clock::monotonic_ns();
   while (!g_final.load(std::memory_order_acquire)) {
+    if (const uint64_t now = clock::monotonic_ns(); now - alone_checked >= kAlonePeriod) {
+      alone_checked = now;
+      if (only_flusher_left()) {
+        const Hold h = lock();
+        if (h != Hold::none && g_buf.len) flush_locked();
+        unlock(h);
+        return nullptr;
+      }
+    }
     // Idle, it looks every age/2; with bytes buffered it wakes when the oldest is due, so no
     // byte waits much longer than the age bound (not up to 1.5 times it).
     const timespec nap{static_cast<time_t>(nap_ns / 1000000000),

@@ -610,5 +610,20 @@ TEST_P(SelfSignal, ChildsBytesBeforeSigkill) {
 INSTANTIATE_TEST_SUITE_P(B18_5, SelfSignal,
                          ::testing::Values("raise", "tgkill", "pthread_kill", "kill"));
 
+// B-18.7: a process whose last thread is not main ends when that thread ends, as it does bare,
+// with every byte out. The naive mode has no flusher thread, so it cannot hang here: a control.
+class LastThread : public Hazard, public ::testing::WithParamInterface<const char*> {};
+TEST_P(LastThread, ProcessEndsWithItsLastThread) {
+  const std::string mode = GetParam();
+  three({.stages = {v("b18_lastthread", {mode})},
+         .coalesce_env = {"VALLEY_COALESCE_KINDS=pipe"}},
+        prints(mode == "pthread_exit"
+                   ? std::string(10, 'p') + std::string(20, 'w')
+                   : std::string(10, 'p') + std::string(20, 'c') + std::string(30, 'q')),
+        /*naive_breaks=*/false);
+  EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
+}
+INSTANTIATE_TEST_SUITE_P(B18_7, LastThread, ::testing::Values("pthread_exit", "fork_from_thread"));
+
 } // namespace
 } // namespace valley::coalesce_test
