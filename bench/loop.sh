@@ -13,7 +13,7 @@ shift || true
 valley=$build/bin/valley
 shim=$build/lib/libvalley.so
 runs=${RUNS:-5}
-for t in hyperfine jq perl python3.11 dd; do
+for t in hyperfine jq perl /usr/bin/python3.11 dd; do
   command -v $t > /dev/null || { echo "bench: $t is needed" >&2; exit 1; }
 done
 [[ -x $valley && -f $shim ]] || { echo "bench: no valley build in $build" >&2; exit 1; }
@@ -23,10 +23,10 @@ trap 'rm -rf "$work"' EXIT
 # name | shell command; it runs in its own empty directory and must leave its output in ./out
 cases=(
   "perl-file|perl -e 'open(my \$f, \">\", \"out\") or die; select \$f; \$|=1; print \"line \$_\\n\" for 1..100000'"
-  "python-u-stdout|python3.11 -u -c 'for i in range(100000): print(i)' > out"
+  "python-u-stdout|/usr/bin/python3.11 -u -c 'for i in range(100000): print(i)' > out"
   "perl-stdout|perl -e '\$|=1; print \"line \$_\\n\" for 1..100000' > out"
   "dd-bs1|dd if=/dev/zero of=out bs=1 count=200000 status=none"
-  "python-logging|python3.11 -c 'import logging; h = logging.FileHandler(\"out\"); l = logging.getLogger(\"x\"); l.addHandler(h); l.setLevel(logging.INFO); [l.info(\"record %d\", i) for i in range(30000)]'"
+  "python-logging|/usr/bin/python3.11 -c 'import logging; h = logging.FileHandler(\"out\"); l = logging.getLogger(\"x\"); l.addHandler(h); l.setLevel(logging.INFO); [l.info(\"record %d\", i) for i in range(30000)]'"
 )
 
 row() {
