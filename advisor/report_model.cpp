@@ -5,7 +5,7 @@
 /// what-if replay.
 #include "report_model.h"
 
-#include "dump_model.h"
+#include "trace_model.h"
 #include "process.h"
 #include "text.h"
 
@@ -35,11 +35,6 @@ bool is_positional(uint8_t op) {
 
 bool is_mmsg(uint8_t op) {
   return op == static_cast<uint8_t>(Op::sendmmsg) || op == static_cast<uint8_t>(Op::recvmmsg);
-}
-
-std::string base_name(const std::string& p) {
-  size_t s = p.rfind('/');
-  return s == std::string::npos ? p : p.substr(s + 1);
 }
 
 // Two stacks that print the same are one stack: raw return addresses differ where a line
@@ -512,7 +507,7 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
     ps.killed = !(h.state & (kStateFinished | kStateExec));
     ProcessInfo info = describe(t, run);
     ps.program = program_name(info.argv, ps.exe);
-    TraceModel tm = build_model(t, symbolizer);
+    TraceModel tm = build_trace_model(t, symbolizer);
 
     struct CounterRef {
       int agg;
@@ -553,7 +548,7 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
       }
       SiteAgg& a = m.sites[it->second];
       if (sm && !sm->frame.module.empty())
-        a.shim_sites.insert(fmt::format("{}+0x{:x}", base_name(sm->frame.module), sm->frame.offset));
+        a.shim_sites.insert(module_offset_name(sm->frame));
       by_counter_key[r.key] = {static_cast<int>(it->second), r.calls};
       a.calls += r.calls;
       a.errors += r.errors;

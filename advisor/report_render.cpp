@@ -3,7 +3,7 @@
 /// @brief Text and JSON renderings of a report, the blind spots, and --emit-config.
 #include "report.h"
 
-#include "dump_model.h"
+#include "text.h"
 #include "frame_json.h"
 #include "json_text.h"
 #include "text.h"
@@ -17,11 +17,6 @@
 
 namespace valley::advisor {
 namespace {
-
-std::string base(const std::string& p) {
-  size_t s = p.rfind('/');
-  return s == std::string::npos ? p : p.substr(s + 1);
-}
 
 const Frame& location(const SiteAgg& a) { return a.caller ? *a.caller : a.frame; }
 
@@ -70,10 +65,6 @@ nlohmann::json replay_json(const ReplayResult& r) {
 }
 
 } // namespace
-
-std::string shim_site_name(const Frame& f) {
-  return fmt::format("{}+0x{:x}", base(f.module), f.offset);
-}
 
 std::vector<std::string> blind_spots(const RunModel& m) {
   std::vector<std::string> out;
@@ -312,7 +303,7 @@ std::string coalesce_config(const std::vector<Finding>& findings, const AdvisorS
     const std::string name = comment_text(site_text(a));
     if (a.caller) { // the shim keys on the return address: inside a library it means every caller
       notes += fmt::format("# not listed: {} (called from inside {})\n", name,
-                           comment_text(base(a.frame.module)));
+                           comment_text(base_name(a.frame.module)));
       continue;
     }
     std::vector<std::string> listed;

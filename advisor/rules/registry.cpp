@@ -17,8 +17,6 @@ const Rule kRules[] = {
 };
 } // namespace
 
-std::span<const Rule> all_rules() { return kRules; }
-
 std::vector<Finding> evaluate_rules(const RunModel& m, const AdvisorSettings& s) {
   std::vector<Finding> out;
   for (const SiteAgg& a : m.sites)

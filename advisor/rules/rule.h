@@ -37,7 +37,6 @@ struct Rule {
   RuleFn evaluate;
 };
 
-std::span<const Rule> all_rules();
 /// Every finding of every rule, best saving first.
 std::vector<Finding> evaluate_rules(const RunModel& m, const AdvisorSettings& s);
 

@@ -4,7 +4,7 @@
 // and --emit-config. Besides the sanitizers, the outputs are checked: JSON must parse, text
 // must not carry a control character other than newline (what a trace could use to forge
 // lines or drive the terminal).
-#include "dump_model.h"
+#include "dump.h"
 #include "json_check.h"
 #include "report.h"
 #include "trace_input.h"
