@@ -85,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   AdvisorSettings s;
-  RunModel m = build_run_model(dir.string(), s);
+  RunModel m = build_report_model(dir.string(), s);
   std::vector<Finding> findings = evaluate_rules(m, s);
   check_text(capture([&](std::FILE* f) { render_text(f, m, findings, s, TextStyle{}); }));
   check_json(capture([&](std::FILE* f) { render_json(f, m, findings, s); }));
