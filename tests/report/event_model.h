@@ -38,6 +38,20 @@ public:
   }
   advisor::SiteAgg& at(int site) { return sites_[static_cast<size_t>(site)]; }
 
+  /// A FileRow for `fd` from `ticks` on (its id is the row's index + 1); `flags` go into
+  /// reserved[0] (the TCP_NODELAY/TCP_CORK bits).
+  uint32_t file(int fd, FdKind kind, const std::string& path, uint64_t ticks = 0,
+                uint8_t flags = 0) {
+    FileRow f{};
+    f.fd = fd;
+    f.kind = static_cast<uint8_t>(kind);
+    f.first_ticks = ticks;
+    f.reserved[0] = flags;
+    path.copy(f.path, sizeof f.path - 1);
+    files_.push_back(f);
+    return static_cast<uint32_t>(files_.size());
+  }
+
   /// One call at `ticks`, `duration` ticks long, as the shim would count and log it.
   EventRecord& call(int site, int fd, uint32_t size, int32_t result, uint64_t ticks,
                     uint32_t duration = 100, int64_t offset = -1) {
@@ -72,7 +86,10 @@ public:
       analyses.push_back(m.analyses.back().get());
     }
     advisor::Trace t;
+    t.files = files_;
     advisor::TraceModel tm;
+    for (uint32_t id = 1; id <= files_.size(); ++id)
+      tm.files_by_fd[files_[id - 1].fd].emplace_back(files_[id - 1].first_ticks, id);
     const advisor::ProcessContext ctx{t, tm, ns_per_tick};
     for (advisor::Analysis* an : analyses) an->begin_process(ctx);
     advisor::EventPass pass(m.sites, ns_per_tick, analyses);
@@ -97,6 +114,7 @@ private:
   }
   std::vector<advisor::SiteAgg> sites_;
   std::vector<std::pair<EventRecord, int>> events_;
+  std::vector<FileRow> files_;
 };
 
 } // namespace valley::testing
