@@ -21,6 +21,14 @@ struct Syncs::Fd : FdData {
   bool synced = false;
 };
 
+uint64_t SyncFacts::median_writes() const {
+  uint64_t total = 0, acc = 0;
+  for (const auto& [w, n] : writes_between) total += n;
+  for (const auto& [w, n] : writes_between)
+    if ((acc += n) * 2 >= total) return w;
+  return 0;
+}
+
 bool Syncs::is_sync(uint8_t op) {
   switch (static_cast<Op>(op)) {
   case Op::fsync: case Op::fdatasync: case Op::sync_file_range: case Op::msync: return true;
@@ -67,7 +75,7 @@ void Syncs::call(const Call& c, std::unique_ptr<FdData>& data) {
   if (!is_sync(e.op)) return;
   SyncFacts& s = syncs_.at(*c.site);
   ++s.syncs;
-  s.writes_between.add(static_cast<double>(f.writes));
+  ++s.writes_between[std::min<uint64_t>(f.writes, 1000)];
   s.bytes_between.add(static_cast<double>(f.bytes));
   if (s.paths.size() < 4) {
     const uint32_t id = p_->model.file_at(e.fd, e.ticks);

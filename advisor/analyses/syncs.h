@@ -14,7 +14,10 @@ namespace valley::advisor {
 /// A sync call site.
 struct SyncFacts {
   uint64_t syncs = 0;
-  DurationHist writes_between; ///< writes to the fd since its previous sync (as a count)
+  std::map<uint64_t, uint64_t> writes_between; ///< writes to the fd since its previous sync
+                                               ///< (counts above 1000 as 1000): how often
+  /// The median of writes_between.
+  uint64_t median_writes() const;
   DurationHist bytes_between;  ///< bytes written since its previous sync
   std::set<std::string> paths; ///< files synced (at most a few)
 };

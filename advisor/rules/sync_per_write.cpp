@@ -27,7 +27,7 @@ std::optional<Finding> evaluate(const SiteAgg& a, const RunModel& m, const Advis
   const Syncs* syncs = find_analysis<Syncs>(m);
   const SyncFacts* sf = syncs ? syncs->sync_site(a) : nullptr;
   if (!sf || sf->syncs < kMinSyncs) return {};
-  const double writes = sf->writes_between.quantile(0.5);
+  const auto writes = static_cast<double>(sf->median_writes());
   const double bytes = sf->bytes_between.quantile(0.5);
   const bool msync = a.op == static_cast<uint8_t>(Op::msync);
   if (!msync && (writes > kMaxWritesPerSync || bytes >= 4.0 * static_cast<double>(s.large_io_bytes)))
