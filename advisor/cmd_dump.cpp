@@ -1,22 +1,29 @@
 // SPDX-License-Identifier: MIT
 /// @file cmd_dump.cpp
-/// @brief `valley dump [--json] [--no-events] DIR`: every process, module, call site, counter
-/// and event of a run directory.
+/// @brief `valley dump [--json] [--events N|all] [--no-events] DIR`: every process, module, call
+/// site, counter and event of a run directory.
 #include "commands.h"
 #include "dump.h"
 
+#include "text.h"
+
 #include <fmt/format.h>
+
+#include <charconv>
+#include <optional>
 
 namespace valley::advisor {
 
 const char* const kDumpHelp =
-    R"(usage: valley dump [--json] [--no-events] DIR
+    R"(usage: valley dump [--json] [--events N|all] [--no-events] DIR
 
 Print everything recorded in the run directory DIR: per process its origin, command,
 state, coverage and losses, then its modules, call sites with symbolized stacks,
 counters, files and events.
 
   --json        machine-readable output (schema: advisor/dump-json.md)
+  --events N    list the first N events of the run (default: 1000 in text, all in JSON);
+                'all' lists every one. Events left out are still read, checked and counted
   --no-events   omit the event list (counts are still checked and shown)
 
 Exit status: 0 if every trace was read cleanly, 1 if anything was wrong with a trace
@@ -25,12 +32,32 @@ Exit status: 0 if every trace was read cleanly, 1 if anything was wrong with a t
 
 namespace {
 
+/// Events a text dump lists unless told otherwise: `dd bs=1 count=200000` would print 36 MB.
+constexpr uint64_t kTextEvents = 1000;
+
+uint64_t events_arg(const std::string& v) {
+  if (v == "all") return UINT64_MAX;
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || p != v.data() + v.size())
+    throw UsageError(
+        fmt::format("dump: --events takes a number of events or 'all', not '{}'", printable(v)));
+  return n;
+}
+
 DumpOptions parse_args(Args args) {
   DumpOptions o;
   bool dir_seen = false, options_done = false;
-  for (const std::string& a : args) {
+  std::optional<uint64_t> max_events;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
     if (!options_done && a == "--json") {
       o.json = true;
+    } else if (!options_done && a == "--events") {
+      if (i + 1 == args.size()) throw UsageError("dump: --events needs a number or 'all'");
+      max_events = events_arg(args[++i]);
+    } else if (!options_done && a.starts_with("--events=")) {
+      max_events = events_arg(a.substr(9));
     } else if (!options_done && a == "--no-events") {
       o.events = false;
     } else if (!options_done && a == "--") {
@@ -46,6 +73,7 @@ DumpOptions parse_args(Args args) {
     }
   }
   if (!dir_seen) throw UsageError("dump: missing run directory");
+  o.max_events = max_events.value_or(o.json ? UINT64_MAX : kTextEvents);
   return o;
 }
 
@@ -60,6 +88,7 @@ size_t write_dump(const DumpOptions& o, std::FILE* stream) {
       o.json ? make_json_renderer(stream, o) : make_text_renderer(stream, o);
   Symbolizer symbolizer;
   size_t problems = run.problems.size();
+  uint64_t listed = 0;
   out->begin_run(run);
   for (const Trace& t : run.traces) {
     std::optional<ProcessInfo> info;
@@ -75,7 +104,10 @@ size_t write_dump(const DumpOptions& o, std::FILE* stream) {
     EventTally tally = read_events(
         t,
         [&](const EventRecord& e, EventSource src) {
-          if (o.events) out->event(view, e, src);
+          if (o.events && listed < o.max_events) {
+            ++listed;
+            out->event(view, e, src);
+          }
         },
         trace_problems);
     out->end_process(view, tally, trace_problems);

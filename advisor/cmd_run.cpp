@@ -284,6 +284,34 @@ size_t count_traces(const fs::path& dir) {
   return n;
 }
 
+/// What the run directory costs: the files' apparent sizes and the blocks they hold on disk
+/// (segments are sparse: far less on disk than their size says). Symlinks are not followed.
+struct DirSize {
+  uint64_t apparent = 0, on_disk = 0;
+};
+DirSize dir_size(const fs::path& dir) {
+  DirSize s;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || S_ISDIR(st.st_mode)) continue;
+    s.apparent += static_cast<uint64_t>(st.st_size);
+    s.on_disk += static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  return s;
+}
+
+/// "0 B", "512 B", "1.5 KiB", "12.3 MiB", "2.0 GiB"
+std::string size_text(uint64_t bytes) {
+  if (bytes < 1024) return fmt::format("{} B", bytes);
+  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes) / 1024;
+  size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(kUnits))
+    v /= 1024, ++u;
+  return fmt::format("{:.1f} {}", v, kUnits[u]);
+}
+
 std::string signal_name(int sig) {
   if (const char* abbrev = ::sigabbrev_np(sig)) return fmt::format("SIG{}", abbrev);
   return fmt::format("signal {}", sig);
@@ -375,8 +403,12 @@ int run_run(Args args) {
                         ? fmt::format(" (killed by {})", signal_name(WTERMSIG(status)))
                         : std::string();
   std::string shown = shell_join({dir.string()});
-  fmt::print(stderr, "valley: traced {} process{} of {} in {}{} — see: valley report {}\n", traced,
-             traced == 1 ? "" : "es", printable(o.command[0]), shown, how, shown);
+  const DirSize size = dir_size(dir);
+  fmt::print(stderr,
+             "valley: traced {} process{} of {} in {}{}, {} on disk ({} apparent) — see: valley "
+             "report {}\n",
+             traced, traced == 1 ? "" : "es", printable(o.command[0]), shown, how,
+             size_text(size.on_disk), size_text(size.apparent), shown);
   std::fflush(nullptr);
   if (WIFSIGNALED(status)) return die_like(WTERMSIG(status));
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;

@@ -17,10 +17,12 @@ struct UsageError : std::runtime_error {
 using Args = std::span<const std::string>;
 
 int run_dump(Args args);
+int run_export(Args args);
 int run_run(Args args);
 int run_report(Args args);
 
 extern const char* const kDumpHelp;
+extern const char* const kExportHelp;
 extern const char* const kRunHelp;
 extern const char* const kReportHelp;
 

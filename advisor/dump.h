@@ -37,6 +37,7 @@ struct DumpOptions {
   std::string dir;
   bool json = false;
   bool events = true;
+  uint64_t max_events = UINT64_MAX; ///< the first this many events of the run are listed
 };
 
 class DumpRenderer {

@@ -108,6 +108,7 @@ public:
   }
 
   void event(const ProcessView& p, const EventRecord& e, EventSource src) override {
+    ++listed_;
     std::string result =
         e.result < 0 ? "error " + errno_name(-int64_t{e.result}) : std::to_string(e.result);
     auto flags = event_flag_names(e.flags, src);
@@ -131,7 +132,14 @@ public:
 
   void end_process(const ProcessView& p, const EventTally& tally,
                    const std::vector<Problem>& problems) override {
-    if (!opts_.events) line("  events: not listed (--no-events)");
+    if (!opts_.events) {
+      line("  events: not listed (--no-events)");
+    } else if (listed_ < tally.total()) {
+      line("    … {} more event(s) not listed: the dump lists the first {} of the run "
+           "(--events N, or --events all for every one)",
+           tally.total() - listed_, opts_.max_events);
+    }
+    listed_ = 0;
     // For a killed process the header's end is its last drain; its last event is later.
     std::string last = tally.total() && p.info
                            ? fmt::format(", last at +{:.3f}us", p.since_start_us(tally.last_ticks))
@@ -247,6 +255,7 @@ private:
 
   std::FILE* out_;
   DumpOptions opts_;
+  uint64_t listed_ = 0; ///< events of the current process listed
 };
 
 } // namespace

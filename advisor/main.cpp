@@ -25,6 +25,7 @@ const Command kCommands[] = {
     {"run", "run a program with every process of it traced", kRunHelp, run_run},
     {"report", "what to change: findings ranked by predicted saving", kReportHelp, run_report},
     {"dump", "print everything a run directory holds", kDumpHelp, run_dump},
+    {"export", "the run as a Perfetto trace or JSON Lines", kExportHelp, run_export},
 };
 
 const Command* find(std::string_view name) {

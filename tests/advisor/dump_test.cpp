@@ -210,6 +210,55 @@ TEST_F(DumpTest, NoEventsStillCountsThem) {
   EXPECT_EQ(t.out.find("tid 4242"), std::string::npos);
 }
 
+size_t count_lines_with(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (const std::string& l : lines(text))
+    n += l.find(part) != std::string::npos;
+  return n;
+}
+
+// A text dump lists the first 1000 events of the run unless told otherwise (issue 13: `dd bs=1
+// count=200000` printed 36 MB); JSON lists all unless told otherwise. Counts stay whole.
+TEST_F(DumpTest, EventsListedAreLimited) {
+  TraceBuilder a(10), b(11);
+  a.ring_capacity = b.ring_capacity = 2048;
+  for (uint64_t i = 0; i < 1200; ++i)
+    a.drained.push_back(make_event(Op::write, 3, FdKind::regular, 8, 8, 2000 + 300 * i, 0));
+  for (uint64_t i = 0; i < 5; ++i)
+    b.drained.push_back(make_event(Op::write, 3, FdKind::regular, 8, 8, 2000 + 300 * i, 0));
+  a.write(dir.path());
+  b.write(dir.path());
+
+  Outcome t = dump({path()});
+  ASSERT_TRUE(t.exited(0)) << t.describe();
+  EXPECT_EQ(count_lines_with(t.out, " tid 4242 write fd 3 "), 1000u);
+  EXPECT_LINE(t.out, "    … 200 more event(s) not listed: the dump lists the first 1000 of the run "
+                     "(--events N, or --events all for every one)");
+  EXPECT_LINE(t.out, "    … 5 more event(s) not listed: the dump lists the first 1000 of the run "
+                     "(--events N, or --events all for every one)");
+  EXPECT_LINE(t.out, "  events read: 1200 (1200 from the events file, 0 from the ring), last at "
+                     "+180.350us, 0 torn ring slots, 0 invalid");
+
+  Outcome all = dump({"--events", "all", path()});
+  EXPECT_EQ(count_lines_with(all.out, " tid 4242 write fd 3 "), 1205u);
+  EXPECT_EQ(count_lines_with(all.out, " more event(s) not listed"), 0u);
+  Outcome two = dump({"--events=1202", path()});
+  EXPECT_EQ(count_lines_with(two.out, " tid 4242 write fd 3 "), 1202u);
+  EXPECT_LINE(two.out, "    … 3 more event(s) not listed: the dump lists the first 1202 of the "
+                       "run (--events N, or --events all for every one)");
+
+  Outcome j = dump({"--json", path()});
+  ASSERT_TRUE(j.exited(0)) << j.describe();
+  json doc = json::parse(j.out);
+  EXPECT_EQ(doc["processes"][0]["events"].size(), 1200u);
+  EXPECT_EQ(doc["processes"][1]["events"].size(), 5u);
+  doc = json::parse(dump({"--json", "--events", "3", path()}).out);
+  EXPECT_EQ(doc["processes"][0]["events"].size(), 3u);
+  EXPECT_EQ(doc["processes"][0]["events_total"], 1200);
+  EXPECT_EQ(doc["processes"][1]["events"].size(), 0u);
+  EXPECT_EQ(doc["processes"][1]["events_total"], 5);
+}
+
 TEST_F(DumpTest, DamagedTraceIsReportedAndOthersShown) {
   write_fixture(dir.path());
   std::string bad = sample_trace(3410).segment();
@@ -294,8 +343,13 @@ TEST_F(DumpTest, SymbolizesCallSitesOfARealBinary) {
 }
 
 TEST_F(DumpTest, BadArgumentsExitTwo) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {}, {"--bogus", path()}, {path(), path()}, {"--json"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{},
+                                                                {"--bogus", path()},
+                                                                {path(), path()},
+                                                                {"--json"},
+                                                                {"--events", path()},
+                                                                {"--events", "-1", path()},
+                                                                {"--events=12k", path()}}) {
     Outcome r = dump(args);
     EXPECT_TRUE(r.exited(2)) << r.describe();
     EXPECT_EQ(r.err.rfind("valley: error: dump: ", 0), 0u) << r.err;

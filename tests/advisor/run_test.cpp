@@ -43,8 +43,8 @@ protected:
   TempDir tmp;
   std::string dir(const std::string& name = "run") const { return (tmp.path() / name).string(); }
   std::string summary(const std::string& cmd, const std::string& d, const std::string& how = "") {
-    return "valley: traced 0 processes of " + cmd + " in " + d + how + " — see: valley report " + d +
-           "\n";
+    return "valley: traced 0 processes of " + cmd + " in " + d + how +
+           ", 0 B on disk (0 B apparent) — see: valley report " + d + "\n";
   }
 };
 
@@ -133,8 +133,9 @@ TEST_F(RunTest, DefaultDirectoryIsNewAndNamedAfterTheCommand) {
   ASSERT_TRUE(r.exited(0)) << r.describe();
   std::smatch m;
   ASSERT_TRUE(std::regex_search(r.err, m,
-                                std::regex("in \\./(valley\\.true\\.[0-9]+) — see: "
-                                           "valley report \\./valley\\.true\\.[0-9]+\n$")))
+                                std::regex("in \\./(valley\\.true\\.[0-9]+), 0 B on disk \\(0 B "
+                                           "apparent\\) — see: valley report "
+                                           "\\./valley\\.true\\.[0-9]+\n$")))
       << r.err;
   EXPECT_TRUE(fs::is_directory(tmp.path() / m[1].str()));
 }
@@ -200,7 +201,7 @@ TEST_F(RunTest, RunDirectoriesArePrivateUnderAnyUmask) {
   Outcome dflt = run({"sh", "-c", "umask 000; exec \"$0\" run -- /bin/true", VALLEY_BIN}, o);
   ASSERT_TRUE(dflt.exited(0)) << dflt.describe();
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(dflt.err, m, std::regex("in \\./(valley\\.true\\.[0-9]+) ")))
+  ASSERT_TRUE(std::regex_search(dflt.err, m, std::regex("in \\./(valley\\.true\\.[0-9]+), ")))
       << dflt.err;
   struct stat st {};
   ASSERT_EQ(::stat((tmp.path() / m[1].str()).c_str(), &st), 0);
@@ -247,6 +248,28 @@ TEST_F(RunTest, RealShimLeavesTracesThatDump) {
   EXPECT_EQ(r.err.find("traced 0 processes"), std::string::npos) << r.err;
   Outcome d = run({VALLEY_BIN, "dump", dir()});
   EXPECT_TRUE(d.exited(0)) << d.describe();
+
+  // The closing line gives the directory's size on disk and apparent, as du would.
+  uint64_t apparent = 0, on_disk = 0;
+  for (const auto& e : fs::directory_iterator(dir())) {
+    struct stat st {};
+    ASSERT_EQ(::lstat(e.path().c_str(), &st), 0);
+    apparent += static_cast<uint64_t>(st.st_size);
+    on_disk += static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.err, m,
+                                std::regex(", ([0-9.]+) (B|KiB|MiB|GiB) on disk \\(([0-9.]+) "
+                                           "(B|KiB|MiB|GiB) apparent\\) — see")))
+      << r.err;
+  auto bytes = [](const std::string& v, const std::string& unit) {
+    const double scale = unit == "B" ? 1 : unit == "KiB" ? 1024 : unit == "MiB" ? 1 << 20 : 1 << 30;
+    return std::stod(v) * scale;
+  };
+  // One decimal: within 5% of a unit (and exact below 1 KiB).
+  EXPECT_NEAR(bytes(m[1], m[2]), static_cast<double>(on_disk), 0.05 * bytes("1", m[2]) + 0.5);
+  EXPECT_NEAR(bytes(m[3], m[4]), static_cast<double>(apparent), 0.05 * bytes("1", m[4]) + 0.5);
+  EXPECT_LT(on_disk, apparent) << "segments are sparse";
 }
 #endif
 
