@@ -78,6 +78,7 @@ struct Group {
   std::map<size_t, uint64_t> waiters;   ///< the sites that waited
   bool flags_known = false;             ///< the shim recorded TCP_NODELAY/TCP_CORK
   uint64_t nodelay_bursts = 0;          ///< bursts on sockets with TCP_NODELAY or TCP_CORK set
+  uint64_t apart = 0; ///< stalled bursts with another call of the process between their sends
 };
 
 /// FileRow::reserved[0]: bit 0 TCP_NODELAY, bit 1 TCP_CORK, bit 7 the two are recorded.
@@ -89,6 +90,7 @@ public:
   void begin_process(const ProcessContext& p) override { p_ = &p; }
 
   void call(const Call& c, std::unique_ptr<FdData>& data) override {
+    ++seq_;
     if (!c.site || c.site->kind != static_cast<uint8_t>(FdKind::tcp)) return;
     if (!op_moves_data(static_cast<Op>(c.e.op))) return;
     if (!data) data = std::make_unique<Fd>();
@@ -99,7 +101,11 @@ public:
         f.flags = id >= 1 && id <= p_->trace.files.size() ? p_->trace.files[id - 1].reserved[0] : 0;
         f.small = true;
         f.absorbed = false;
+        f.apart = false;
+      } else if (seq_ != f.last_seq + 1) {
+        f.apart = true;
       }
+      f.last_seq = seq_;
       if (f.sites.size() <= s_.gather_max_burst) f.sites.push_back(c.site->id);
       f.small = f.small && c.e.size < s_.large_io_bytes;
       f.absorbed = f.absorbed || !c.syscall();
@@ -119,11 +125,15 @@ public:
       for (size_t i = 1; i < f.sites.size(); ++i)
         if (f.sites[i] != f.sites.front()) ++g.partners[f.sites[i]];
       ++g.waiters[c.site->id];
+      if (f.apart) ++g.apart;
     }
     f.sites.clear();
   }
 
-  void run(const Call& first, const Spread&, std::unique_ptr<FdData>& data) override {
+  void run(const Call& first, const Spread& t, std::unique_ptr<FdData>& data) override {
+    seq_ += t.last;
+    if (data && first.site && first.site->kind == static_cast<uint8_t>(FdKind::tcp))
+      static_cast<Fd&>(*data).last_seq = seq_;
     if (data && first.site && first.site->kind == static_cast<uint8_t>(FdKind::tcp))
       static_cast<Fd&>(*data).absorbed = true; // the coalescer sent these as one
   }
@@ -139,10 +149,13 @@ private:
     std::vector<size_t> sites; ///< the sends since the last read
     uint8_t flags = 0;
     bool small = true, absorbed = false;
+    bool apart = false;    ///< another call of the process came between two of the sends
+    uint64_t last_seq = 0; ///< the process's call number of the latest send
   };
   const AdvisorSettings& s_;
   const ProcessContext* p_ = nullptr;
   std::map<size_t, Group> groups_;
+  uint64_t seq_ = 0; ///< calls of the run so far: tells sends back to back from sends apart
 };
 
 const AnalysisDef NagleWaits::def{"nagle-waits",
@@ -232,13 +245,24 @@ std::optional<Finding> evaluate(const SiteAgg& a, const RunModel& m, const Advis
       "acknowledges the first, and the peer delays that ACK",
       p.stalled, g->multi.count(), per,
       format_ns(p.stalled_ns / static_cast<double>(p.stalled)), format_ns(p.base_ns));
+  // The coalescer sends what it holds before any other call of the process: it joins only
+  // sends made back to back (a server that reads the body from a file between them is not).
+  const bool back_to_back = 2 * g->apart <= g->multi.count();
   f.change =
       "send each burst at once: one writev()/sendmsg() with an iovec per piece; or MSG_MORE on "
       "every send() but the last; or TCP_CORK around the burst (uncork after the last piece); or "
-      "TCP_NODELAY on the socket. For the binary as it is, coalesce these sends with `valley run "
-      "--config FILE`, FILE from `valley report --emit-config FILE` (a [coalesce] table with "
-      "kinds = [\"tcp\"] and these sites): the coalescer writes the burst as one send before "
-      "the read";
+      "TCP_NODELAY on the socket. ";
+  if (back_to_back)
+    f.change += "For the binary as it is, coalesce these sends with `valley run --config FILE`, "
+                "FILE from `valley report --emit-config FILE` (a [coalesce] table with kinds = "
+                "[\"tcp\"] and these sites): the coalescer writes the burst as one send before "
+                "the read";
+  else
+    f.change += fmt::format(
+        "valley's coalescer cannot fix the binary as it is: in {} of these bursts the program "
+        "made other calls between the sends (reading the body from a file, for example), and "
+        "the coalescer sends what it holds before any other call",
+        g->apart);
   f.idiom = idiom(f.language);
   f.notes.push_back("the wait without the stall is " + p.basis);
   if (!g->flags_known)
@@ -247,8 +271,8 @@ std::optional<Finding> evaluate(const SiteAgg& a, const RunModel& m, const Advis
   for (auto& [id, n] : g->waiters)
     if (const SiteAgg* w = m.by_id(id))
       f.notes.push_back(fmt::format("the program waits in {}", site_text(*w)));
-  f.coalescible = true;
-  f.coalesce_kind = "tcp";
+  f.coalescible = back_to_back;
+  if (back_to_back) f.coalesce_kind = "tcp";
   return f;
 }
 

@@ -121,6 +121,31 @@ TEST(NagleStall, StallIsMeasuredAgainstTheBurstsThatDidNotStallAndRanksFirst) {
   EXPECT_TRUE(contains(cfg, "sites = [\"victim+0x1000\", \"victim+0x1010\"]")) << cfg;
 }
 
+// A server that reads each body from a file between the header and the body send (Python's
+// http.server): the stall is the same, but the coalescer, which sends what it holds before
+// any other call, cannot join the two sends, so it is neither advised nor emitted.
+TEST(NagleStall, SendsApartAreNotLeftToTheCoalescer) {
+  Client c;
+  const int file = c.em.site(Op::read, FdKind::regular, "body_file");
+  for (int i = 0; i < 50; ++i) {
+    c.em.call(c.header, 4, 64, 64, c.t += 10'000, 3000);
+    c.em.call(file, 6, 200, 200, c.t += 10'000, 1000);
+    c.em.call(c.body, 4, 200, 200, c.t += 10'000, 1000);
+    c.em.call(c.answer, 4, 16, 16, c.t += 10'000, static_cast<uint32_t>(40 * kMs));
+    c.t += 40 * kMs;
+  }
+  RunModel m = c.em.model();
+  std::vector<Finding> fs = evaluate_rules(m, c.em.s);
+  ASSERT_FALSE(fs.empty());
+  const Finding& f = fs[0];
+  EXPECT_EQ(f.rule, "nagle-stall");
+  EXPECT_NEAR(f.saved_wait_ns, 50 * 40 * kMs, 50 * 40 * kMs * 0.05);
+  EXPECT_FALSE(f.coalescible);
+  EXPECT_FALSE(contains(f.change, "valley run --config")) << f.change;
+  EXPECT_TRUE(contains(f.change, "cannot fix the binary as it is: in 50 of these bursts")) << f.change;
+  EXPECT_FALSE(contains(coalesce_config({f}, c.em.s), "kinds = [\"tcp\"]"));
+}
+
 // Single sends of the same site are the baseline when there are some: their answers take 5 ms
 // (a slow server), and only the 40 ms beyond that is the stall.
 TEST(NagleStall, SingleSendsAreTheBaseline) {
