@@ -46,12 +46,22 @@ std::string besides(const ProcessSummary& p) {
   return s;
 }
 
-std::string causes(const ProcessSummary& p) {
+// Each unseen read paired with an unseen write is what copy_file_range, sendfile and splice
+// leave when the shim did not record them (`cp -r`): named first when the two are about even.
+std::string causes(const ProcessSummary& p, const Gap& g) {
+  const bool paired =
+      g.reads && g.writes && 4 * std::min(g.reads, g.writes) >= 3 * std::max(g.reads, g.writes);
+  const char* copies = p.copy_calls ? ""
+                                    : "copy_file_range, sendfile or splice (a read and a write "
+                                      "each in the kernel's counts; this trace records none), ";
   return fmt::format(
-      "from calls valley cannot hook: libc's internal I/O (stdio filling or flushing its "
+      "from calls valley cannot hook: {}libc's internal I/O (stdio filling or flushing its "
       "buffer), the dynamic loader reading each library loaded with dlopen, static code, raw "
-      "syscall(){}",
-      p.uring ? ", io_uring (liburing is loaded)" : ", io_uring");
+      "syscall(){}{}",
+      paired ? copies : "", p.uring ? ", io_uring (liburing is loaded)" : ", io_uring",
+      paired || p.copy_calls
+          ? ""
+          : ", copy_file_range/sendfile/splice if this trace's shim does not record them");
 }
 
 } // namespace
@@ -79,10 +89,13 @@ std::vector<std::string> blind_spots(const RunModel& m) {
                                 p.name, p.sites_full));
     if (p.killed)
       out.push_back(fmt::format("{}: did not exit normally (killed or still running): figures end "
-                                "at its last drain", p.name));
+                                "at its last drain",
+                                p.name));
     if (p.dropped || p.torn || p.invalid)
-      out.push_back(fmt::format("{}: {} events dropped, {} torn, {} invalid: replay and burst figures "
-                                "undercount (counters are exact)", p.name, p.dropped, p.torn, p.invalid));
+      out.push_back(
+          fmt::format("{}: {} events dropped, {} torn, {} invalid: replay and burst figures "
+                      "undercount (counters are exact)",
+                      p.name, p.dropped, p.torn, p.invalid));
   }
   std::stable_sort(gaps.begin(), gaps.end(), [](const Gap& x, const Gap& y) {
     return x.reads + x.writes > y.reads + y.writes;
@@ -92,12 +105,13 @@ std::vector<std::string> blind_spots(const RunModel& m) {
     out.push_back(fmt::format(
         "{} ({}): coverage: the kernel counted {} read and {} write syscalls, valley intercepted "
         "{} and {}{}; {} read(s) and {} write(s) came {}",
-        p.name, p.program, p.kernel_reads, p.kernel_writes, p.seen_reads, p.seen_writes,
-        besides(p), gaps[i].reads, gaps[i].writes, causes(p)));
+        p.name, p.program, p.kernel_reads, p.kernel_writes, p.seen_reads, p.seen_writes, besides(p),
+        gaps[i].reads, gaps[i].writes, causes(p, gaps[i])));
   }
   if (gaps.size() > kListed) {
     uint64_t r = 0, w = 0;
-    for (size_t i = kListed; i < gaps.size(); ++i) r += gaps[i].reads, w += gaps[i].writes;
+    for (size_t i = kListed; i < gaps.size(); ++i)
+      r += gaps[i].reads, w += gaps[i].writes;
     out.push_back(fmt::format("{} more process(es) with calls valley did not see: {} read(s) and "
                               "{} write(s) in all, from the same kinds of calls",
                               gaps.size() - kListed, r, w));
@@ -108,7 +122,8 @@ std::vector<std::string> blind_spots(const RunModel& m) {
     for (size_t i = 0; i < complete.size(); ++i) {
       sockets += complete[i]->socket_calls;
       copies += complete[i]->copy_calls;
-      if (i < 3) names += (i ? ", " : "") + fmt::format("{} ({})", complete[i]->name, complete[i]->program);
+      if (i < 3)
+        names += (i ? ", " : "") + fmt::format("{} ({})", complete[i]->name, complete[i]->program);
     }
     if (complete.size() > 3) names += ", …";
     std::string extra;
@@ -116,10 +131,11 @@ std::vector<std::string> blind_spots(const RunModel& m) {
     if (sockets)
       extra += fmt::format("; {} send/recv-family call(s) besides, which those counts leave out",
                            sockets);
-    out.push_back(fmt::format("{} {}: coverage complete, valley saw every read and write syscall "
-                              "the kernel counted{}",
-                              complete.size() == 1 ? "process" : fmt::format("{} processes", complete.size()),
-                              names, extra));
+    out.push_back(
+        fmt::format("{} {}: coverage complete, valley saw every read and write syscall "
+                    "the kernel counted{}",
+                    complete.size() == 1 ? "process" : fmt::format("{} processes", complete.size()),
+                    names, extra));
   }
   out.push_back("counts start when valley starts in a process, after the dynamic loader read the "
                 "program's libraries; programs started without the preload (static executables, "

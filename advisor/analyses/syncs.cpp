@@ -23,7 +23,8 @@ struct Syncs::Fd : FdData {
 
 uint64_t SyncFacts::median_writes() const {
   uint64_t total = 0, acc = 0;
-  for (const auto& [w, n] : writes_between) total += n;
+  for (const auto& [w, n] : writes_between)
+    total += n;
   for (const auto& [w, n] : writes_between)
     if ((acc += n) * 2 >= total) return w;
   return 0;
@@ -31,8 +32,13 @@ uint64_t SyncFacts::median_writes() const {
 
 bool Syncs::is_sync(uint8_t op) {
   switch (static_cast<Op>(op)) {
-  case Op::fsync: case Op::fdatasync: case Op::sync_file_range: case Op::msync: return true;
-  default: return false;
+  case Op::fsync:
+  case Op::fdatasync:
+  case Op::sync_file_range:
+  case Op::msync:
+    return true;
+  default:
+    return false;
   }
 }
 
@@ -83,7 +89,8 @@ void Syncs::call(const Call& c, std::unique_ptr<FdData>& data) {
       s.paths.insert(std::string(fixed_string(p_->trace.files[id - 1].path)));
   }
   const double interval =
-      f.synced ? static_cast<double>(e.ticks - std::min(e.ticks, f.last_sync)) * p_->ns_per_tick : -1;
+      f.synced ? static_cast<double>(e.ticks - std::min(e.ticks, f.last_sync)) * p_->ns_per_tick
+               : -1;
   for (size_t w : f.writers) {
     SyncedWrites& sw = writes_[w];
     ++sw.syncs;

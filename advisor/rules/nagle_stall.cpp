@@ -71,13 +71,13 @@ private:
 
 /// Per site that starts bursts on TCP: the waits after them.
 struct Group {
-  Waits multi;                          ///< after 2+ small sends
-  Waits single;                         ///< after one send
-  uint64_t sends = 0;                   ///< sends in the multi bursts
-  std::map<size_t, uint64_t> partners;  ///< the other sites of those bursts
-  std::map<size_t, uint64_t> waiters;   ///< the sites that waited
-  bool flags_known = false;             ///< the shim recorded TCP_NODELAY/TCP_CORK
-  uint64_t nodelay_bursts = 0;          ///< bursts on sockets with TCP_NODELAY or TCP_CORK set
+  Waits multi;                         ///< after 2+ small sends
+  Waits single;                        ///< after one send
+  uint64_t sends = 0;                  ///< sends in the multi bursts
+  std::map<size_t, uint64_t> partners; ///< the other sites of those bursts
+  std::map<size_t, uint64_t> waiters;  ///< the sites that waited
+  bool flags_known = false;            ///< the shim recorded TCP_NODELAY/TCP_CORK
+  uint64_t nodelay_bursts = 0;         ///< bursts on sockets with TCP_NODELAY or TCP_CORK set
   uint64_t apart = 0; ///< stalled bursts with another call of the process between their sends
 };
 
@@ -164,11 +164,13 @@ const AnalysisDef NagleWaits::def{"nagle-waits",
                                   }};
 
 struct Prediction {
-  double base_ns = 0;       ///< the wait without the stall
-  std::string basis;        ///< how base_ns was found
-  uint64_t stalled = 0;     ///< bursts whose wait held a stall
-  double stalled_ns = 0;    ///< their waits, in all
-  double saved_ns() const { return std::max(0.0, stalled_ns - base_ns * static_cast<double>(stalled)); }
+  double base_ns = 0;    ///< the wait without the stall
+  std::string basis;     ///< how base_ns was found
+  uint64_t stalled = 0;  ///< bursts whose wait held a stall
+  double stalled_ns = 0; ///< their waits, in all
+  double saved_ns() const {
+    return std::max(0.0, stalled_ns - base_ns * static_cast<double>(stalled));
+  }
 };
 
 // The wait without the stall: that after single sends of the same site, when there are some;
@@ -203,7 +205,8 @@ std::string idiom(Language l) {
            "socket.TCP_NODELAY, 1)";
   case Language::perl:
     return "print $sock $header . $body, or setsockopt($sock, IPPROTO_TCP, TCP_NODELAY, 1)";
-  case Language::java: return "one write of header and body, or socket.setTcpNoDelay(true)";
+  case Language::java:
+    return "one write of header and body, or socket.setTcpNoDelay(true)";
   case Language::node:
     return "socket.cork(); socket.write(header); socket.write(body); socket.uncork(), or "
            "socket.setNoDelay(true)";
@@ -243,8 +246,8 @@ std::optional<Finding> evaluate(const SiteAgg& a, const RunModel& m, const Advis
       "{} of {} bursts of {:.1f} small sends on TCP stalled before the answer came: {} per wait "
       "against {} without the stall; Nagle's algorithm holds the last send until the peer "
       "acknowledges the first, and the peer delays that ACK",
-      p.stalled, g->multi.count(), per,
-      format_ns(p.stalled_ns / static_cast<double>(p.stalled)), format_ns(p.base_ns));
+      p.stalled, g->multi.count(), per, format_ns(p.stalled_ns / static_cast<double>(p.stalled)),
+      format_ns(p.base_ns));
   // The coalescer sends what it holds before any other call of the process: it joins only
   // sends made back to back (a server that reads the body from a file between them is not).
   const bool back_to_back = 2 * g->apart <= g->multi.count();

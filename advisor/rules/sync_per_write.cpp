@@ -30,7 +30,8 @@ std::optional<Finding> evaluate(const SiteAgg& a, const RunModel& m, const Advis
   const auto writes = static_cast<double>(sf->median_writes());
   const double bytes = sf->bytes_between.quantile(0.5);
   const bool msync = a.op == static_cast<uint8_t>(Op::msync);
-  if (!msync && (writes > kMaxWritesPerSync || bytes >= 4.0 * static_cast<double>(s.large_io_bytes)))
+  if (!msync &&
+      (writes > kMaxWritesPerSync || bytes >= 4.0 * static_cast<double>(s.large_io_bytes)))
     return {};
   Finding f;
   f.site = &a;
@@ -42,10 +43,11 @@ std::optional<Finding> evaluate(const SiteAgg& a, const RunModel& m, const Advis
                             f.saved_wall_ns(), m.wall_ns);
   f.language = language_of(a);
   const std::string op = op_name(static_cast<Op>(a.op));
-  f.summary = msync ? fmt::format("{} {} calls, {} each", a.calls, op, format_ns(a.avg_ns()))
-                    : fmt::format("{} {}s, each after {:.0f} write(s) of {:.0f} B (medians), {} each",
-                                  a.calls, op, std::round(writes), std::round(bytes),
-                                  format_ns(a.avg_ns()));
+  f.summary =
+      msync
+          ? fmt::format("{} {} calls, {} each", a.calls, op, format_ns(a.avg_ns()))
+          : fmt::format("{} {}s, each after {:.0f} write(s) of {:.0f} B (medians), {} each",
+                        a.calls, op, std::round(writes), std::round(bytes), format_ns(a.avg_ns()));
   const auto journals = syncs->journals();
   if (!journals.empty())
     f.summary += fmt::format("; {} was created and deleted {} times", journals.front().first,
