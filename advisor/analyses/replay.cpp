@@ -30,7 +30,7 @@ struct Replay::Buffer { ///< what one replayed buffer holds
 
 struct Replay::Fd : FdData {
   uint64_t last_ticks = 0;
-  std::vector<size_t> holders; ///< sites that wrote to or read from the fd (each once)
+  std::vector<size_t> holders; ///< sites that wrote to or read from the fd (each once, sorted)
   int64_t next_offset = -1;    ///< where the latest positional call ended
   int64_t last_pos_site = -1;
   std::vector<Buffer> buffers;                          ///< per buffer size: the writes held
@@ -78,8 +78,10 @@ void Replay::flush(Buffer& buf, size_t i, uint64_t now) {
 }
 
 void Replay::hold(Fd& f, size_t site) {
-  if (std::find(f.holders.begin(), f.holders.end(), site) != f.holders.end()) return;
-  f.holders.push_back(site);
+  // Sorted: a lookup per call stays cheap when thousands of sites use one fd.
+  const auto at = std::lower_bound(f.holders.begin(), f.holders.end(), site);
+  if (at != f.holders.end() && *at == site) return;
+  f.holders.insert(at, site);
   max_held_[site] = std::max(max_held_[site], ++held_[site]);
 }
 
