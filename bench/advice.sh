@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # valley report on real Debian programs: per program its findings (rank, rule, site, predicted
-# wall-time saving) and, where a fix can be applied (the program run differently, or the
-# coalescer with the config the report emits), the measured saving: median wall time of the
-# traced run minus that of the fixed run, both under `valley run`, RUNS rounds each.
+# wall-time saving) and, where a fix can be applied, the measured saving: the median wall time
+# of RUNS runs of the program minus that of the fixed program, both bare (not traced); for the
+# coalescer, both under `valley run`, the second with the config the report emitted.
 # The judgement of each finding is in docs/advice.md.
 # usage: bench/advice.sh [BUILD_DIR]   (RUNS=3, KEEP=DIR keeps each program's report there)
 set -euo pipefail
@@ -72,13 +72,15 @@ cases=(
   "sort#sort -n big.txt >sorted.txt##"
 )
 
-median_time() { # DIR-PREFIX CONFIG COMMAND: median wall seconds of RUNS traced runs
-  local prefix=$1 config=$2 cmd=$3 i
+median_time() { # MODE DIR-PREFIX COMMAND [CONFIG]: median wall seconds of RUNS runs, MODE
+  local mode=$1 prefix=$2 cmd=$3 config=${4:-} i # bare, or traced (with CONFIG if given)
   for i in $(seq "$runs"); do
-    rm -rf "$prefix-$i"
+    [[ $mode == bare ]] || rm -rf "$prefix-$i"
     local start end
     start=$(date +%s.%N)
-    if [[ -n $config ]]; then
+    if [[ $mode == bare ]]; then
+      sh -c "$cmd" >/dev/null 2>&1
+    elif [[ -n $config ]]; then
       "$valley" run --dir "$prefix-$i" --config "$config" -- sh -c "$cmd" >/dev/null 2>&1
     else
       "$valley" run --dir "$prefix-$i" -- sh -c "$cmd" >/dev/null 2>&1
@@ -112,15 +114,17 @@ echo "| program | rank | finding | predicted saving | measured saving (fix) |"
 echo "|---|---:|---|---:|---:|"
 for c in "${cases[@]}"; do
   IFS='#' read -r name cmd fix what <<<"$c"
-  before=$(median_time "$work/run-$name" "" "$cmd")
+  "$valley" run --dir "$work/run-$name-1" -- sh -c "$cmd" >/dev/null 2>&1
   "$valley" report --format json "$work/run-$name-1" >"$work/$name.json"
   measured="–"
   if [[ -n $fix ]]; then
     if [[ $fix == coalesce ]]; then
       "$valley" report --emit-config "$work/$name.toml" "$work/run-$name-1" >/dev/null
-      after=$(median_time "$work/fix-$name" "$work/$name.toml" "$cmd")
+      before=$(median_time traced "$work/again-$name" "$cmd")
+      after=$(median_time traced "$work/fix-$name" "$cmd" "$work/$name.toml")
     else
-      after=$(median_time "$work/fix-$name" "" "$fix")
+      before=$(median_time bare "" "$cmd")
+      after=$(median_time bare "" "$fix")
     fi
     measured=$(printf '%.3f s (%s: %.3f → %.3f s)' "$(echo "$before - $after" | bc -l)" "$what" "$before" "$after")
   fi
@@ -130,5 +134,5 @@ for c in "${cases[@]}"; do
     "$valley" report "$work/run-$name-1" >"$KEEP/$name.txt" 2>&1 || true
     cp "$work/$name.json" "$KEEP/"
   fi
-  rm -rf "$work"/run-"$name"-* "$work"/fix-"$name"-*
+  rm -rf "$work"/run-"$name"-* "$work"/again-"$name"-* "$work"/fix-"$name"-*
 done
