@@ -26,9 +26,9 @@ struct ProcessContext {
 /// One program call of the stream.
 struct Call {
   const EventRecord& e;
-  SiteAgg* site;       ///< null when the call has no counter row (no call site)
-  double gap_ns;       ///< since the previous call on the fd; 0 for the fd's first
-  double duration_ns;  ///< time inside the real call (0 for calls the coalescer absorbed)
+  SiteAgg* site;      ///< null when the call has no counter row (no call site)
+  double gap_ns;      ///< since the previous call on the fd; 0 for the fd's first
+  double duration_ns; ///< time inside the real call (0 for calls the coalescer absorbed)
   /// The call made a syscall: not absorbed by the coalescer.
   bool syscall() const { return !(e.flags & kEventCoalesced); }
 };

@@ -17,12 +17,18 @@ namespace {
 
 const char* coalesce_kind(uint8_t k) {
   switch (static_cast<FdKind>(k)) {
-  case FdKind::regular: return "file";
-  case FdKind::pipe: return "pipe";
-  case FdKind::fifo: return "fifo";
-  case FdKind::tcp: return "tcp";
-  case FdKind::unix_stream: return "unix-stream";
-  default: return nullptr;
+  case FdKind::regular:
+    return "file";
+  case FdKind::pipe:
+    return "pipe";
+  case FdKind::fifo:
+    return "fifo";
+  case FdKind::tcp:
+    return "tcp";
+  case FdKind::unix_stream:
+    return "unix-stream";
+  default:
+    return nullptr;
   }
 }
 
@@ -44,7 +50,8 @@ std::string coalesce_config(const std::vector<Finding>& findings, const AdvisorS
     for (const SiteAgg* a : members) {
       if (a->frame.module.empty()) continue;
       const std::string name = comment_text(site_text(*a));
-      if (a->caller) { // the shim keys on the return address: inside a library it means every caller
+      if (a->caller) { // the shim keys on the return address: inside a library it means every
+                       // caller
         notes += fmt::format("# not listed: {} (called from inside {})\n", name,
                              comment_text(base_name(a->frame.module)));
         continue;

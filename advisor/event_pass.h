@@ -34,7 +34,7 @@ private:
   struct FdState {
     uint64_t last_ticks = 0;
     bool seen = false;
-    int kind = -1;    ///< fd kind of the latest event: a change means the fd was reused
+    int kind = -1;     ///< fd kind of the latest event: a change means the fd was reused
     uint64_t used = 0; ///< when the fd was last seen, in events of this pass
     std::vector<std::unique_ptr<FdData>> data; ///< per analysis
   };

@@ -11,9 +11,9 @@
 namespace valley::advisor {
 
 struct BurstFacts {
-  uint64_t calls = 0;        ///< calls in a short write burst ended by a read on the fd
-  uint64_t bursts = 0;       ///< such bursts this site started
-  uint64_t burst_calls = 0;  ///< calls in the bursts this site started
+  uint64_t calls = 0;                  ///< calls in a short write burst ended by a read on the fd
+  uint64_t bursts = 0;                 ///< such bursts this site started
+  uint64_t burst_calls = 0;            ///< calls in the bursts this site started
   std::map<size_t, uint64_t> partners; ///< other sites (by id) in those bursts, by calls
 };
 

@@ -48,7 +48,8 @@ std::vector<ReplayResult>& Replay::rows(size_t site) {
   std::vector<ReplayResult>& r = rows_[site];
   if (r.size() != s_.buffer_sizes.size()) {
     r.assign(s_.buffer_sizes.size(), {});
-    for (size_t i = 0; i < r.size(); ++i) r[i].buffer_size = s_.buffer_sizes[i];
+    for (size_t i = 0; i < r.size(); ++i)
+      r[i].buffer_size = s_.buffer_sizes[i];
   }
   return r;
 }
@@ -65,10 +66,11 @@ const std::vector<ReplayResult>& Replay::of(const SiteAgg& a) const {
 void Replay::flush(Buffer& buf, size_t i, uint64_t now) {
   if (buf.empty()) return;
   uint64_t total = 0;
-  for (auto& [s, n] : buf.calls) total += n;
+  for (auto& [s, n] : buf.calls)
+    total += n;
   const double age_limit = static_cast<double>(s_.max_age_ms) * 1e6;
-  const double age = std::min(
-      age_limit, static_cast<double>(now - std::min(now, buf.first_ticks)) * ns_per_tick_);
+  const double age =
+      std::min(age_limit, static_cast<double>(now - std::min(now, buf.first_ticks)) * ns_per_tick_);
   for (auto& [s, n] : buf.calls) {
     ReplayResult& r = rows(s)[i];
     r.syscalls_after += static_cast<double>(n) / static_cast<double>(total);
@@ -89,8 +91,10 @@ void Replay::hold(Fd& f, size_t site) {
 // its sites no longer hold a buffer for it.
 void Replay::retire(FdData& data) {
   Fd& f = static_cast<Fd&>(data);
-  for (size_t i = 0; i < f.buffers.size(); ++i) flush(f.buffers[i], i, f.last_ticks);
-  for (size_t site : f.holders) --held_[site];
+  for (size_t i = 0; i < f.buffers.size(); ++i)
+    flush(f.buffers[i], i, f.last_ticks);
+  for (size_t site : f.holders)
+    --held_[site];
   f.holders.clear();
 }
 
@@ -118,8 +122,8 @@ void Replay::call(const Call& c, std::unique_ptr<FdData>& data) {
     return;
   }
   std::vector<ReplayResult>& r = rows(site);
-  const bool contiguous = a.positional && e.offset == f.next_offset &&
-                          f.last_pos_site == static_cast<int64_t>(site);
+  const bool contiguous =
+      a.positional && e.offset == f.next_offset && f.last_pos_site == static_cast<int64_t>(site);
   if (a.positional) {
     f.last_pos_site = static_cast<int64_t>(site);
     hold(f, site);
@@ -237,7 +241,8 @@ void Replay::run(const Call& first, const Spread& t, std::unique_ptr<FdData>& da
 void Replay::end_process() {
   for (size_t s = 0; s < max_held_.size(); ++s) {
     if (max_held_[s] == 0) continue;
-    for (ReplayResult& r : rows(s)) r.max_fds = std::max(r.max_fds, max_held_[s]);
+    for (ReplayResult& r : rows(s))
+      r.max_fds = std::max(r.max_fds, max_held_[s]);
     max_held_[s] = 0;
     held_[s] = 0;
   }

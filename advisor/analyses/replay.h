@@ -11,13 +11,13 @@ namespace valley::advisor {
 /// The replay of one buffer size for one site.
 struct ReplayResult {
   uint64_t buffer_size = 0;
-  double syscalls_after = 0;    ///< predicted syscalls of this site with the buffer (a flush
-                                ///< carrying several sites' calls is shared among them)
-  double saved_ns = 0;          ///< CPU time inside the syscalls saved (at the site's cost)
-  double max_delay_ns = 0;      ///< the longest a byte waited in the buffer
-  uint64_t max_fds = 0;         ///< fds whose buffer the site held at once (each fd from the
-                                ///< site's first write or read on it until the fd is closed,
-                        ///< reused for another kind, or retired): memory = max_fds * buffer_size
+  double syscalls_after = 0; ///< predicted syscalls of this site with the buffer (a flush
+                             ///< carrying several sites' calls is shared among them)
+  double saved_ns = 0;       ///< CPU time inside the syscalls saved (at the site's cost)
+  double max_delay_ns = 0;   ///< the longest a byte waited in the buffer
+  uint64_t max_fds = 0;      ///< fds whose buffer the site held at once (each fd from the
+                             ///< site's first write or read on it until the fd is closed,
+  ///< reused for another kind, or retired): memory = max_fds * buffer_size
 };
 
 /// Writes: per fd one buffer per size, flushed when the next write would overflow it, before

@@ -91,16 +91,20 @@ public:
     for (uint32_t id = 1; id <= files_.size(); ++id)
       tm.files_by_fd[files_[id - 1].fd].emplace_back(files_[id - 1].first_ticks, id);
     const advisor::ProcessContext ctx{t, tm, ns_per_tick};
-    for (advisor::Analysis* an : analyses) an->begin_process(ctx);
+    for (advisor::Analysis* an : analyses)
+      an->begin_process(ctx);
     advisor::EventPass pass(m.sites, ns_per_tick, analyses);
-    for (auto& [e, site] : events_) pass.event(e, site);
+    for (auto& [e, site] : events_)
+      pass.event(e, site);
     pass.finish();
     uint64_t last = 0;
-    for (auto& [e, site] : events_) last = std::max(last, e.ticks);
+    for (auto& [e, site] : events_)
+      last = std::max(last, e.ticks);
     m.wall_ns = static_cast<double>(last) * ns_per_tick;
     m.index_sites();
     advisor::compute_costs(m);
-    for (advisor::Analysis* an : analyses) an->finish(m);
+    for (advisor::Analysis* an : analyses)
+      an->finish(m);
     return m;
   }
 
@@ -108,7 +112,8 @@ private:
   static std::string to_hex(uint64_t v) {
     static const char* d = "0123456789abcdef";
     std::string s;
-    do s.insert(s.begin(), d[v % 16]), v /= 16;
+    do
+      s.insert(s.begin(), d[v % 16]), v /= 16;
     while (v);
     return s;
   }

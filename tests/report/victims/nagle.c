@@ -46,14 +46,15 @@ static void serve(int fd) {
   }
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   int requests = argc > 1 ? atoi(argv[1]) : 50;
   use_writev = argc > 2 && strcmp(argv[2], "writev") == 0;
   int ls = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t len = sizeof sa;
-  if (bind(ls, (struct sockaddr *)&sa, sizeof sa) || listen(ls, 1) ||
-      getsockname(ls, (struct sockaddr *)&sa, &len)) return 1;
+  if (bind(ls, (struct sockaddr*)&sa, sizeof sa) || listen(ls, 1) ||
+      getsockname(ls, (struct sockaddr*)&sa, &len))
+    return 1;
   pid_t pid = fork();
   if (pid == 0) {
     int c = accept(ls, NULL, NULL);
@@ -62,7 +63,7 @@ int main(int argc, char **argv) {
   }
   close(ls);
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (connect(fd, (struct sockaddr *)&sa, sizeof sa)) return 1;
+  if (connect(fd, (struct sockaddr*)&sa, sizeof sa)) return 1;
   struct timespec a, b;
   clock_gettime(CLOCK_MONOTONIC, &a);
   for (int i = 0; i < requests; i++) {
