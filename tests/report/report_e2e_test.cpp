@@ -238,6 +238,35 @@ TEST_F(ReportE2E, PredictedSavingNeverIncludesWaiting) {
   EXPECT_DOUBLE_EQ(f["saved_wall_ns"].get<double>(), saved);
 }
 
+// bash's `read` builtin reads its input pipe a byte at a time so that the next command gets
+// the rest: a note that says why, no "read 4 KiB at a time", no saving promised.
+TEST_F(ReportE2E, BashReadOfAnInheritedPipeIsANoteWithoutReadAhead) {
+  std::string lines;
+  for (int i = 0; i < 3000; ++i) lines += std::to_string(i) + "\n";
+  SpawnOptions o;
+  o.env.push_back(std::string("VALLEY_SHIM=") + VALLEY_REAL_SHIM);
+  o.cwd = tmp_.string();
+  o.input = lines;
+  Outcome r = run({VALLEY_BIN, "run", "--dir", (tmp_ / "run").string(), "--", "/bin/bash", "-c",
+                   "n=0; while read l; do n=$((n+1)); done; echo $n"},
+                  o);
+  ASSERT_TRUE(r.exited(0)) << r.describe();
+  EXPECT_EQ(r.out, "3000\n"); // every line reached the shell
+  Outcome rep = run({VALLEY_BIN, "report", "--format", "json", (tmp_ / "run").string()});
+  ASSERT_TRUE(rep.exited(0)) << rep.describe();
+  const nlohmann::json j = nlohmann::json::parse(rep.out);
+  const nlohmann::json* f = finding(j, "small-reads");
+  ASSERT_NE(f, nullptr) << j["findings"].dump(1);
+  EXPECT_EQ((*f)["severity"], "note");
+  EXPECT_FALSE((*f)["promise"].get<bool>());
+  EXPECT_EQ((*f)["saved_wall_ns"].get<double>(), 0.0);
+  EXPECT_GE((*f)["evidence"]["calls"].get<int>(), 3000 * 2); // a byte per call, lines of 2-5 B
+  const std::string change = (*f)["change"];
+  EXPECT_NE(change.find("fd 0 is inherited"), std::string::npos) << change;
+  EXPECT_EQ(change.find("at a time into a buffer"), std::string::npos) << change;
+  EXPECT_EQ((*f)["idiom"], "");
+}
+
 TEST_F(ReportE2E, BadConfigStopsRunWithLocation) {
   fs::path cfg = tmp_ / "bad.toml";
   std::ofstream(cfg) << "[coalesce]\nenabled = yes\n";
