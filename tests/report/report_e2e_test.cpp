@@ -239,7 +239,7 @@ TEST_F(ReportE2E, PredictedSavingNeverIncludesWaiting) {
 }
 
 // bash's `read` builtin reads its input pipe a byte at a time so that the next command gets
-// the rest: a note that says why, no "read 4 KiB at a time", no saving promised.
+// the rest: a note that says why, no "read 4 KiB at a time", no saving promised.
 TEST_F(ReportE2E, BashReadOfAnInheritedPipeIsANoteWithoutReadAhead) {
   std::string lines;
   for (int i = 0; i < 3000; ++i) lines += std::to_string(i) + "\n";
