@@ -3,7 +3,7 @@
 /// @brief `valley dump [--json] [--events N|all] [--no-events] DIR`: every process, module, call
 /// site, counter and event of a run directory.
 #include "commands.h"
-#include "dump_model.h"
+#include "dump.h"
 
 #include "text.h"
 
@@ -95,7 +95,7 @@ size_t write_dump(const DumpOptions& o, std::FILE* stream) {
     std::optional<TraceModel> model;
     if (t.header_valid) {
       info = describe(t, run);
-      model = build_model(t, symbolizer);
+      model = build_trace_model(t, symbolizer);
     }
     ProcessView view{t, info ? &*info : nullptr, model ? &*model : nullptr,
                      info ? info->clock.ns_per_tick : 1.0};

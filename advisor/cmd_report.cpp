@@ -120,14 +120,14 @@ int run_report(Args args) {
   }
   if (!o.compare.empty()) {
     if (o.dir_given) throw UsageError("report: --compare takes the two runs; no other run directory");
-    RunModel a = build_run_model(o.compare[0], settings.advisor);
-    RunModel b = build_run_model(o.compare[1], settings.advisor);
+    RunModel a = build_run_model(o.compare[0], settings.advisor, {});
+    RunModel b = build_run_model(o.compare[1], settings.advisor, {});
     render_compare(stdout, a, b, o.json);
     return 0;
   }
   if (o.dir.empty())
     throw UsageError("report: no run directory given and no ./valley.* directory here");
-  RunModel m = build_run_model(o.dir, settings.advisor);
+  RunModel m = build_report_model(o.dir, settings.advisor);
   if (m.processes.empty() && m.problems.empty())
     throw std::runtime_error(fmt::format("{}: no traces here (no <pid>-<n>.vseg files)", o.dir));
   std::vector<Finding> findings = evaluate_rules(m, settings.advisor);

@@ -2,7 +2,7 @@
 /// @file dump_json.cpp
 /// @brief `valley dump --json`, schema in dump-json.md. Written as it streams: each process
 /// object is built without its events, which are then appended one at a time.
-#include "dump_model.h"
+#include "dump.h"
 #include "frame_json.h"
 #include "json_text.h"
 #include "text.h"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file dump_text.cpp
 /// @brief `valley dump` as text: one block per process, one line per record.
-#include "dump_model.h"
+#include "dump.h"
 #include "text.h"
 
 #include <fmt/format.h>

@@ -66,7 +66,7 @@ TraceContext::TraceContext(const Trace& t, const RunDir& run, const Timeline& tl
     named.caller = s.caller;
     s.text = site_text(named);
     if (!s.frame.module.empty()) {
-      s.shim_site = shim_site_name(s.frame);
+      s.shim_site = module_offset_name(s.frame);
       for (auto m = seen.rbegin(); m != seen.rend(); ++m)
         if (fixed_string(m->path) == s.frame.module) {
           s.build_id = hex_id(*m);

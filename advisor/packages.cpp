@@ -2,6 +2,7 @@
 /// @file packages.cpp
 /// @brief `dpkg -S` in a child process with a deadline, its answers cached.
 #include "packages.h"
+#include "text.h"
 
 #include <cerrno>
 #include <chrono>
@@ -164,8 +165,8 @@ std::string dbgsym_package(const std::string& package) {
 }
 
 std::string unnamed_module_text(const UnnamedModule& m) {
-  std::string base = m.path.substr(m.path.rfind('/') + 1);
-  std::string s = m.path + ": no symbol table and no debug info, so its frames show as " + base +
+  std::string s = m.path + ": no symbol table and no debug info, so its frames show as " +
+                  base_name(m.path) +
                   "+0xOFFSET; names come with ";
   if (!m.package.empty())
     s += dbgsym_package(m.package) + " (the debug symbols of package " +

@@ -2,6 +2,7 @@
 /// @file process.cpp
 /// @brief Process relations and derived per-trace facts.
 #include "process.h"
+#include "text.h"
 
 #include <algorithm>
 #include <cstring>
@@ -54,14 +55,10 @@ std::vector<std::string> split_cmdline(const char* data, size_t len) {
 }
 
 std::string program_name(const std::vector<std::string>& argv, const std::string& exe) {
-  auto base = [](const std::string& p) {
-    size_t slash = p.rfind('/');
-    return slash == std::string::npos ? p : p.substr(slash + 1);
-  };
   // A login shell's argv[0] is "-bash"; the program is bash.
-  std::string name = argv.empty() ? std::string() : base(argv[0]);
+  std::string name = argv.empty() ? std::string() : base_name(argv[0]);
   if (name.starts_with('-')) name.erase(0, 1);
-  return name.empty() ? base(exe) : name;
+  return name.empty() ? base_name(exe) : name;
 }
 
 ProcessInfo describe(const Trace& t, const RunDir& run) {

@@ -27,8 +27,6 @@ std::string coalesce_config(const std::vector<Finding>& findings, const AdvisorS
 /// Per call site, run `a` (before) next to run `b` (after): calls, syscalls, time.
 void render_compare(std::FILE* out, const RunModel& a, const RunModel& b, bool json);
 
-/// "module+0xoffset" as the shim matches a site: module file name, return address - bias.
-std::string shim_site_name(const Frame& f);
 /// Blind spots of the run, one sentence each.
 std::vector<std::string> blind_spots(const RunModel& m);
 

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 /// @file report_model.cpp
 /// @brief Builds the RunModel: counters and symbolized sites per trace, merged by location
-/// across processes, then one pass over each trace's events for gaps, bursts, offsets and the
-/// what-if replay.
+/// across processes, what each process is (its runtime, its shared inputs), then one pass over
+/// each trace's events for the analyses the rules asked for.
 #include "report_model.h"
 
-#include "dump_model.h"
+#include "analysis.h"
+#include "event_pass.h"
+#include "trace_model.h"
 #include "process.h"
 #include "text.h"
 
@@ -17,11 +19,6 @@
 
 namespace valley::advisor {
 namespace {
-
-bool is_datagram(uint8_t kind) {
-  auto k = static_cast<FdKind>(kind);
-  return k == FdKind::udp || k == FdKind::unix_dgram || k == FdKind::unix_seqpacket;
-}
 
 bool is_positional(uint8_t op) {
   switch (static_cast<Op>(op)) {
@@ -35,11 +32,6 @@ bool is_positional(uint8_t op) {
 
 bool is_mmsg(uint8_t op) {
   return op == static_cast<uint8_t>(Op::sendmmsg) || op == static_cast<uint8_t>(Op::recvmmsg);
-}
-
-std::string base_name(const std::string& p) {
-  size_t s = p.rfind('/');
-  return s == std::string::npos ? p : p.substr(s + 1);
 }
 
 // Two stacks that print the same are one stack: raw return addresses differ where a line
@@ -128,303 +120,52 @@ std::string site_text(const SiteAgg& a) {
   return fmt::format("{} via {}", frame_text(*a.caller, SourcePaths::base), library_text(a.frame));
 }
 
+RunModel::RunModel() = default;
+RunModel::~RunModel() = default;
+RunModel::RunModel(RunModel&&) noexcept = default;
+RunModel& RunModel::operator=(RunModel&&) noexcept = default;
+
+void RunModel::index_sites() {
+  index_of_id.assign(sites.size(), SIZE_MAX);
+  for (size_t i = 0; i < sites.size(); ++i) {
+    if (sites[i].id >= index_of_id.size()) index_of_id.resize(sites[i].id + 1, SIZE_MAX);
+    index_of_id[sites[i].id] = i;
+  }
+}
+
+const SiteAgg* RunModel::by_id(size_t id) const {
+  return id < index_of_id.size() && index_of_id[id] < sites.size() ? &sites[index_of_id[id]]
+                                                                    : nullptr;
+}
+
+bool stream_kind(uint8_t kind) {
+  switch (static_cast<FdKind>(kind)) {
+  case FdKind::regular: case FdKind::pipe: case FdKind::fifo: case FdKind::tcp:
+  case FdKind::unix_stream: case FdKind::tty:
+    return true;
+  default: return false;
+  }
+}
+
+bool datagram_kind(uint8_t kind) {
+  auto k = static_cast<FdKind>(kind);
+  return k == FdKind::udp || k == FdKind::unix_dgram || k == FdKind::unix_seqpacket;
+}
+
+bool peer_kind(uint8_t kind) {
+  switch (static_cast<FdKind>(kind)) {
+  case FdKind::pipe: case FdKind::fifo: case FdKind::tcp: case FdKind::udp:
+  case FdKind::unix_stream: case FdKind::unix_dgram: case FdKind::unix_seqpacket:
+  case FdKind::other_socket: case FdKind::tty:
+    return true;
+  default: return false;
+  }
+}
+
 const SiteAgg* RunModel::find(const std::string& key) const {
   for (const SiteAgg& s : sites)
     if (s.key == key) return &s;
   return nullptr;
-}
-
-// ---- the event pass ----
-
-EventPass::EventPass(std::vector<SiteAgg>& sites, const AdvisorSettings& s, double ns_per_tick)
-    : sites_(sites), s_(s), ns_per_tick_(ns_per_tick), held_(sites.size()),
-      max_held_(sites.size()) {
-  for (SiteAgg& a : sites_)
-    if (a.replay.size() != s_.buffer_sizes.size()) {
-      a.replay.assign(s_.buffer_sizes.size(), {});
-      for (size_t i = 0; i < a.replay.size(); ++i) a.replay[i].buffer_size = s_.buffer_sizes[i];
-    }
-}
-
-void EventPass::flush(Buffer& buf, size_t i, uint64_t now) {
-  if (buf.empty()) return;
-  uint64_t total = 0;
-  for (auto& [s, n] : buf.calls) total += n;
-  const double age = static_cast<double>(now - std::min(now, buf.first_ticks)) * ns_per_tick_;
-  for (auto& [s, n] : buf.calls) {
-    ReplayResult& r = sites_[static_cast<size_t>(s)].replay[i];
-    r.syscalls_after += static_cast<double>(n) / static_cast<double>(total);
-    r.max_delay_ns = std::max(r.max_delay_ns, age);
-  }
-  buf = Buffer{};
-}
-
-EventPass::FdState& EventPass::state(int32_t fd) {
-  ++clock_;
-  auto it = fds_.find(fd);
-  if (it == fds_.end()) {
-    if (fds_.size() >= kMaxFds) {
-      // Retire the half idle longest: amortized O(1) per new fd.
-      std::vector<std::pair<uint64_t, int32_t>> by_use;
-      by_use.reserve(fds_.size());
-      for (const auto& [n, f] : fds_)
-        by_use.emplace_back(f.used, n);
-      auto mid = by_use.begin() + static_cast<ptrdiff_t>(by_use.size() / 2);
-      std::nth_element(by_use.begin(), mid, by_use.end());
-      std::sort(by_use.begin(), mid); // retire in the order they were last used
-      for (auto p = by_use.begin(); p != mid; ++p) {
-        retire(fds_.at(p->second));
-        fds_.erase(p->second);
-      }
-    }
-    it = fds_.try_emplace(fd).first;
-  }
-  it->second.used = clock_;
-  return it->second;
-}
-
-void EventPass::hold(FdState& f, int agg) {
-  if (std::find(f.holders.begin(), f.holders.end(), agg) != f.holders.end()) return;
-  f.holders.push_back(agg);
-  const auto s = static_cast<size_t>(agg);
-  max_held_[s] = std::max(max_held_[s], ++held_[s]);
-}
-
-// What the end of the trace does to an fd: a burst not ended by a read is no burst, pending
-// buffers flush at the fd's last call, and its sites no longer hold a buffer for it.
-void EventPass::retire(FdState& f) {
-  end_burst(f, false);
-  for (size_t i = 0; i < f.buffers.size(); ++i)
-    flush(f.buffers[i], i, f.last_ticks);
-  for (int agg : f.holders)
-    --held_[static_cast<size_t>(agg)];
-  f.holders.clear();
-}
-
-void EventPass::end_burst(FdState& f, bool by_read) {
-  if (by_read && f.burst.size() >= 2 && f.burst.size() <= s_.gather_max_burst) {
-    SiteAgg& first = sites_[static_cast<size_t>(f.burst.front())];
-    ++first.gather_bursts;
-    first.gather_burst_calls += f.burst.size();
-    for (int a : f.burst) {
-      ++sites_[static_cast<size_t>(a)].gather_calls;
-      if (a != f.burst.front()) ++first.gather_partners[sites_[static_cast<size_t>(a)].key];
-    }
-  }
-  f.burst.clear();
-}
-
-// The replay keeps, per fd and buffer size, one pending flush: the writes it holds, by site.
-// A flush is one syscall, shared among the sites whose calls it carries (in proportion).
-void EventPass::event(const EventRecord& e, int agg) {
-  if (agg < 0) return;
-  SiteAgg& a = sites_[static_cast<size_t>(agg)];
-  ++a.events;
-  if (e.flags & kEventCoalesced) ++a.coalesced;
-  if (a.sizes.size() < kMaxSizes || a.sizes.count(e.size)) ++a.sizes[e.size];
-  FdState& f = state(e.fd);
-  const size_t n = s_.buffer_sizes.size();
-  if (f.kind != -1 && f.kind != e.fd_kind) { // closed and reopened as something else
-    retire(f);
-    f = FdState{};
-    f.used = clock_;
-  }
-  f.kind = e.fd_kind;
-  if (f.buffers.empty()) {
-    f.buffers.resize(n);
-    f.read_avail.assign(n, {-1, 0});
-  }
-  const double gap_ns = f.seen ? static_cast<double>(e.ticks - std::min(e.ticks, f.last_ticks)) * ns_per_tick_ : 0;
-  a.gap_hist[bucket_of(saturate_u64(gap_ns)) & 63]++;
-  f.seen = true;
-  f.last_ticks = e.ticks;
-
-  const bool contiguous = a.positional && e.offset == f.next_offset && f.last_pos_agg == agg;
-  if (a.positional) {
-    if (contiguous) ++a.sequential;
-    f.last_pos_agg = agg;
-    hold(f, agg);
-    // A damaged offset near INT64_MAX must not overflow: then nothing continues it.
-    if (__builtin_add_overflow(e.offset, std::max<int64_t>(e.result, 0), &f.next_offset))
-      f.next_offset = -1;
-  }
-  if (is_datagram(a.kind) && !is_mmsg(a.op)) {
-    if (f.dgram_agg == agg && f.dgram_run < s_.datagram_batch &&
-        gap_ns <= static_cast<double>(s_.max_age_ms) * 1e6) {
-      ++f.dgram_run;
-    } else {
-      ++a.datagram_runs;
-      f.dgram_agg = agg;
-      f.dgram_run = 1;
-    }
-    return;
-  }
-  const double age_limit = static_cast<double>(s_.max_age_ms) * 1e6;
-  if (a.output) {
-    if (f.burst.size() <= s_.gather_max_burst) f.burst.push_back(agg);
-    hold(f, agg);
-    for (size_t i = 0; i < n; ++i) {
-      f.read_avail[i] = {-1, 0}; // a reply may depend on this write: no read-ahead across it
-      const uint64_t cap = s_.buffer_sizes[i];
-      Buffer& buf = f.buffers[i];
-      const double age = static_cast<double>(e.ticks - std::min(e.ticks, buf.first_ticks)) * ns_per_tick_;
-      if (!buf.empty() && (buf.bytes + e.size > cap || age > age_limit)) flush(buf, i, e.ticks);
-      if (e.size >= cap) {
-        a.replay[i].syscalls_after += 1;
-        continue;
-      }
-      if (buf.empty()) buf.first_ticks = e.ticks;
-      buf.bytes += e.size;
-      auto it = std::find_if(buf.calls.begin(), buf.calls.end(), [&](auto& p) { return p.first == agg; });
-      if (it == buf.calls.end()) buf.calls.push_back({agg, 1});
-      else ++it->second;
-    }
-  } else {
-    end_burst(f, true);
-    hold(f, agg);
-    for (size_t i = 0; i < n; ++i) {
-      flush(f.buffers[i], i, e.ticks); // flush before any read of the fd
-      // A buffered reader: one read of the buffer size serves the following small reads.
-      const uint64_t cap = s_.buffer_sizes[i];
-      auto& [owner, avail] = f.read_avail[i];
-      const bool continues = owner == agg && (!a.positional || contiguous);
-      if (continues && avail >= e.size && e.result == static_cast<int32_t>(e.size)) {
-        avail -= e.size;
-      } else {
-        a.replay[i].syscalls_after += 1;
-        owner = agg;
-        avail = (e.result > 0 && static_cast<uint64_t>(e.result) == e.size && e.size < cap) ? cap - e.size : 0;
-      }
-    }
-  }
-}
-
-// Call k of a run (0 <= k <= last) begins at first + span * k / last, as for_each_call has it.
-struct EventPass::Spread {
-  uint64_t first, span, last;
-  uint64_t at(uint64_t k) const {
-    return first + static_cast<uint64_t>(static_cast<unsigned __int128>(span) * k / last);
-  }
-};
-
-// Calls 1..t.last of a run of writes smaller than the buffer, call 0 already in `buf`. Each
-// step jumps to the call that flushes (the buffer is full, or its first byte too old), found
-// by bisection on the same predicate event() applies. After a few exact steps the buffer holds
-// only this site's calls and every later flush looks alike: the rest is counted at once.
-void EventPass::replay_run(Buffer& buf, size_t i, int agg, uint32_t size, const Spread& t) {
-  const uint64_t cap = s_.buffer_sizes[i];
-  const double age_limit = static_cast<double>(s_.max_age_ms) * 1e6;
-  ReplayResult& r = sites_[static_cast<size_t>(agg)].replay[i];
-  auto too_old = [&](uint64_t k) {
-    const uint64_t now = t.at(k);
-    return static_cast<double>(now - std::min(now, buf.first_ticks)) * ns_per_tick_ > age_limit;
-  };
-  auto absorb = [&](uint64_t n) {
-    buf.bytes += n * size;
-    auto it =
-        std::find_if(buf.calls.begin(), buf.calls.end(), [&](auto& p) { return p.first == agg; });
-    if (it == buf.calls.end())
-      buf.calls.push_back({agg, n});
-    else
-      it->second += n;
-  };
-  constexpr int kExactSteps = 16;
-  uint64_t k = 1; // the next call
-  for (int step = 0; k <= t.last; ++step) {
-    // The first call that does not fit; a zero-size write never fills the buffer.
-    uint64_t flush_at = size == 0 ? UINT64_MAX : k + (cap - std::min(cap, buf.bytes)) / size;
-    uint64_t lo = k, hi = std::min(flush_at, t.last + 1); // the first too-old call is in [lo, hi]
-    while (lo < hi) {
-      const uint64_t mid = lo + (hi - lo) / 2;
-      if (too_old(mid))
-        hi = mid;
-      else
-        lo = mid + 1;
-    }
-    flush_at = lo;
-    if (flush_at > t.last) { // the rest fits
-      absorb(t.last - k + 1);
-      return;
-    }
-    absorb(flush_at - k);
-    const uint64_t chunk = flush_at - k + 1; // calls the buffer held (from step 1: all this site's)
-    flush(buf, i, t.at(flush_at));
-    buf.first_ticks = t.at(flush_at);
-    absorb(1);
-    if (step >= kExactSteps) {
-      // Every later buffer holds `chunk` calls and is one syscall of this site's.
-      const uint64_t rest = t.last - flush_at, flushes = rest / chunk;
-      if (flushes == 0) {
-        absorb(rest);
-        return;
-      }
-      r.syscalls_after += static_cast<double>(flushes);
-      const uint64_t held = rest - flushes * chunk + 1;
-      buf.first_ticks = t.at(flush_at + flushes * chunk);
-      buf.bytes = held * size;
-      buf.calls = {{agg, held}};
-      return;
-    }
-    k = flush_at + 1;
-  }
-}
-
-void EventPass::run(const EventRecord& e, uint64_t calls, int agg) {
-  if (agg < 0) return;
-  EventRecord one = e;
-  one.flags = static_cast<uint8_t>(e.flags & ~kEventRun);
-  one.offset = -1;
-  one.duration = 0;
-  SiteAgg& a = sites_[static_cast<size_t>(agg)];
-  const uint64_t last_ticks = std::max<uint64_t>(e.ticks, static_cast<uint64_t>(e.offset));
-  if (calls < 2) {
-    event(one, agg);
-    return;
-  }
-  if (!a.output || a.positional || is_datagram(a.kind) || is_mmsg(a.op)) {
-    // Not a run the shim writes (the reader skips those): call by call, at most 2^32 - 1.
-    EventRecord whole = e;
-    whole.duration = static_cast<uint32_t>(std::min<uint64_t>(calls, UINT32_MAX));
-    for_each_call(whole, [&](const EventRecord& c) { event(c, agg); });
-    return;
-  }
-  const Spread t{e.ticks, last_ticks - e.ticks, calls - 1};
-  event(one, agg); // call 0: the fd's state, a gap from the call before, read-ahead reset
-  const uint64_t more = t.last;
-  a.events += more;
-  if (e.flags & kEventCoalesced) a.coalesced += more;
-  if (auto it = a.sizes.find(e.size); it != a.sizes.end()) it->second += more;
-  // The gaps between the calls are span / last ticks, rounded down or up.
-  const uint64_t q = t.span / t.last, longer = t.span % t.last;
-  a.gap_hist[bucket_of(saturate_u64(static_cast<double>(q) * ns_per_tick_)) & 63] += more - longer;
-  if (longer)
-    a.gap_hist[bucket_of(saturate_u64(static_cast<double>(q + 1) * ns_per_tick_)) & 63] += longer;
-  FdState& f = fds_.at(e.fd); // event() made it
-  f.last_ticks = last_ticks;
-  if (f.burst.size() <= s_.gather_max_burst)
-    f.burst.insert(f.burst.end(),
-                   std::min<uint64_t>(more, s_.gather_max_burst + 1 - f.burst.size()), agg);
-  for (size_t i = 0; i < s_.buffer_sizes.size(); ++i) {
-    if (e.size >= s_.buffer_sizes[i]) {
-      a.replay[i].syscalls_after += static_cast<double>(more); // each its own syscall
-      continue;
-    }
-    replay_run(f.buffers[i], i, agg, e.size, t);
-  }
-}
-
-void EventPass::finish() {
-  std::vector<int32_t> order;
-  order.reserve(fds_.size());
-  for (const auto& [fd, f] : fds_)
-    order.push_back(fd);
-  std::sort(order.begin(), order.end()); // flushes add up in the same order every time
-  for (int32_t fd : order)
-    retire(fds_.at(fd));
-  fds_.clear();
-  for (size_t s = 0; s < max_held_.size(); ++s)
-    for (ReplayResult& r : sites_[s].replay)
-      r.max_fds = std::max(r.max_fds, max_held_[s]);
 }
 
 // ---- the whole run ----
@@ -481,15 +222,111 @@ private:
 
 } // namespace
 
-RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
+namespace {
+
+/// What the modules of a process say about the language it runs (RuntimeBits).
+uint32_t runtimes_of(const Trace& t, const std::string& exe) {
+  uint32_t r = 0;
+  auto note = [&](const std::string& name) {
+    if (name.starts_with("libpython") || (name.starts_with("python") && name.size() <= 10))
+      r |= kRuntimePython;
+    if (name.starts_with("libperl") || name == "perl" || name.starts_with("perl5")) r |= kRuntimePerl;
+    if (name == "libjvm.so") r |= kRuntimeJava;
+    if (name.starts_with("libnode.so") || name == "node" || name == "nodejs") r |= kRuntimeNode;
+    if (name.starts_with("libruby") || name.starts_with("ruby")) r |= kRuntimeRuby;
+    if (name.starts_with("libstdc++")) r |= kRuntimeCxx;
+  };
+  note(base_name(exe));
+  for (const ModuleRow& mr : t.modules)
+    note(base_name(std::string(fixed_string(mr.path))));
+  return r;
+}
+
+bool has_uring(const Trace& t) {
+  for (const ModuleRow& mr : t.modules)
+    if (base_name(std::string(fixed_string(mr.path))).starts_with("liburing")) return true;
+  return false;
+}
+
+/// Per pipe, FIFO, socket or tty (by the path the shim read: "pipe:[123]"), the process images
+/// that read from it (by their counters' latest fd): a second reader, or an fd inherited from
+/// the parent, makes reading ahead take bytes that belong to someone else.
+class SharedInputs {
+public:
+  explicit SharedInputs(const RunDir& run) {
+    for (size_t i = 0; i < run.traces.size(); ++i) {
+      const Trace& t = run.traces[i];
+      for (const CounterEntry& c : t.counters) {
+        const FileRow* f = row(t, c.data.last_file);
+        if (f && reads(c.data.key)) readers_[std::string(fixed_string(f->path))].insert(i);
+      }
+    }
+  }
+
+  /// Why reading ahead at this counter row of trace `i` is unsafe, or "".
+  std::string why(const RunDir& run, size_t i, const CounterRow& r) const {
+    const Trace& t = run.traces[i];
+    const FileRow* f = row(t, r.last_file);
+    if (!f || !reads(r.key)) return "";
+    if (f->fd >= 0 && f->fd <= 2)
+      return fmt::format("fd {} is inherited from the parent, which (or whose next command) "
+                         "reads on from where this process stops",
+                         f->fd);
+    auto it = readers_.find(std::string(fixed_string(f->path)));
+    if (it == readers_.end()) return "";
+    for (size_t j : it->second)
+      if (j != i)
+        return fmt::format("{} is also read by process {} of this run",
+                           std::string(fixed_string(f->path)), run.traces[j].name);
+    return "";
+  }
+
+private:
+  static const FileRow* row(const Trace& t, uint32_t id) {
+    return id >= 1 && id <= t.files.size() ? &t.files[id - 1] : nullptr;
+  }
+  static bool reads(uint64_t key) {
+    const Op op = key_op(key);
+    const uint8_t o = static_cast<uint8_t>(op);
+    return key != kCatchAllKey && o >= 1 && o <= kOpMax && op_moves_data(op) &&
+           !op_is_output(op) && peer_kind(static_cast<uint8_t>(key_kind(key)));
+  }
+  std::map<std::string, std::set<size_t>> readers_;
+};
+
+bool socket_op(Op op) {
+  switch (op) {
+  case Op::send: case Op::sendto: case Op::sendmsg: case Op::sendmmsg: case Op::recv:
+  case Op::recvfrom: case Op::recvmsg: case Op::recvmmsg: case Op::recv_chk:
+  case Op::recvfrom_chk:
+    return true;
+  default: return false;
+  }
+}
+
+} // namespace
+
+RunModel build_run_model(const std::string& dir, const AdvisorSettings& s,
+                         const std::vector<const AnalysisDef*>& defs) {
   RunModel m;
   m.dir = dir;
+  std::vector<Analysis*> analyses;
+  {
+    std::set<const AnalysisDef*> made;
+    for (const AnalysisDef* d : defs)
+      if (made.insert(d).second) {
+        m.analyses.push_back(d->make(s));
+        analyses.push_back(m.analyses.back().get());
+      }
+  }
   RunDir run = read_run_dir(dir);
   m.problems = run.problems;
+  const SharedInputs shared(run);
   Symbolizer symbolizer;
   std::map<std::string, size_t> index;
   std::vector<std::unordered_map<std::string, size_t>> stack_index; // per site: stack → index
-  for (const Trace& t : run.traces) {
+  for (size_t ti = 0; ti < run.traces.size(); ++ti) {
+    const Trace& t = run.traces[ti];
     ProcessSummary ps;
     ps.name = t.name;
     ps.pid = t.pid;
@@ -510,9 +347,12 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
     ps.counters_full = h.state & kStateCountersFull;
     ps.sites_full = h.sites_full;
     ps.killed = !(h.state & (kStateFinished | kStateExec));
+    ps.runtimes = runtimes_of(t, ps.exe);
+    ps.uring = has_uring(t);
     ProcessInfo info = describe(t, run);
     ps.program = program_name(info.argv, ps.exe);
-    TraceModel tm = build_model(t, symbolizer);
+    ps.duration_ns = info.duration_ns;
+    TraceModel tm = build_trace_model(t, symbolizer);
 
     struct CounterRef {
       int agg;
@@ -529,6 +369,9 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
         continue;
       }
       if (op == 0 || op > kOpMax) continue;
+      if (socket_op(static_cast<Op>(op))) ps.socket_calls += r.calls;
+      if (op == static_cast<uint8_t>(Op::copy_file_range) || op == static_cast<uint8_t>(Op::sendfile))
+        ps.copy_calls += r.calls;
       const SiteModel* sm = tm.site(site);
       std::string loc = "?";
       // One source line (with its inline chain) is one site, even when it holds several calls
@@ -540,11 +383,13 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
       auto [it, fresh] = index.try_emplace(key, m.sites.size());
       if (fresh) {
         SiteAgg a;
+        a.id = m.sites.size();
         a.key = key;
         a.op = op;
         a.kind = kind;
         a.output = op_is_output(static_cast<Op>(op));
         a.positional = is_positional(op);
+        a.mmsg = is_mmsg(op);
         if (sm) {
           a.frame = sm->frame;
           a.caller = sm->caller;
@@ -552,9 +397,9 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
         m.sites.push_back(std::move(a));
       }
       SiteAgg& a = m.sites[it->second];
-      if (sm && !sm->frame.module.empty())
-        a.shim_sites.insert(fmt::format("{}+0x{:x}", base_name(sm->frame.module), sm->frame.offset));
+      if (sm && !sm->frame.module.empty()) a.shim_sites.insert(module_offset_name(sm->frame));
       by_counter_key[r.key] = {static_cast<int>(it->second), r.calls};
+      a.runtimes |= ps.runtimes;
       a.calls += r.calls;
       a.errors += r.errors;
       a.bytes += r.bytes;
@@ -567,6 +412,7 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
         std::string p(fixed_string(t.files[r.last_file - 1].path));
         if (a.paths.size() < 8 || a.paths.count(p)) a.paths[p] += r.calls;
       }
+      if (a.shared_input.empty()) a.shared_input = shared.why(run, ti, r);
       if (sm) {
         if (stack_index.size() < m.sites.size()) stack_index.resize(m.sites.size());
         auto& seen = stack_index[it->second];
@@ -578,7 +424,10 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
       }
     }
 
-    EventPass pass(m.sites, s, info.clock.ns_per_tick);
+    const ProcessContext ctx{t, tm, info.clock.ns_per_tick};
+    for (Analysis* an : analyses)
+      an->begin_process(ctx);
+    EventPass pass(m.sites, info.clock.ns_per_tick, analyses);
     std::vector<Problem> ev_problems;
     RunCheck runs(t, info.clock.ns_per_tick);
     EventTally tally = read_events(
@@ -605,6 +454,7 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
     ps.torn = tally.torn;
     ps.invalid = tally.invalid;
     m.flush_writes += ps.flush_writes;
+    m.wall_ns = std::max(m.wall_ns, ps.duration_ns);
     m.processes.push_back(ps);
   }
   for (SiteAgg& a : m.sites) {
@@ -616,15 +466,12 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
   for (const SiteAgg& a : m.sites)
     if (a.coalesced) m.coalesced_run = true;
   if (m.flush_writes) m.coalesced_run = true;
-  // Saved time from the replay: the syscalls saved at the site's average cost.
-  for (SiteAgg& a : m.sites)
-    for (ReplayResult& r : a.replay) {
-      if (a.events == 0) r.syscalls_after = static_cast<double>(a.calls);
-      r.saved_ns = std::max(0.0, static_cast<double>(a.calls) - r.syscalls_after) * a.avg_ns();
-      if (r.max_fds == 0) r.max_fds = 1;
-    }
   std::sort(m.sites.begin(), m.sites.end(),
             [](const SiteAgg& x, const SiteAgg& y) { return x.key < y.key; });
+  m.index_sites();
+  compute_costs(m);
+  for (Analysis* an : analyses)
+    an->finish(m);
   return m;
 }
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /// @file report_model.h
 /// @brief What `valley report` knows about a run: call sites merged across processes, with
-/// their counts, the facts one streaming pass over the events adds, and the what-if replay.
-/// Memory grows with call sites and fds, never with events.
+/// their counts, what one streaming pass over the events adds (event_pass.h), the CPU cost of
+/// a call apart from its waiting (costs.cpp), and the analyses the rules asked for
+/// (analysis.h). Memory grows with call sites and fds, never with events.
 #pragma once
 
 #include "packages.h"
@@ -15,31 +16,46 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace valley::advisor {
-
-/// The replay of one buffer size for one site.
-struct ReplayResult {
-  uint64_t buffer_size = 0;
-  double syscalls_after = 0;    ///< predicted syscalls of this site with the buffer (a flush
-                                ///< carrying several sites' calls is shared among them)
-  double saved_ns = 0;          ///< time inside the syscalls saved
-  double max_delay_ns = 0;      ///< the longest a byte waited in the buffer
-  uint64_t max_fds = 0;         ///< fds whose buffer the site held at once (each fd from the
-                                ///< site's first write or read on it until the fd is closed,
-                        ///< reused for another kind, or retired): memory = max_fds * buffer_size
-};
 
 struct StackView {
   std::vector<Frame> frames;
   uint64_t hits = 0;
 };
 
+/// Durations in a log scale with four buckets per power of two (each within 19% of the next),
+/// from 1 ns to 2^48 ns: quantiles within about 9%, in memory that does not grow with calls.
+class DurationHist {
+public:
+  static constexpr uint32_t kSub = 4, kOctaves = 48, kBuckets = kSub * kOctaves;
+  void add(double ns, uint64_t n = 1);
+  void add(const DurationHist& o);
+  uint64_t count() const { return count_; }
+  /// The q-quantile (0 <= q <= 1), the geometric middle of its bucket; 0 when empty.
+  double quantile(double q) const;
+
+private:
+  std::array<uint64_t, kBuckets> n_{};
+  uint64_t count_ = 0;
+};
+
+/// What the language or runtime of a program gives away in its modules (bits, several may be set).
+enum RuntimeBits : uint32_t {
+  kRuntimePython = 1u << 0,
+  kRuntimePerl = 1u << 1,
+  kRuntimeJava = 1u << 2,
+  kRuntimeNode = 1u << 3,
+  kRuntimeRuby = 1u << 4,
+  kRuntimeCxx = 1u << 5, ///< links libstdc++
+};
+
 /// One call site (where the program called) doing one op on one fd kind, all processes.
 struct SiteAgg {
+  size_t id = 0;                ///< creation order: what analyses index their results by
   std::string key;              ///< "module+0xoffset[/caller]:op:kind", stable across processes
   Frame frame;                  ///< the return address (a library frame for split sites)
   std::optional<Frame> caller;  ///< split sites: the first frame outside the library
@@ -49,6 +65,8 @@ struct SiteAgg {
   uint8_t kind = 0;
   bool output = false;
   bool positional = false;
+  bool mmsg = false;            ///< sendmmsg/recvmmsg
+  uint32_t runtimes = 0;        ///< RuntimeBits of the processes that made these calls
 
   // From the counters (exact, never lost).
   uint64_t calls = 0, errors = 0, bytes = 0, requested = 0, zero_results = 0;
@@ -56,19 +74,22 @@ struct SiteAgg {
   std::array<uint64_t, kHistBuckets> size_hist{};
   std::set<uint32_t> pids;
   std::map<std::string, uint64_t> paths; ///< fd paths seen, by calls (capped)
+  /// Why reading ahead on the fd this site reads would take bytes that are not its to take: it
+  /// is a pipe, FIFO, socket or tty inherited from the parent or also open in another process
+  /// of the run. Empty when not.
+  std::string shared_input;
 
   // From the events.
   uint64_t events = 0;
   uint64_t coalesced = 0;        ///< program calls absorbed by the coalescer (no syscall)
   std::map<uint32_t, uint64_t> sizes; ///< exact requested sizes (capped at kMaxSizes entries)
   std::array<uint64_t, 64> gap_hist{}; ///< log2 of ns since the previous call on the fd
-  uint64_t gather_calls = 0;     ///< calls in a short write burst ended by a read on the fd
-  uint64_t gather_bursts = 0;    ///< such bursts this site started
-  uint64_t gather_burst_calls = 0; ///< calls in the bursts this site started
-  std::map<std::string, uint64_t> gather_partners; ///< other sites in those bursts
-  uint64_t sequential = 0;       ///< positional calls starting where the previous one ended
-  uint64_t datagram_runs = 0;    ///< predicted sendmmsg/recvmmsg calls
-  std::vector<ReplayResult> replay; ///< per buffer size (writes, reads)
+  DurationHist durations;        ///< of the calls that made a syscall
+
+  // The cost model (see costs.cpp), set once every process is read.
+  double cost_ns = 0;            ///< CPU cost of one call: the kernel's work, not waiting
+  bool cost_from_events = false; ///< false: no events, cost_ns is the counters' average
+  double wait_ns = 0;            ///< time_ns minus the CPU cost of every syscall
 
   uint64_t syscalls() const { return calls - coalesced; }
   /// Approximate quantile of the requested size (exact when events were read).
@@ -89,22 +110,44 @@ struct ProcessSummary {
   uint64_t dropped = 0, torn = 0, invalid = 0, events = 0;
   uint64_t flush_writes = 0;     ///< syscalls valley's coalescer made (kSiteFlush)
   bool killed = false;
+  double duration_ns = 0;
+  uint32_t runtimes = 0;         ///< RuntimeBits
+  bool uring = false;            ///< liburing is loaded: io_uring I/O bypasses libc
+  /// Intercepted calls that the kernel's read/write counts leave out (send*/recv*) or count
+  /// as both a read and a write (copy_file_range, sendfile), and the other ops that move no
+  /// program data through a buffer (syncs, open, close, unlink, splice, tee).
+  uint64_t socket_calls = 0, copy_calls = 0;
   bool counters_full = false;    ///< some calls went to the catch-all row (no call site)
   uint32_t sites_full = 0;       ///< call sites that got no row
 };
 
+class Analysis;
+
 struct RunModel {
+  RunModel();
+  ~RunModel();
+  RunModel(RunModel&&) noexcept;
+  RunModel& operator=(RunModel&&) noexcept;
+
   std::string dir;
-  std::vector<SiteAgg> sites; ///< sorted by key
+  std::vector<SiteAgg> sites; ///< sorted by key; SiteAgg::id is the order they were found in
   std::vector<ProcessSummary> processes;
   std::vector<Problem> problems;
   bool coalesced_run = false;
   uint64_t flush_writes = 0;
+  double wall_ns = 0;         ///< the longest process image's duration
   /// Modules whose frames print as module+0xOFFSET for want of symbols, by path; `package` is
   /// filled by find_packages() (not by build_run_model: it runs dpkg).
   std::vector<UnnamedModule> unnamed_modules;
+  /// The analyses the event pass ran, with their results (analysis.h: find_analysis).
+  std::vector<std::unique_ptr<Analysis>> analyses;
 
   const SiteAgg* find(const std::string& key) const;
+  /// The site whose SiteAgg::id is `id`, or null.
+  const SiteAgg* by_id(size_t id) const;
+  /// Makes by_id() follow `sites` (after they were sorted or added to).
+  void index_sites();
+  std::vector<size_t> index_of_id;
 };
 
 /// How the report names a site: its frame, or for a call made inside a library, the first
@@ -114,65 +157,21 @@ std::string site_text(const SiteAgg& a);
 
 inline constexpr size_t kMaxSizes = 4096;
 
-/// Reads every trace of `dir`, symbolizes its sites and aggregates them.
-RunModel build_run_model(const std::string& dir, const AdvisorSettings& s);
+/// Stream fds (file, pipe, FIFO, TCP, unix stream, tty) and datagram ones.
+bool stream_kind(uint8_t kind);
+bool datagram_kind(uint8_t kind);
+/// Pipes, FIFOs, sockets and ttys: a read there can wait for a peer, and reading ahead takes
+/// bytes no one can put back.
+bool peer_kind(uint8_t kind);
 
-/// Per-site streaming state of one process: feed it the events in order, then finish().
-/// Public for tests: the replay checked against exact counts.
-class EventPass {
-public:
-  /// Events are fed with the index of their SiteAgg in `sites` (-1: none).
-  EventPass(std::vector<SiteAgg>& sites, const AdvisorSettings& s, double ns_per_tick);
-  void event(const EventRecord& e, int agg);
-  /// A run record (kEventRun) taken as `calls` identical calls evenly spread from its first
-  /// to its last tick, with the result for_each_call's expansion would give, in work that
-  /// does not grow with `calls`. For the runs the reader lets through (absorbed writes to a
-  /// stream, see event_reader.cpp); anything else is expanded call by call.
-  void run(const EventRecord& e, uint64_t calls, int agg);
-  void finish();
+/// Sets each site's CPU cost per call and its waiting time (costs.cpp).
+void compute_costs(RunModel& m);
 
-  /// Per-fd state is kept for at most this many fds: past it, the half idle longest is
-  /// retired as at the end of the trace (bursts end, replayed buffers flush at their last call), so
-  /// memory does not grow with distinct fd numbers. Below it the results are exact; a retired
-  /// fd seen again starts afresh (its next gap counts as a first call).
-  static constexpr size_t kMaxFds = 16384;
-  size_t tracked_fds() const { return fds_.size(); }
+struct AnalysisDef;
 
-private:
-  struct Buffer { ///< what one replayed buffer holds
-    uint64_t bytes = 0;
-    uint64_t first_ticks = 0;
-    std::vector<std::pair<int, uint64_t>> calls; ///< (site, calls), few entries
-    bool empty() const { return calls.empty(); }
-  };
-  struct FdState {
-    uint64_t last_ticks = 0;
-    bool seen = false;
-    int kind = -1;           ///< fd kind of the latest event: a change means the fd was reused
-    std::vector<int> burst;  ///< agg indices of the writes since the last read
-    std::vector<int> holders; ///< sites that wrote to or read from the fd (each once)
-    uint64_t used = 0;        ///< when the fd was last seen, in events of this pass
-    int64_t next_offset = -1;
-    int last_pos_agg = -1;
-    int dgram_agg = -1;
-    uint64_t dgram_run = 0;
-    std::vector<Buffer> buffers;           ///< per buffer size: the writes it holds
-    std::vector<std::pair<int, uint64_t>> read_avail; ///< per buffer size: (agg, bytes left)
-  };
-  FdState& state(int32_t fd);
-  void hold(FdState& f, int agg);
-  void retire(FdState& f);
-  void flush(Buffer& buf, size_t size_index, uint64_t now);
-  struct Spread; ///< the ticks of a run's calls
-  void replay_run(Buffer& buf, size_t size_index, int agg, uint32_t size, const Spread& t);
-  void end_burst(FdState& f, bool by_read);
-
-  std::vector<SiteAgg>& sites_;
-  const AdvisorSettings& s_;
-  double ns_per_tick_;
-  std::unordered_map<int32_t, FdState> fds_;
-  uint64_t clock_ = 0;
-  std::vector<uint64_t> held_, max_held_; ///< per site: fds whose state holds it, now and at most
-};
+/// Reads every trace of `dir`, symbolizes its sites, aggregates them, and runs the analyses
+/// over each process's events (each once, whoever asked for it).
+RunModel build_run_model(const std::string& dir, const AdvisorSettings& s,
+                         const std::vector<const AnalysisDef*>& analyses);
 
 } // namespace valley::advisor

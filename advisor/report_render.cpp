@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 /// @file report_render.cpp
-/// @brief Text and JSON renderings of a report, the blind spots, and --emit-config.
+/// @brief Text and JSON renderings of a report, and --compare.
 #include "report.h"
 
-#include "dump_model.h"
 #include "frame_json.h"
 #include "json_text.h"
 #include "text.h"
@@ -18,23 +17,7 @@
 namespace valley::advisor {
 namespace {
 
-std::string base(const std::string& p) {
-  size_t s = p.rfind('/');
-  return s == std::string::npos ? p : p.substr(s + 1);
-}
-
 const Frame& location(const SiteAgg& a) { return a.caller ? *a.caller : a.frame; }
-
-const char* coalesce_kind(uint8_t k) {
-  switch (static_cast<FdKind>(k)) {
-  case FdKind::regular: return "file";
-  case FdKind::pipe: return "pipe";
-  case FdKind::fifo: return "fifo";
-  case FdKind::tcp: return "tcp";
-  case FdKind::unix_stream: return "unix-stream";
-  default: return nullptr;
-  }
-}
 
 // Word wrap with a hanging indent.
 std::string wrap(const std::string& text, size_t indent, size_t width) {
@@ -63,6 +46,17 @@ nlohmann::json frame_json(const Frame& f) {
   return j;
 }
 
+// "12.3us of CPU at 41ns a call, 2.10s waiting", or why work and waiting are not told apart.
+std::string cost_text(const SiteAgg& a) {
+  if (!a.cost_from_events)
+    return "no events were recorded to tell the kernel's work from waiting";
+  // On a file or a device, time beyond the typical call is the page cache's or the device's
+  // (a cache miss, a journal commit), not a peer's: no batching of these calls removes it.
+  return fmt::format("{} of CPU at {} a call, {} {}", format_ns(a.time_ns - a.wait_ns),
+                     format_ns(a.cost_ns), format_ns(a.wait_ns),
+                     peer_kind(a.kind) ? "waiting" : "in slower calls");
+}
+
 nlohmann::json replay_json(const ReplayResult& r) {
   return {{"buffer_size", r.buffer_size}, {"syscalls_after", r.syscalls_after},
           {"saved_ns", r.saved_ns}, {"max_delay_ns", r.max_delay_ns},
@@ -70,44 +64,6 @@ nlohmann::json replay_json(const ReplayResult& r) {
 }
 
 } // namespace
-
-std::string shim_site_name(const Frame& f) {
-  return fmt::format("{}+0x{:x}", base(f.module), f.offset);
-}
-
-std::vector<std::string> blind_spots(const RunModel& m) {
-  std::vector<std::string> out;
-  for (const ProcessSummary& p : m.processes) {
-    if (!p.readable) {
-      out.push_back(fmt::format("{}: the trace could not be read; its calls are missing", p.name));
-      continue;
-    }
-    if (!p.coverage_valid)
-      out.push_back(fmt::format("{} ({}): no coverage measured (the process did not exit normally)",
-                                p.name, p.program));
-    else
-      out.push_back(fmt::format(
-          "{} ({}): coverage: the kernel counted {} read and {} write syscalls, valley intercepted "
-          "{} and {}{}",
-          p.name, p.program, p.kernel_reads, p.kernel_writes, p.seen_reads, p.seen_writes,
-          p.kernel_reads > p.seen_reads || p.kernel_writes > p.seen_writes
-              ? " (the rest came from calls valley cannot hook: libc's internal ones such as stdio flushing its buffer, static code, raw syscall(), io_uring)"
-              : ""));
-    if (p.counters_full || p.sites_full)
-      out.push_back(fmt::format("{}: the call-site tables were full ({} sites without a row): some "
-                                "calls are counted without a call site and get no finding",
-                                p.name, p.sites_full));
-    if (p.killed)
-      out.push_back(fmt::format("{}: did not exit normally (killed or still running): figures end "
-                                "at its last drain", p.name));
-    if (p.dropped || p.torn || p.invalid)
-      out.push_back(fmt::format("{}: {} events dropped, {} torn, {} invalid: replay and burst figures "
-                                "undercount (counters are exact)", p.name, p.dropped, p.torn, p.invalid));
-  }
-  out.push_back("programs started without the preload (static executables, setuid programs, "
-                "children whose environment was cleared) leave no trace and are not listed");
-  return out;
-}
 
 void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& findings,
                  const AdvisorSettings& s, const TextStyle& st) {
@@ -123,38 +79,50 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
   int n = 0;
   for (const Finding& f : findings) {
     const SiteAgg& a = *f.site;
-    const char* sev = f.severity == "high" ? "1;31" : f.severity == "medium" ? "33" : "36";
+    const char* sev = f.severity == "high"     ? "1;31"
+                      : f.severity == "medium" ? "33"
+                      : f.severity == "note"   ? "2"
+                                               : "36";
     fmt::print(out, "{}. {} {}  {}\n", ++n, c(sev, fmt::format("[{}]", f.rule)), c(sev, f.severity),
                c("1", printable(site_text(a))));
     fmt::print(out, "   {}\n", wrap(printable(f.summary), 3, w));
     for (const SiteAgg* r : f.related)
       fmt::print(out, "   with: {}\n", printable(site_text(*r)));
     std::string path = a.top_path();
-    fmt::print(
-        out, "   {}\n",
-        wrap(fmt::format("evidence: {} {} calls on {}{}, {} bytes, size median {} B p90 {} B, "
-                         "gap median {}, {} inside the syscalls, {} process(es)",
-                         a.calls, op_name(static_cast<Op>(a.op)),
-                         fd_kind_name(static_cast<FdKind>(a.kind)),
-                         path.empty() ? "" : " " + printable(path), a.bytes, a.size_quantile(0.5),
-                         a.size_quantile(0.9), format_ns(static_cast<double>(a.gap_median_ns())),
-                         format_ns(a.time_ns), a.pids.size()),
-             3, w));
+    fmt::print(out, "   {}\n",
+               wrap(fmt::format("evidence: {} {} calls on {}{}, {} bytes, size median {} B p90 {} "
+                                "B, gap median {}, {} inside the syscalls ({}), {} process(es)",
+                                a.calls, op_name(static_cast<Op>(a.op)),
+                                fd_kind_name(static_cast<FdKind>(a.kind)),
+                                path.empty() ? "" : " " + printable(path), a.bytes,
+                                a.size_quantile(0.5), a.size_quantile(0.9),
+                                format_ns(static_cast<double>(a.gap_median_ns())),
+                                format_ns(a.time_ns), cost_text(a), a.pids.size()),
+                    3, w));
     fmt::print(out, "   {}\n", wrap("change: " + printable(f.change), 3, w));
     if (!f.idiom.empty())
       fmt::print(
           out, "   {}\n",
           wrap(fmt::format("in {}: {}", language_name(f.language), printable(f.idiom)), 3, w));
-    std::string pred = fmt::format("predicted: {} -> {:.0f} syscalls, {} less time in syscalls",
-                                   f.before, f.after, format_ns(f.saved_ns));
-    if (f.replay && a.output)
-      pred += fmt::format("; costs {} of memory, data waits up to {}",
-                          size_text(f.replay->buffer_size * f.replay->max_fds),
-                          format_ns(f.replay->max_delay_ns));
-    fmt::print(out, "   {}\n", c("32", wrap(pred, 3, w)));
-    if (f.replay && a.replay.size() > 1) {
+    if (f.promise) {
+      std::string pred = fmt::format("predicted: {} -> {:.0f} syscalls, {} less CPU time in syscalls",
+                                     f.before, f.after, format_ns(f.saved_ns));
+      if (f.saved_wait_ns > 0)
+        pred += fmt::format(", {} less waiting: {} of wall time in all",
+                            format_ns(f.saved_wait_ns), format_ns(f.saved_wall_ns()));
+      if (f.replay && a.output)
+        pred += fmt::format("; costs {} of memory, data waits up to {}",
+                            size_text(f.replay->buffer_size * f.replay->max_fds),
+                            format_ns(f.replay->max_delay_ns));
+      fmt::print(out, "   {}\n", c("32", wrap(pred, 3, w)));
+    } else {
+      fmt::print(out, "   {}\n", wrap("predicted: no saving promised (a note, not a finding)", 3, w));
+    }
+    for (const std::string& note : f.notes)
+      fmt::print(out, "   {}\n", wrap("note: " + printable(note), 3, w));
+    if (f.replay && f.replay_rows.size() > 1) {
       std::string rows;
-      for (const ReplayResult& r : a.replay)
+      for (const ReplayResult& r : f.replay_rows)
         rows += fmt::format("{}{}: {:.0f}", rows.empty() ? "" : ", ", size_text(r.buffer_size), r.syscalls_after);
       fmt::print(out, "   {}\n", wrap("replay (buffer: syscalls): " + rows, 3, w));
     }
@@ -191,7 +159,7 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
 void render_json(std::FILE* out, const RunModel& m, const std::vector<Finding>& findings,
                  const AdvisorSettings& s) {
   nlohmann::json j;
-  j["schema_version"] = 1;
+  j["schema_version"] = 2;
   j["run_dir"] = m.dir;
   j["findings"] = nlohmann::json::array();
   for (const Finding& f : findings) {
@@ -202,17 +170,21 @@ void render_json(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
                       {"location", frame_json(location(a))},
                       {"frame", frame_json(a.frame)}, {"shim_sites", a.shim_sites},
                       {"syscalls_before", f.before}, {"syscalls_after", f.after},
-                      {"saved_ns", f.saved_ns}, {"coalescible", f.coalescible}};
+                      {"saved_ns", f.saved_ns}, {"saved_wait_ns", f.saved_wait_ns},
+                      {"saved_wall_ns", f.saved_wall_ns()}, {"promise", f.promise},
+                      {"notes", f.notes}, {"coalescible", f.coalescible}};
     fj["evidence"] = {{"op", op_name(static_cast<Op>(a.op))},
                       {"fd_kind", fd_kind_name(static_cast<FdKind>(a.kind))},
                       {"path", a.top_path()}, {"calls", a.calls}, {"bytes", a.bytes},
                       {"size_median", a.size_quantile(0.5)}, {"size_p90", a.size_quantile(0.9)},
                       {"gap_median_ns", a.gap_median_ns()}, {"time_ns", a.time_ns},
+                      {"cost_ns", a.cost_ns}, {"wait_ns", a.wait_ns},
+                      {"cost_from_events", a.cost_from_events}, {"shared_input", a.shared_input},
                       {"processes", a.pids.size()}, {"events", a.events}};
     fj["related"] = nlohmann::json::array();
     for (const SiteAgg* r : f.related) fj["related"].push_back(frame_json(location(*r)));
     fj["replay"] = nlohmann::json::array();
-    for (const ReplayResult& r : a.replay) fj["replay"].push_back(replay_json(r));
+    for (const ReplayResult& r : f.replay_rows) fj["replay"].push_back(replay_json(r));
     if (f.replay) fj["chosen_buffer"] = replay_json(*f.replay);
     fj["stacks"] = nlohmann::json::array();
     for (const StackView& sv : a.stacks) {
@@ -229,7 +201,8 @@ void render_json(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
                           {"op", op_name(static_cast<Op>(a.op))},
                           {"fd_kind", fd_kind_name(static_cast<FdKind>(a.kind))},
                           {"calls", a.calls}, {"syscalls", a.syscalls()}, {"coalesced", a.coalesced},
-                          {"bytes", a.bytes}, {"time_ns", a.time_ns}, {"processes", a.pids.size()}});
+                          {"bytes", a.bytes}, {"time_ns", a.time_ns}, {"cost_ns", a.cost_ns},
+                          {"wait_ns", a.wait_ns}, {"processes", a.pids.size()}});
   j["processes"] = nlohmann::json::array();
   for (const ProcessSummary& p : m.processes)
     j["processes"].push_back({{"trace", p.name}, {"pid", p.pid}, {"program", p.program},
@@ -238,8 +211,10 @@ void render_json(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
                               {"kernel_writes", p.kernel_writes}, {"seen_reads", p.seen_reads},
                               {"seen_writes", p.seen_writes}, {"events", p.events},
                               {"dropped", p.dropped}, {"torn", p.torn}, {"invalid", p.invalid},
-                              {"flush_writes", p.flush_writes}});
+                              {"flush_writes", p.flush_writes}, {"socket_calls", p.socket_calls},
+                              {"copy_calls", p.copy_calls}, {"duration_ns", p.duration_ns}});
   j["coalesced_run"] = m.coalesced_run;
+  j["wall_ns"] = m.wall_ns;
   j["flush_writes"] = m.flush_writes;
   j["blind_spots"] = blind_spots(m);
   j["unnamed_modules"] = nlohmann::json::array();
@@ -297,50 +272,6 @@ void render_compare(std::FILE* out, const RunModel& a, const RunModel& b, bool j
                op_name(static_cast<Op>(any->op)), fd_kind_name(static_cast<FdKind>(any->kind)));
   }
   fmt::print(out, "{:>10} {:>10}  valley's own flush writes\n", a.flush_writes, b.flush_writes);
-}
-
-std::string coalesce_config(const std::vector<Finding>& findings, const AdvisorSettings& s) {
-  std::set<std::string> kinds, sites;
-  uint64_t size = 0;
-  size_t joined = 0; // the shim holds the sites joined by ',' in settings::kListBytes
-  std::string notes;
-  for (const Finding& f : findings) {
-    const SiteAgg& a = *f.site;
-    if (!f.coalescible || !f.replay) continue;
-    const char* k = coalesce_kind(a.kind);
-    if (!k || a.frame.module.empty()) continue;
-    const std::string name = comment_text(site_text(a));
-    if (a.caller) { // the shim keys on the return address: inside a library it means every caller
-      notes += fmt::format("# not listed: {} (called from inside {})\n", name,
-                           comment_text(base(a.frame.module)));
-      continue;
-    }
-    std::vector<std::string> listed;
-    for (const std::string& site : a.shim_sites) {
-      std::string why = entry_problem(settings::Id::coalesce_sites, site);
-      if (why.empty() && !sites.count(site) && joined + site.size() > settings::kListBytes - 1)
-        why = "the list of sites is full";
-      if (!why.empty())
-        notes += fmt::format("# not listed: {} at {}: {}\n", comment_text(site), name,
-                             comment_text(why));
-      else if (sites.insert(site).second)
-        joined += site.size() + 1;
-      if (why.empty()) listed.push_back(site);
-    }
-    if (listed.empty()) continue;
-    kinds.insert(k);
-    size = std::max(size, f.replay->buffer_size);
-    notes += fmt::format("# {} [{}]: {} -> {:.0f} syscalls\n", name, f.rule, f.before, f.after);
-  }
-  CoalesceSettings c;
-  c.enabled = !sites.empty();
-  if (size) c.buffer_size = size;
-  c.max_age_ms = s.max_age_ms;
-  if (!kinds.empty()) c.kinds.assign(kinds.begin(), kinds.end());
-  c.sites.assign(sites.begin(), sites.end());
-  return "# Written by `valley report --emit-config`: coalescing only where the replay of the\n"
-         "# recorded run says it is safe (stream fds, flush before reads) and saves calls.\n" +
-         notes + format_coalesce(c);
 }
 
 } // namespace valley::advisor

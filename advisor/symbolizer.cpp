@@ -4,6 +4,7 @@
 #include "symbolizer.h"
 
 #include "segment_reader.h"
+#include "text.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -39,11 +40,6 @@ std::string demangle(std::string name) {
   std::string s(out);
   std::free(out);
   return s;
-}
-
-std::string basename_of(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 struct Resolved {
@@ -185,7 +181,7 @@ Symbolizer::ModuleFile* Symbolizer::open(const std::string& path) {
   dwfl_report_begin(mf->dwfl);
   // Base 0 relative to p_vaddr: module addresses are then the file's own virtual addresses,
   // also for prelinked libraries whose first PT_LOAD is not at 0.
-  mf->mod = dwfl_report_elf(mf->dwfl, basename_of(path).c_str(), path.c_str(), -1, 0, true);
+  mf->mod = dwfl_report_elf(mf->dwfl, base_name(path).c_str(), path.c_str(), -1, 0, true);
   dwfl_report_end(mf->dwfl, nullptr, nullptr);
   if (!mf->mod) return nullptr;
   const unsigned char* bits = nullptr;
@@ -247,7 +243,7 @@ std::optional<ModuleSymbols> Symbolizer::symbols(const std::string& path) {
 namespace {
 
 std::string source(const std::string& file, SourcePaths paths) {
-  return paths == SourcePaths::base ? basename_of(file) : file;
+  return paths == SourcePaths::base ? base_name(file) : file;
 }
 
 // "name at file:line", "name" without a file; `inlined_into` names the caller, if any.
@@ -261,10 +257,14 @@ std::string function_text(const std::string& name, const std::string& inlined_in
 
 } // namespace
 
+std::string module_offset_name(const Frame& f) {
+  return fmt::format("{}+{:#x}", base_name(f.module), f.offset);
+}
+
 std::string frame_text(const Frame& f, SourcePaths paths) {
   if (f.module.empty()) return fmt::format("{:#x}", f.address);
   if (f.build_id_mismatch) return fmt::format("{}+{:#x} [build-id mismatch]", f.module, f.offset);
-  std::string where = fmt::format("{}+{:#x}", basename_of(f.module), f.offset);
+  std::string where = module_offset_name(f);
   if (f.function.empty()) return where;
   const std::string caller = f.inlined_into.empty() ? "" : f.inlined_into.front().function;
   if (f.file.empty()) {
@@ -286,10 +286,9 @@ std::vector<std::string> frame_lines(const Frame& f, SourcePaths paths) {
 
 std::string location_key(const Frame& f) {
   if (f.module.empty()) return fmt::format("{:#x}", f.address);
-  std::string k = basename_of(f.module);
   if (f.build_id_mismatch || f.function.empty() || f.file.empty() || f.line <= 0)
-    return fmt::format("{}+{:#x}", k, f.offset);
-  k += fmt::format(":{}:{}:{}", f.function, f.file, f.line);
+    return module_offset_name(f);
+  std::string k = fmt::format("{}:{}:{}:{}", base_name(f.module), f.function, f.file, f.line);
   for (const InlinedCall& c : f.inlined_into)
     k += fmt::format("<{}:{}:{}", c.function, c.file, c.line);
   return k;

@@ -41,6 +41,11 @@ struct Frame {
 /// How source files are printed: as recorded in the debug info, or by their file name only.
 enum class SourcePaths { full, base };
 
+/// "libfoo.so+0x1f": the module's file name and the return address minus its load bias, in
+/// lower-case hex. The one spelling of a site without names: the report prints it, and the
+/// shim's [coalesce] sites list matches it.
+std::string module_offset_name(const Frame& f);
+
 /// One line for a frame: "func at file:line", "func (inlined into caller) at file:line",
 /// "func (lib.so+0x1f)", "lib.so+0x1f", "/usr/lib/x.so+0x1f [build-id mismatch]", or "0x7f…"
 /// outside every module.

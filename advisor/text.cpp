@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace valley::advisor {
@@ -111,10 +112,34 @@ std::string size_label(uint64_t bytes) {
   return fmt::format("{}{}", bytes, kUnits[u]);
 }
 
+std::string base_name(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
 uint64_t saturate_u64(double v) {
   if (!(v > 0)) return 0; // NaN too
   if (v >= 18446744073709551616.0) return UINT64_MAX;
   return static_cast<uint64_t>(v);
+}
+
+std::string format_ns(double ns) {
+  struct Unit {
+    double scale;
+    const char* name;
+  };
+  static constexpr Unit kUnits[] = {{1e9, "s"}, {1e6, "ms"}, {1e3, "us"}};
+  for (const Unit& u : kUnits) {
+    if (std::fabs(ns) >= u.scale) {
+      double v = ns / u.scale;
+      return fmt::format("{:.{}f}{}", v,
+                         std::fabs(v) >= 100  ? 0
+                         : std::fabs(v) >= 10 ? 1
+                                              : 2,
+                         u.name);
+    }
+  }
+  return fmt::format("{:.0f}ns", ns);
 }
 
 } // namespace valley::advisor

@@ -16,6 +16,9 @@ namespace valley::advisor {
 /// escape sequences to the reader's terminal, and the bytes can be read back exactly.
 std::string printable(std::string_view s);
 
+/// The file name of a path: what follows its last '/'.
+std::string base_name(const std::string& path);
+
 /// argv as a shell would need it typed: plain words bare, others in single quotes.
 std::string shell_join(const std::vector<std::string>& argv);
 
@@ -31,5 +34,8 @@ std::string size_label(uint64_t bytes);
 /// `v` rounded toward zero into [0, UINT64_MAX]: casting a double outside that range (a tick
 /// count from a damaged trace times ns per tick) is undefined behaviour.
 uint64_t saturate_u64(double v);
+
+/// "850ns", "1.23us", "12.3ms", "4.50s"
+std::string format_ns(double ns);
 
 } // namespace valley::advisor

@@ -1,62 +1,78 @@
 // SPDX-License-Identifier: MIT
 /// @file rule.h
-/// @brief A rule: a pure function of one aggregated call site (and the run) to a Finding.
+/// @brief A rule: a pure function of one aggregated call site (and the run, with the analyses
+/// it asked for) to a Finding. Each rule is one file in advisor/rules/ that defines
+/// `const RuleDef rule_<file name>`; the build lists them (rule_list.inc), so adding a rule
+/// touches that one file.
 #pragma once
 
-#include "report_model.h"
+#include "analysis.h"
+#include "analyses/replay.h"
 
 #include <optional>
-#include <span>
 #include <string>
 #include <vector>
 
 namespace valley::advisor {
 
-enum class Language { c, c_stdio, cpp_streams, python, rust, go };
+/// The language a call was made from, for the idiom of the change.
+enum class Language { c, c_stdio, cpp, cpp_streams, python, perl, java, node, ruby, rust, go };
 const char* language_name(Language l);
 
 struct Finding {
   std::string rule;                 ///< stable id, e.g. "small-writes"
-  std::string severity;             ///< "high", "medium", "low"
+  std::string severity;             ///< "high", "medium", "low"; "note" when nothing is promised
   const SiteAgg* site = nullptr;
-  std::vector<const SiteAgg*> related; ///< other sites in the pattern (write-gather partners)
+  std::vector<const SiteAgg*> related; ///< other sites in the pattern (the body send of a burst)
   std::string summary;              ///< one sentence
   std::string change;               ///< the change to make: API and size
   std::string idiom;                ///< the same in the program's language, when recognised
+  std::vector<std::string> notes;   ///< bounds and caveats of the prediction, one sentence each
   Language language = Language::c;
   uint64_t before = 0;              ///< syscalls now
   double after = 0;                 ///< predicted syscalls
-  double saved_ns = 0;
+  double saved_ns = 0;              ///< CPU time inside syscalls the change removes
+  double saved_wait_ns = 0;         ///< waiting the change removes (a Nagle stall, device syncs)
+  /// False for a note: something worth knowing whose saving is not promised (ranked last).
+  bool promise = true;
   std::optional<ReplayResult> replay; ///< the chosen buffer, when the rule buffers
+  std::vector<ReplayResult> replay_rows; ///< every buffer size the replay tried
   bool coalescible = false;         ///< the shim's coalescer can do it (goes into --emit-config)
+  std::string coalesce_kind;        ///< the [coalesce] kind it needs, when not the site's own
+
+  /// What the ranking uses: wall time the change saves.
+  double saved_wall_ns() const { return saved_ns + saved_wait_ns; }
 };
 
 using RuleFn = std::optional<Finding> (*)(const SiteAgg&, const RunModel&, const AdvisorSettings&);
-struct Rule {
+struct RuleDef {
   const char* id;
+  int precedence; ///< when several rules fit one site, the lowest one explains it
+  std::vector<const AnalysisDef*> needs;
   RuleFn evaluate;
 };
 
-std::span<const Rule> all_rules();
-/// Every finding of every rule, best saving first.
+/// Every rule the build knows, by precedence.
+const std::vector<const RuleDef*>& rule_defs();
+/// The analyses those rules need, each once.
+std::vector<const AnalysisDef*> rule_analyses();
+/// build_run_model with the analyses every rule needs.
+RunModel build_report_model(const std::string& dir, const AdvisorSettings& s);
+/// Every finding of every rule: promised wall-time saving first, then the notes.
 std::vector<Finding> evaluate_rules(const RunModel& m, const AdvisorSettings& s);
 
-// Shared by the rules (rules/common.cpp).
-bool stream_kind(uint8_t kind);
-bool datagram_kind(uint8_t kind);
+// Shared by the rules (rule_common.cpp).
 /// The smallest replayed buffer that saves at least 90% of what the best one saves.
-std::optional<ReplayResult> pick_buffer(const SiteAgg& a);
-std::string severity_for(double saved_fraction, uint64_t saved_calls);
+std::optional<ReplayResult> pick_buffer(const SiteAgg& a, const std::vector<ReplayResult>& rows);
+/// Severity from the share of the site's syscalls saved and, where the run's length is known,
+/// the share of it the change saves.
+std::string severity_for(double saved_fraction, uint64_t saved_calls, double saved_wall_ns = 0,
+                         double run_wall_ns = 0);
 /// A finding for a site whose calls a buffer would absorb: before/after, saving, severity and
-/// language filled from pick_buffer's replay; nullopt when it saves less than min_saving.
-std::optional<Finding> buffered_finding(const SiteAgg& a, const AdvisorSettings& s);
+/// language filled from the replay; nullopt when it saves less than min_saving.
+std::optional<Finding> buffered_finding(const SiteAgg& a, const RunModel& m,
+                                        const AdvisorSettings& s);
 Language language_of(const SiteAgg& a);
 std::string size_text(uint64_t bytes); ///< "64 KiB", "512 B"
-
-std::optional<Finding> small_writes(const SiteAgg&, const RunModel&, const AdvisorSettings&);
-std::optional<Finding> write_gather(const SiteAgg&, const RunModel&, const AdvisorSettings&);
-std::optional<Finding> small_reads(const SiteAgg&, const RunModel&, const AdvisorSettings&);
-std::optional<Finding> sequential_pread(const SiteAgg&, const RunModel&, const AdvisorSettings&);
-std::optional<Finding> datagram_batch(const SiteAgg&, const RunModel&, const AdvisorSettings&);
 
 } // namespace valley::advisor

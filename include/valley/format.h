@@ -45,7 +45,7 @@ enum class Op : uint8_t {
 #include "valley/ops.def"
 #undef X
 };
-inline constexpr uint8_t kOpMax = 29; ///< highest Op value
+inline constexpr uint8_t kOpMax = 40; ///< highest Op value
 
 enum class FdKind : uint8_t {
 #define X(name, value, label) name = value,
@@ -324,10 +324,30 @@ constexpr bool op_is_output(Op op) {
   switch (op) {
 #define out true
 #define in false
+#define none false
 #define X(name, value, dir, flags) \
   case Op::name: return dir;
 #include "valley/ops.def"
 #undef X
+#undef none
+#undef out
+#undef in
+  }
+  return false;
+}
+
+/// True for ops that move program data in or out through the program's buffers (the read
+/// and write families); false for syncs, copies between fds, open, close and unlink.
+constexpr bool op_moves_data(Op op) {
+  switch (op) {
+#define out true
+#define in true
+#define none false
+#define X(name, value, dir, flags) \
+  case Op::name: return dir;
+#include "valley/ops.def"
+#undef X
+#undef none
 #undef out
 #undef in
   }

@@ -283,7 +283,7 @@ TEST_F(ReaderTest, BadOpInCounterRow) {
   b.write(dir.path());
   Trace t = read_trace(seg(b), ev(b));
   EXPECT_PROBLEM(t.problems, "3410-0.vseg",
-                 "counters[4]: op 99 / fd kind 1 out of range (op 1..29, kind 0..22); row skipped");
+                 "counters[4]: op 99 / fd kind 1 out of range (op 1..40, kind 0..22); row skipped");
   EXPECT_EQ(t.counters.size(), 3u);
 }
 

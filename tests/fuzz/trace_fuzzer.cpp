@@ -4,7 +4,7 @@
 // and --emit-config. Besides the sanitizers, the outputs are checked: JSON must parse, text
 // must not carry a control character other than newline (what a trace could use to forge
 // lines or drive the terminal).
-#include "dump_model.h"
+#include "dump.h"
 #include "json_check.h"
 #include "report.h"
 #include "trace_input.h"
@@ -85,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   AdvisorSettings s;
-  RunModel m = build_run_model(dir.string(), s);
+  RunModel m = build_report_model(dir.string(), s);
   std::vector<Finding> findings = evaluate_rules(m, s);
   check_text(capture([&](std::FILE* f) { render_text(f, m, findings, s, TextStyle{}); }));
   check_json(capture([&](std::FILE* f) { render_json(f, m, findings, s); }));

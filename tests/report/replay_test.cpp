@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The what-if replay against counts worked out by hand.
-#include "report_model.h"
+#include "analyses/bursts.h"
+#include "analyses/replay.h"
+#include "event_pass.h"
 
 #include <gtest/gtest.h>
 
@@ -8,6 +10,25 @@ using namespace valley;
 using namespace valley::advisor;
 
 namespace {
+
+// The event pass with the replay and the burst analysis, over `sites` (one process).
+struct Harness {
+  std::vector<SiteAgg>& sites;
+  Trace trace;
+  TraceModel model;
+  Replay replay;
+  Bursts bursts;
+  EventPass pass;
+  Harness(std::vector<SiteAgg>& s, const AdvisorSettings& settings, double ns_per_tick)
+      : sites(s), replay(settings), bursts(settings),
+        pass(s, ns_per_tick, {&replay, &bursts}) {
+    for (size_t i = 0; i < s.size(); ++i) s[i].id = i;
+    const ProcessContext ctx{trace, model, ns_per_tick};
+    replay.begin_process(ctx);
+    bursts.begin_process(ctx);
+  }
+  const std::vector<ReplayResult>& rows(size_t i) { return replay.of(sites[i]); }
+};
 
 SiteAgg site(Op op, FdKind kind) {
   SiteAgg a;
@@ -40,14 +61,15 @@ TEST(Replay, WritesFlushOnSizeOnReadAndAtTheEnd) {
   s.buffer_sizes = {4096};
   std::vector<SiteAgg> sites{site(Op::write, FdKind::regular), site(Op::read, FdKind::regular)};
   sites[0].calls = 100;
-  EventPass pass(sites, s, 1.0);
+  Harness h(sites, s, 1.0);
+  EventPass& pass = h.pass;
   uint64_t t = 0;
   for (int i = 1; i <= 100; ++i) {
     pass.event(ev(Op::write, 3, 100, 100, t += 1000), 0);
     if (i == 50) pass.event(ev(Op::read, 3, 10, 0, t += 1000), 1);
   }
   pass.finish();
-  EXPECT_DOUBLE_EQ(sites[0].replay[0].syscalls_after, 4.0);
+  EXPECT_DOUBLE_EQ(h.rows(0)[0].syscalls_after, 4.0);
 }
 
 // With a 1 ms age limit, writes 2 ms apart never share a buffer.
@@ -56,10 +78,11 @@ TEST(Replay, AgeLimitFlushes) {
   s.buffer_sizes = {65536};
   s.max_age_ms = 1;
   std::vector<SiteAgg> sites{site(Op::write, FdKind::regular)};
-  EventPass pass(sites, s, 1.0);
+  Harness h(sites, s, 1.0);
+  EventPass& pass = h.pass;
   for (int i = 0; i < 10; ++i) pass.event(ev(Op::write, 3, 10, 10, 2'000'000ull * (i + 1)), 0);
   pass.finish();
-  EXPECT_DOUBLE_EQ(sites[0].replay[0].syscalls_after, 10.0);
+  EXPECT_DOUBLE_EQ(h.rows(0)[0].syscalls_after, 10.0);
 }
 
 // Two sites alternating on one fd share each flush.
@@ -67,15 +90,16 @@ TEST(Replay, SharedFlushesAreSplitBetweenSites) {
   AdvisorSettings s;
   s.buffer_sizes = {4096};
   std::vector<SiteAgg> sites{site(Op::write, FdKind::regular), site(Op::write, FdKind::regular)};
-  EventPass pass(sites, s, 1.0);
+  Harness h(sites, s, 1.0);
+  EventPass& pass = h.pass;
   uint64_t t = 0;
   for (int i = 0; i < 10; ++i) {
     pass.event(ev(Op::write, 3, 5, 5, t += 10), 0);
     pass.event(ev(Op::write, 3, 1, 1, t += 10), 1);
   }
   pass.finish();
-  EXPECT_DOUBLE_EQ(sites[0].replay[0].syscalls_after, 0.5);
-  EXPECT_DOUBLE_EQ(sites[1].replay[0].syscalls_after, 0.5);
+  EXPECT_DOUBLE_EQ(h.rows(0)[0].syscalls_after, 0.5);
+  EXPECT_DOUBLE_EQ(h.rows(1)[0].syscalls_after, 0.5);
 }
 
 // 10000 reads of 1 B (full) then EOF: one 4096 B read serves 4096 of them: ceil(10000/4096) = 3
@@ -84,12 +108,13 @@ TEST(Replay, BufferedReaderCounts) {
   AdvisorSettings s;
   s.buffer_sizes = {4096};
   std::vector<SiteAgg> sites{site(Op::read, FdKind::regular)};
-  EventPass pass(sites, s, 1.0);
+  Harness h(sites, s, 1.0);
+  EventPass& pass = h.pass;
   uint64_t t = 0;
   for (int i = 0; i < 10000; ++i) pass.event(ev(Op::read, 3, 1, 1, t += 10), 0);
   pass.event(ev(Op::read, 3, 1, 0, t += 10), 0);
   pass.finish();
-  EXPECT_DOUBLE_EQ(sites[0].replay[0].syscalls_after, 4.0);
+  EXPECT_DOUBLE_EQ(h.rows(0)[0].syscalls_after, 4.0);
 }
 
 // Sequential preads: offsets continue; a jump costs a read.
@@ -97,13 +122,13 @@ TEST(Replay, SequentialPreadsAndAJump) {
   AdvisorSettings s;
   s.buffer_sizes = {4096};
   std::vector<SiteAgg> sites{site(Op::pread, FdKind::regular)};
-  EventPass pass(sites, s, 1.0);
+  Harness h(sites, s, 1.0);
+  EventPass& pass = h.pass;
   uint64_t t = 0;
   for (int i = 0; i < 64; ++i) pass.event(ev(Op::pread, 3, 128, 128, t += 10, i * 128), 0);
   pass.event(ev(Op::pread, 3, 128, 128, t += 10, 1 << 20), 0);
   pass.finish();
-  EXPECT_DOUBLE_EQ(sites[0].replay[0].syscalls_after, 3.0); // 0..4095, 4096..8191, the jump
-  EXPECT_EQ(sites[0].sequential, 63u);
+  EXPECT_DOUBLE_EQ(h.rows(0)[0].syscalls_after, 3.0); // 0..4095, 4096..8191, the jump
 }
 
 // ---- run records (kEventRun): EventPass::run against the call-by-call expansion ----
@@ -116,9 +141,17 @@ struct RunCase {
   bool other_site_before; // another site's write already in the buffers
 };
 
-std::vector<SiteAgg> replay_run(const RunCase& c, bool expand, const AdvisorSettings& s) {
+struct Replayed {
+  std::vector<SiteAgg> sites;
+  std::vector<std::vector<ReplayResult>> rows;
+  std::vector<uint64_t> burst_calls;
+  const SiteAgg& operator[](size_t k) const { return sites[k]; }
+};
+
+Replayed replay_run(const RunCase& c, bool expand, const AdvisorSettings& s) {
   std::vector<SiteAgg> sites{site(Op::write, FdKind::regular), site(Op::write, FdKind::regular)};
-  EventPass pass(sites, s, 0.5);
+  Harness h(sites, s, 0.5);
+  EventPass& pass = h.pass;
   if (c.other_site_before) pass.event(ev(Op::write, 3, 10, 10, 1000), 1);
   EventRecord r = ev(Op::write, 3, c.size, static_cast<int32_t>(c.size), 5000);
   r.flags = kEventCoalesced | kEventRun;
@@ -130,7 +163,8 @@ std::vector<SiteAgg> replay_run(const RunCase& c, bool expand, const AdvisorSett
     pass.run(r, c.calls, 0);
   pass.event(ev(Op::write, 3, 7, 7, 5000 + c.span + 10), 1); // after the run
   pass.finish();
-  return sites;
+  Replayed out{sites, {h.rows(0), h.rows(1)}, {h.bursts.of(sites[0]).calls, h.bursts.of(sites[1]).calls}};
+  return out;
 }
 
 } // namespace
@@ -148,17 +182,17 @@ TEST(ReplayRuns, SameResultAsTheExpansion) {
   for (const RunCase& c : cases) {
     SCOPED_TRACE(testing::Message()
                  << "size " << c.size << " calls " << c.calls << " span " << c.span);
-    std::vector<SiteAgg> want = replay_run(c, true, s), got = replay_run(c, false, s);
+    Replayed want = replay_run(c, true, s), got = replay_run(c, false, s);
     for (size_t k = 0; k < 2; ++k) {
       EXPECT_EQ(got[k].events, want[k].events);
       EXPECT_EQ(got[k].coalesced, want[k].coalesced);
       EXPECT_EQ(got[k].sizes, want[k].sizes);
       EXPECT_EQ(got[k].gap_hist, want[k].gap_hist);
-      EXPECT_EQ(got[k].gather_calls, want[k].gather_calls);
+      EXPECT_EQ(got.burst_calls[k], want.burst_calls[k]);
       for (size_t i = 0; i < s.buffer_sizes.size(); ++i) {
-        EXPECT_DOUBLE_EQ(got[k].replay[i].syscalls_after, want[k].replay[i].syscalls_after) << i;
-        EXPECT_DOUBLE_EQ(got[k].replay[i].max_delay_ns, want[k].replay[i].max_delay_ns) << i;
-        EXPECT_EQ(got[k].replay[i].max_fds, want[k].replay[i].max_fds) << i;
+        EXPECT_DOUBLE_EQ(got.rows[k][i].syscalls_after, want.rows[k][i].syscalls_after) << i;
+        EXPECT_DOUBLE_EQ(got.rows[k][i].max_delay_ns, want.rows[k][i].max_delay_ns) << i;
+        EXPECT_EQ(got.rows[k][i].max_fds, want.rows[k][i].max_fds) << i;
       }
     }
   }
@@ -172,8 +206,8 @@ TEST(ReplayRuns, LongRunsStayWithinOneFlushOfTheExpansion) {
   for (const RunCase& c :
        {RunCase{1, 1'000'000, 3'000'000, true}, RunCase{3000, 5000, 50'000'000, false},
         RunCase{10, 200'000, 9'000'000'000, true}}) {
-    std::vector<SiteAgg> want = replay_run(c, true, s), got = replay_run(c, false, s);
-    EXPECT_NEAR(got[0].replay[0].syscalls_after, want[0].replay[0].syscalls_after, 1.0) << c.calls;
+    Replayed want = replay_run(c, true, s), got = replay_run(c, false, s);
+    EXPECT_NEAR(got.rows[0][0].syscalls_after, want.rows[0][0].syscalls_after, 1.0) << c.calls;
     EXPECT_EQ(got[0].events, want[0].events);
     EXPECT_EQ(got[0].gap_hist, want[0].gap_hist);
   }
@@ -184,10 +218,10 @@ TEST(ReplayRuns, TheLongestRunIsCountedAtOnce) {
   AdvisorSettings s;
   s.buffer_sizes = {4096, 1 << 20};
   RunCase c{1, UINT32_MAX, uint64_t{1} << 40, false};
-  std::vector<SiteAgg> got = replay_run(c, false, s);
+  Replayed got = replay_run(c, false, s);
   EXPECT_EQ(got[0].events, uint64_t{UINT32_MAX});
   // 4096 one-byte calls per 4 KiB buffer, the age limit (5 ms = 10^7 ticks) far off.
-  EXPECT_NEAR(got[0].replay[0].syscalls_after, static_cast<double>(UINT32_MAX) / 4096, 2.0);
+  EXPECT_NEAR(got.rows[0][0].syscalls_after, static_cast<double>(UINT32_MAX) / 4096, 2.0);
 }
 
 // per-fd state grew with every distinct fd number (a million fds: 725 MB).
@@ -197,7 +231,8 @@ TEST(Replay, PerFdStateIsBoundedAndRetiredFdsStillCount) {
   AdvisorSettings s;
   s.buffer_sizes = {4096};
   std::vector<SiteAgg> sites{site(Op::send, FdKind::tcp)};
-  EventPass pass(sites, s, 1.0);
+  Harness h(sites, s, 1.0);
+  EventPass& pass = h.pass;
   const int fds = 3 * static_cast<int>(EventPass::kMaxFds) + 7;
   size_t most = 0;
   for (int fd = 0; fd < fds; ++fd) {
@@ -208,8 +243,8 @@ TEST(Replay, PerFdStateIsBoundedAndRetiredFdsStillCount) {
   }
   EXPECT_LE(most, EventPass::kMaxFds);
   pass.finish();
-  EXPECT_DOUBLE_EQ(sites[0].replay[0].syscalls_after, fds);
-  EXPECT_EQ(sites[0].replay[0].max_fds, EventPass::kMaxFds);
+  EXPECT_DOUBLE_EQ(h.rows(0)[0].syscalls_after, fds);
+  EXPECT_EQ(h.rows(0)[0].max_fds, EventPass::kMaxFds);
   EXPECT_EQ(sites[0].events, static_cast<uint64_t>(fds));
 }
 
@@ -219,7 +254,8 @@ TEST(Replay, BelowTheBoundBuffersLiveUntilTheEnd) {
   AdvisorSettings s;
   s.buffer_sizes = {4096};
   std::vector<SiteAgg> sites{site(Op::write, FdKind::regular), site(Op::write, FdKind::regular)};
-  EventPass pass(sites, s, 1.0);
+  Harness h(sites, s, 1.0);
+  EventPass& pass = h.pass;
   uint64_t t = 0;
   for (int round = 0; round < 10; ++round)
     for (int fd = 3; fd < 103; ++fd) {
@@ -228,7 +264,7 @@ TEST(Replay, BelowTheBoundBuffersLiveUntilTheEnd) {
     }
   pass.finish();
   // Per fd one buffer of 200 bytes, flushed at the end, shared half and half.
-  EXPECT_DOUBLE_EQ(sites[0].replay[0].syscalls_after, 50.0);
-  EXPECT_EQ(sites[0].replay[0].max_fds, 100u);
-  EXPECT_EQ(sites[1].replay[0].max_fds, 100u);
+  EXPECT_DOUBLE_EQ(h.rows(0)[0].syscalls_after, 50.0);
+  EXPECT_EQ(h.rows(0)[0].max_fds, 100u);
+  EXPECT_EQ(h.rows(1)[0].max_fds, 100u);
 }

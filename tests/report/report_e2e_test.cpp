@@ -81,7 +81,7 @@ protected:
 TEST_F(ReportE2E, SmallWrites) {
   nlohmann::json rep = trace_and_report(victim("small_writes"), {"out.log"});
   expect_top(rep, "small-writes", "log_line", "small_writes");
-  EXPECT_EQ(rep["schema_version"], 1);
+  EXPECT_EQ(rep["schema_version"], 2);
   const auto& f = rep["findings"][0];
   EXPECT_EQ(f["evidence"]["calls"], 5000);
   EXPECT_EQ(f["evidence"]["size_median"], 12);
@@ -176,6 +176,97 @@ TEST_F(ReportE2E, EmittedConfigDrivesTheCoalescer) {
   EXPECT_EQ(j["flush_writes_before"], 0);
 }
 
+// Issue 11 section 3. A client sends header and body in two send()s on loopback TCP, then waits
+// for the answer: every request but the first stalls for a delayed ACK. The stall is the first
+// finding, and the wall time it predicts is within 25% of what the fix saves: the same client
+// sending both with one writev(), traced the same way, and the unchanged client under the
+// config `--emit-config` writes (the coalescer sends each burst as one).
+TEST_F(ReportE2E, NagleStallIsFirstAndPredictsWhatTheFixSaves) {
+  auto timed = [&](const std::string& dir, std::vector<std::string> args,
+                   std::vector<std::string> run_opts = {}) {
+    std::vector<std::string> argv{VALLEY_BIN, "run", "--dir", (tmp_ / dir).string()};
+    argv.insert(argv.end(), run_opts.begin(), run_opts.end());
+    argv.push_back("--");
+    argv.push_back(victim("nagle"));
+    argv.insert(argv.end(), args.begin(), args.end());
+    SpawnOptions o;
+    o.env.push_back(std::string("VALLEY_SHIM=") + VALLEY_REAL_SHIM);
+    Outcome r = run(argv, o);
+    EXPECT_TRUE(r.exited(0)) << r.describe();
+    return std::stod(r.out) * 1e6; // the victim prints its requests' time in ms
+  };
+  const double stalled = timed("run", {"30"});
+  const double fixed = timed("fixed", {"30", "writev"});
+  Outcome rep = run({VALLEY_BIN, "report", "--format", "json", (tmp_ / "run").string()});
+  ASSERT_TRUE(rep.exited(0)) << rep.describe();
+  nlohmann::json j = nlohmann::json::parse(rep.out);
+  ASSERT_FALSE(j["findings"].empty()) << rep.out;
+  const nlohmann::json& f = j["findings"][0];
+  EXPECT_EQ(f["rule"], "nagle-stall") << j["findings"].dump(1);
+  EXPECT_EQ(f["location"]["function"], "send_request");
+  EXPECT_EQ(f["location"]["line"], site_line("nagle"));
+  ASSERT_EQ(f["related"].size(), 1u);
+  EXPECT_EQ(f["related"][0]["line"], site_line("nagle") + 1);
+  const double predicted = f["saved_wall_ns"].get<double>();
+  const double measured = stalled - fixed;
+  EXPECT_GT(measured, 29 * 30e6) << "no stall to measure: " << stalled << " ns vs " << fixed;
+  EXPECT_NEAR(predicted, measured, 0.25 * measured);
+
+  fs::path cfg = tmp_ / "nagle.toml";
+  Outcome emit = run({VALLEY_BIN, "report", "--emit-config", cfg.string(), (tmp_ / "run").string()});
+  ASSERT_TRUE(emit.exited(0)) << emit.describe();
+  const double coalesced = timed("coalesced", {"30"}, {"--config", cfg.string()});
+  EXPECT_NEAR(predicted, stalled - coalesced, 0.25 * (stalled - coalesced));
+}
+
+// Issue 11 section 2. Request/response: the first recv of every answer waits about 1 ms for the
+// server. Reading ahead saves the other calls' work, and the prediction promises only that:
+// never the waiting, which is most of the time inside these recvs.
+TEST_F(ReportE2E, PredictedSavingNeverIncludesWaiting) {
+  nlohmann::json rep = trace_and_report(victim("rr"));
+  expect_top(rep, "small-reads", "read_answer", "rr");
+  const nlohmann::json& f = rep["findings"][0];
+  const nlohmann::json& ev = f["evidence"];
+  EXPECT_EQ(ev["calls"], 3200);
+  const double time = ev["time_ns"], wait = ev["wait_ns"], cost = ev["cost_ns"];
+  const double saved = f["saved_ns"];
+  EXPECT_GT(wait, 0.8 * 200 * 1e6) << "the server's 200 x 1 ms of thinking is waiting";
+  EXPECT_LE(saved, time - wait + 1) << "more saved than the calls' work";
+  const double saved_calls = 3200 - f["syscalls_after"].get<double>();
+  EXPECT_DOUBLE_EQ(saved, saved_calls * cost);
+  EXPECT_LT(saved, 0.05 * wait);
+  EXPECT_DOUBLE_EQ(f["saved_wall_ns"].get<double>(), saved);
+}
+
+// bash's `read` builtin reads its input pipe a byte at a time so that the next command gets
+// the rest: a note that says why, no "read 4 KiB at a time", no saving promised.
+TEST_F(ReportE2E, BashReadOfAnInheritedPipeIsANoteWithoutReadAhead) {
+  std::string lines;
+  for (int i = 0; i < 3000; ++i) lines += std::to_string(i) + "\n";
+  SpawnOptions o;
+  o.env.push_back(std::string("VALLEY_SHIM=") + VALLEY_REAL_SHIM);
+  o.cwd = tmp_.string();
+  o.input = lines;
+  Outcome r = run({VALLEY_BIN, "run", "--dir", (tmp_ / "run").string(), "--", "/bin/bash", "-c",
+                   "n=0; while read l; do n=$((n+1)); done; echo $n"},
+                  o);
+  ASSERT_TRUE(r.exited(0)) << r.describe();
+  EXPECT_EQ(r.out, "3000\n"); // every line reached the shell
+  Outcome rep = run({VALLEY_BIN, "report", "--format", "json", (tmp_ / "run").string()});
+  ASSERT_TRUE(rep.exited(0)) << rep.describe();
+  const nlohmann::json j = nlohmann::json::parse(rep.out);
+  const nlohmann::json* f = finding(j, "small-reads");
+  ASSERT_NE(f, nullptr) << j["findings"].dump(1);
+  EXPECT_EQ((*f)["severity"], "note");
+  EXPECT_FALSE((*f)["promise"].get<bool>());
+  EXPECT_EQ((*f)["saved_wall_ns"].get<double>(), 0.0);
+  EXPECT_GE((*f)["evidence"]["calls"].get<int>(), 3000 * 2); // a byte per call, lines of 2-5 B
+  const std::string change = (*f)["change"];
+  EXPECT_NE(change.find("fd 0 is inherited"), std::string::npos) << change;
+  EXPECT_EQ(change.find("at a time into a buffer"), std::string::npos) << change;
+  EXPECT_EQ((*f)["idiom"], "");
+}
+
 TEST_F(ReportE2E, BadConfigStopsRunWithLocation) {
   fs::path cfg = tmp_ / "bad.toml";
   std::ofstream(cfg) << "[coalesce]\nenabled = yes\n";
@@ -220,7 +311,7 @@ TEST_F(ReportE2E, TextOutput) {
             std::string::npos) << rep.out;
   EXPECT_NE(rep.out.find("predicted: 5000 -> "), std::string::npos) << rep.out;
   EXPECT_NE(rep.out.find("Blind spots"), std::string::npos);
-  EXPECT_NE(rep.out.find("coverage: the kernel counted"), std::string::npos) << rep.out;
+  EXPECT_NE(rep.out.find("coverage complete"), std::string::npos) << rep.out;
   EXPECT_EQ(rep.out.find('\033'), std::string::npos);
   for (size_t start = 0, nl; (nl = rep.out.find('\n', start)) != std::string::npos; start = nl + 1)
     EXPECT_LE(nl - start, 100u) << rep.out.substr(start, nl - start);

@@ -1,172 +1,219 @@
 // SPDX-License-Identifier: MIT
-// Rules on synthetic aggregated sites: each must fire on its pattern and stay quiet otherwise.
+// Rules on calls written out in the test (event_model.h): each must fire on its pattern and
+// stay quiet otherwise.
+#include "event_model.h"
 #include "report.h"
-#include "rules/rule.h"
 
 #include <gtest/gtest.h>
 
 using namespace valley;
 using namespace valley::advisor;
+using valley::testing::EventModel;
 
 namespace {
 
-// A site with `calls` calls of `size` bytes and a replay that leaves `after` syscalls.
-SiteAgg make(Op op, FdKind kind, uint64_t calls, uint32_t size, double after) {
-  SiteAgg a;
-  a.key = "victim:f:f.c:1";
-  a.op = static_cast<uint8_t>(op);
-  a.kind = static_cast<uint8_t>(kind);
-  a.output = op_is_output(op);
-  a.positional = op == Op::pread;
-  a.calls = a.events = calls;
-  a.bytes = a.requested = calls * size;
-  a.time_ns = static_cast<double>(calls) * 1000;
-  a.sizes[size] = calls;
-  a.frame.function = "f";
-  a.replay.push_back({4096, after, 0, 0, 1});
-  a.replay.push_back({65536, after, 0, 0, 1});
-  return a;
-}
-
-std::vector<std::string> rules_for(const SiteAgg& a, const AdvisorSettings& s = {}) {
-  RunModel m;
-  m.sites.push_back(a);
-  std::vector<std::string> ids;
-  for (const Finding& f : evaluate_rules(m, s)) ids.push_back(f.rule);
-  return ids;
-}
-
 using V = std::vector<std::string>;
+
+std::vector<std::string> ids(const std::vector<Finding>& fs) {
+  std::vector<std::string> out;
+  for (const Finding& f : fs) out.push_back(f.rule);
+  return out;
+}
+
+// `calls` calls of `size` bytes on fd 3, `gap` ticks apart (1 ns each).
+std::vector<std::string> rules_for(Op op, FdKind kind, int calls, uint32_t size, uint64_t gap,
+                                   const AdvisorSettings& s = {}) {
+  EventModel em;
+  em.s = s;
+  const int a = em.site(op, kind, "f");
+  for (int i = 0; i < calls; ++i)
+    em.call(a, 3, size, static_cast<int32_t>(size), 1000 + gap * static_cast<uint64_t>(i));
+  RunModel m = em.model();
+  return ids(evaluate_rules(m, em.s));
+}
+
+// Request/response on one socket: `pieces` sends of `size` bytes, then a recv of the answer
+// that waits `wait` ns, `n` times.
+EventModel request_response(int n, int pieces, uint32_t size, uint64_t wait, FdKind kind) {
+  EventModel em;
+  const int header = em.site(Op::send, kind, "header");
+  const int body = em.site(Op::send, kind, "body");
+  const int answer = em.site(Op::recv, kind, "answer");
+  uint64_t t = 1000;
+  for (int i = 0; i < n; ++i) {
+    for (int p = 0; p < pieces; ++p) em.call(p == 0 ? header : body, 4, size, static_cast<int32_t>(size), t += 2000, 1500);
+    em.call(answer, 4, 64, 16, t += 2000, static_cast<uint32_t>(wait));
+    t += wait;
+  }
+  return em;
+}
 
 } // namespace
 
 TEST(SmallWrites, FiresOnManySmallFileWrites) {
-  EXPECT_EQ(rules_for(make(Op::write, FdKind::regular, 5000, 12, 15)), V{"small-writes"});
+  EXPECT_EQ(rules_for(Op::write, FdKind::regular, 5000, 12, 1000), V{"small-writes"});
 }
 TEST(SmallWrites, QuietOnLargeWrites) {
-  EXPECT_EQ(rules_for(make(Op::write, FdKind::regular, 5000, 65536, 5000)), V{});
-  EXPECT_EQ(rules_for(make(Op::write, FdKind::regular, 5000, 32768, 100)), V{});
+  EXPECT_EQ(rules_for(Op::write, FdKind::regular, 5000, 65536, 1000), V{});
+  EXPECT_EQ(rules_for(Op::write, FdKind::regular, 5000, 32768, 1000), V{});
 }
 TEST(SmallWrites, QuietWhenFewCallsOrNoSaving) {
-  EXPECT_EQ(rules_for(make(Op::write, FdKind::regular, 50, 12, 1)), V{});
-  EXPECT_EQ(rules_for(make(Op::write, FdKind::regular, 5000, 12, 4900)), V{});
+  EXPECT_EQ(rules_for(Op::write, FdKind::regular, 50, 12, 1000), V{});
+  // Each write alone in time (10 ms apart, the age bound 5 ms): nothing to merge.
+  EXPECT_EQ(rules_for(Op::write, FdKind::regular, 500, 12, 10'000'000), V{});
 }
 TEST(SmallWrites, NeverOnDatagrams) {
-  SiteAgg a = make(Op::sendto, FdKind::udp, 5000, 12, 15);
-  a.datagram_runs = 5000; // sent with pauses: nothing to batch either
-  EXPECT_EQ(rules_for(a), V{});
+  // Sent 10 ms apart: nothing to batch into sendmmsg either.
+  EXPECT_EQ(rules_for(Op::sendto, FdKind::udp, 500, 12, 10'000'000), V{});
 }
 TEST(SmallWrites, ThresholdComesFromSettings) {
   AdvisorSettings s;
   s.small_write_bytes = 8;
-  EXPECT_EQ(rules_for(make(Op::write, FdKind::regular, 5000, 12, 15), s), V{});
+  EXPECT_EQ(rules_for(Op::write, FdKind::regular, 5000, 12, 1000, s), V{});
 }
 
 TEST(WriteGather, FiresOnHeaderBodyBeforeRead) {
-  SiteAgg a = make(Op::send, FdKind::tcp, 500, 20, 500);
-  a.gather_bursts = 500;
-  a.gather_burst_calls = 1000;
-  a.gather_calls = 500;
-  RunModel m;
-  m.sites.push_back(a);
-  std::vector<Finding> f = evaluate_rules(m, {});
-  ASSERT_EQ(f.size(), 1u);
-  EXPECT_EQ(f[0].rule, "write-gather");
+  EventModel em = request_response(500, 2, 20, 3000, FdKind::unix_stream);
+  RunModel m = em.model();
+  std::vector<Finding> f = evaluate_rules(m, em.s);
+  ASSERT_EQ(ids(f), V{"write-gather"});
   EXPECT_EQ(f[0].before, 1000u);
   EXPECT_DOUBLE_EQ(f[0].after, 500);
   EXPECT_NE(f[0].change.find("MSG_MORE"), std::string::npos);
   EXPECT_FALSE(f[0].coalescible);
-}
-TEST(WriteGather, BodySiteIsNotAlsoSmallWrites) {
-  SiteAgg a = make(Op::send, FdKind::tcp, 500, 20, 250);
-  a.gather_calls = 500; // the second write of every burst
-  EXPECT_EQ(rules_for(a), V{});
+  ASSERT_EQ(f[0].related.size(), 1u);
+  EXPECT_EQ(f[0].related[0]->key, "body");
 }
 TEST(WriteGather, QuietOnSingleWritesPerRead) {
-  SiteAgg a = make(Op::send, FdKind::tcp, 500, 20, 500);
-  a.gather_bursts = 0;
-  EXPECT_EQ(rules_for(a), V{});
+  EventModel em = request_response(500, 1, 20, 3000, FdKind::tcp);
+  RunModel m = em.model();
+  EXPECT_EQ(ids(evaluate_rules(m, em.s)), V{});
 }
 
 TEST(SmallReads, FiresOnByteReads) {
-  EXPECT_EQ(rules_for(make(Op::read, FdKind::regular, 20000, 1, 6)), V{"small-reads"});
+  EXPECT_EQ(rules_for(Op::read, FdKind::regular, 20000, 1, 100), V{"small-reads"});
 }
 TEST(SmallReads, QuietOnShortReads) {
-  SiteAgg a = make(Op::recv, FdKind::unix_stream, 20000, 256, 6);
-  a.bytes = a.requested / 10; // the socket had less than asked: a bigger buffer cannot help
-  EXPECT_EQ(rules_for(a), V{});
+  EventModel em;
+  const int a = em.site(Op::recv, FdKind::unix_stream, "f");
+  for (int i = 0; i < 20000; ++i) em.call(a, 3, 256, 25, 1000 + 100 * static_cast<uint64_t>(i));
+  RunModel m = em.model(); // the socket had less than asked: a bigger buffer cannot help
+  EXPECT_EQ(ids(evaluate_rules(m, em.s)), V{});
 }
 TEST(SmallReads, QuietOnLargeReads) {
-  EXPECT_EQ(rules_for(make(Op::read, FdKind::regular, 20000, 65536, 20000)), V{});
+  EXPECT_EQ(rules_for(Op::read, FdKind::regular, 20000, 65536, 100), V{});
+}
+
+// A pipe inherited as stdin, or read by another process too: reading ahead would take bytes
+// that are the next reader's. A note, with no saving promised and no "read 4 KiB" advice.
+TEST(SmallReads, SharedInputIsANoteWithoutReadAhead) {
+  EventModel em;
+  const int a = em.site(Op::read, FdKind::pipe, "read_builtin");
+  em.at(a).shared_input = "fd 0 is inherited from the parent";
+  for (int i = 0; i < 2000; ++i) em.call(a, 0, 1, 1, 1000 + 100 * static_cast<uint64_t>(i));
+  RunModel m = em.model();
+  std::vector<Finding> f = evaluate_rules(m, em.s);
+  ASSERT_EQ(ids(f), V{"small-reads"});
+  EXPECT_FALSE(f[0].promise);
+  EXPECT_EQ(f[0].severity, "note");
+  EXPECT_EQ(f[0].saved_wall_ns(), 0);
+  EXPECT_DOUBLE_EQ(f[0].after, 2000);
+  EXPECT_EQ(f[0].change.find("at a time"), std::string::npos) << f[0].change;
+  EXPECT_NE(f[0].change.find("inherited"), std::string::npos) << f[0].change;
+  EXPECT_TRUE(f[0].idiom.empty());
 }
 
 TEST(SequentialPread, FiresOnContiguousSmallPreads) {
-  SiteAgg a = make(Op::pread, FdKind::regular, 4096, 128, 130);
-  a.sequential = 4095;
-  EXPECT_EQ(rules_for(a), V{"sequential-pread"});
+  EventModel em;
+  const int a = em.site(Op::pread, FdKind::regular, "f");
+  for (int i = 0; i < 4096; ++i) em.call(a, 3, 128, 128, 1000 + 100 * static_cast<uint64_t>(i), 100, 128 * i);
+  RunModel m = em.model();
+  EXPECT_EQ(ids(evaluate_rules(m, em.s)), V{"sequential-pread"});
 }
 TEST(SequentialPread, QuietOnRandomOffsets) {
-  SiteAgg a = make(Op::pread, FdKind::regular, 4096, 128, 4000);
-  a.sequential = 10;
-  EXPECT_EQ(rules_for(a), V{});
+  EventModel em;
+  const int a = em.site(Op::pread, FdKind::regular, "f");
+  for (int i = 0; i < 4096; ++i)
+    em.call(a, 3, 128, 128, 1000 + 100 * static_cast<uint64_t>(i), 100, (i * 7919 % 4096) * 4096);
+  RunModel m = em.model();
+  EXPECT_EQ(ids(evaluate_rules(m, em.s)), V{});
 }
 
 TEST(DatagramBatch, FiresOnBackToBackDatagrams) {
-  SiteAgg a = make(Op::sendto, FdKind::udp, 2000, 40, 2000);
-  a.datagram_runs = 63;
-  RunModel m;
-  m.sites.push_back(a);
-  std::vector<Finding> f = evaluate_rules(m, {});
-  ASSERT_EQ(f.size(), 1u);
-  EXPECT_EQ(f[0].rule, "datagram-batch");
+  EventModel em;
+  const int a = em.site(Op::sendto, FdKind::udp, "f");
+  for (int i = 0; i < 2000; ++i) em.call(a, 3, 40, 40, 1000 + 1000 * static_cast<uint64_t>(i));
+  RunModel m = em.model();
+  std::vector<Finding> f = evaluate_rules(m, em.s);
+  ASSERT_EQ(ids(f), V{"datagram-batch"});
+  EXPECT_DOUBLE_EQ(f[0].after, 63); // ceil(2000 / 32)
   EXPECT_NE(f[0].change.find("sendmmsg"), std::string::npos);
   EXPECT_FALSE(f[0].coalescible); // never merged into one buffer
 }
 TEST(DatagramBatch, QuietWhenAlreadyBatchedOrSpread) {
-  SiteAgg a = make(Op::sendmmsg, FdKind::udp, 60, 320, 60);
-  a.datagram_runs = 1;
-  EXPECT_EQ(rules_for(a), V{});
-  SiteAgg b = make(Op::sendto, FdKind::udp, 2000, 40, 2000);
-  b.datagram_runs = 2000; // each one alone in time
-  EXPECT_EQ(rules_for(b), V{});
+  EXPECT_EQ(rules_for(Op::sendmmsg, FdKind::udp, 200, 320, 1000), V{});
+  EXPECT_EQ(rules_for(Op::sendto, FdKind::udp, 2000, 40, 10'000'000), V{}); // each alone in time
 }
 
-TEST(Ranking, BiggerSavingFirst) {
-  RunModel m;
-  m.sites.push_back(make(Op::write, FdKind::regular, 1000, 12, 3));
-  m.sites.back().key = "a";
-  m.sites.push_back(make(Op::read, FdKind::regular, 20000, 1, 6));
-  m.sites.back().key = "b";
-  std::vector<Finding> f = evaluate_rules(m, {});
-  ASSERT_EQ(f.size(), 2u);
-  EXPECT_EQ(f[0].rule, "small-reads");
+TEST(Ranking, BiggerWallTimeSavingFirst) {
+  EventModel em;
+  const int w = em.site(Op::write, FdKind::regular, "a");
+  const int r = em.site(Op::read, FdKind::regular, "b");
+  uint64_t t = 1000;
+  for (int i = 0; i < 1000; ++i) em.call(w, 3, 12, 12, t += 1000, 100);
+  for (int i = 0; i < 20000; ++i) em.call(r, 4, 1, 1, t += 1000, 100);
+  RunModel m = em.model();
+  std::vector<Finding> f = evaluate_rules(m, em.s);
+  ASSERT_EQ(ids(f), (V{"small-reads", "small-writes"}));
+  EXPECT_GT(f[0].saved_wall_ns(), f[1].saved_wall_ns());
 }
 
-TEST(Language, RecognisedFromFrames) {
-  SiteAgg a = make(Op::write, FdKind::regular, 5000, 12, 15);
+TEST(Language, RecognisedFromFramesAndModules) {
+  SiteAgg a;
   Frame py;
   py.module = "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0";
   a.stacks.push_back({{py}, 1});
   EXPECT_EQ(language_of(a), Language::python);
-  SiteAgg b = make(Op::write, FdKind::regular, 5000, 12, 15);
+  SiteAgg b;
   b.frame.module = "/usr/lib/x86_64-linux-gnu/libc.so.6";
   b.frame.function = "_IO_file_write";
   EXPECT_EQ(language_of(b), Language::c_stdio);
+  SiteAgg c; // Debian's python3.11 links libpython in: the process says so
+  c.runtimes = kRuntimePython;
+  EXPECT_EQ(language_of(c), Language::python);
+  SiteAgg d;
+  d.runtimes = kRuntimePerl;
+  EXPECT_EQ(language_of(d), Language::perl);
+  SiteAgg e;
+  e.runtimes = kRuntimeCxx;
+  EXPECT_EQ(language_of(e), Language::cpp);
+  EXPECT_EQ(language_of(SiteAgg{}), Language::c);
+}
+
+// "In C" is for C programs: a Perl program's small writes get Perl's idiom.
+TEST(Language, IdiomFollowsTheProgram) {
+  EventModel em;
+  const int a = em.site(Op::write, FdKind::regular, "f");
+  em.at(a).runtimes = kRuntimePerl;
+  for (int i = 0; i < 5000; ++i) em.call(a, 3, 12, 12, 1000 + 1000 * static_cast<uint64_t>(i));
+  RunModel m = em.model();
+  std::vector<Finding> f = evaluate_rules(m, em.s);
+  ASSERT_EQ(ids(f), V{"small-writes"});
+  EXPECT_EQ(f[0].language, Language::perl);
+  EXPECT_NE(f[0].idiom.find("$|"), std::string::npos) << f[0].idiom;
 }
 
 TEST(EmitConfig, OnlyCoalescibleStreamSitesInTheShimSubset) {
-  RunModel m;
-  m.sites.push_back(make(Op::write, FdKind::regular, 5000, 12, 15));
-  m.sites.back().frame.module = "/x/victim";
-  m.sites.back().shim_sites = {"victim+0x11c9"};
-  SiteAgg d = make(Op::sendto, FdKind::udp, 2000, 40, 2000);
-  d.datagram_runs = 63;
-  d.frame.module = "/x/victim";
-  d.shim_sites = {"victim+0x2000"};
-  m.sites.push_back(d);
-  std::string cfg = coalesce_config(evaluate_rules(m, {}), {});
+  EventModel em;
+  const int w = em.site(Op::write, FdKind::regular, "w");
+  const int d = em.site(Op::sendto, FdKind::udp, "d");
+  uint64_t t = 1000;
+  for (int i = 0; i < 5000; ++i) em.call(w, 3, 12, 12, t += 1000);
+  for (int i = 0; i < 2000; ++i) em.call(d, 4, 40, 40, t += 1000);
+  RunModel m = em.model();
+  std::string cfg = coalesce_config(evaluate_rules(m, em.s), {});
   EXPECT_NE(cfg.find("enabled = true\n"), std::string::npos) << cfg;
-  EXPECT_NE(cfg.find("sites = [\"victim+0x11c9\"]\n"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("sites = [\"victim+0x1000\"]\n"), std::string::npos) << cfg;
   EXPECT_NE(cfg.find("kinds = [\"file\"]\n"), std::string::npos) << cfg;
-  EXPECT_EQ(cfg.find("0x2000"), std::string::npos) << cfg;
+  EXPECT_EQ(cfg.find("0x1010"), std::string::npos) << cfg;
 }

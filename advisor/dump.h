@@ -1,48 +1,18 @@
 // SPDX-License-Identifier: MIT
-/// @file dump_model.h
-/// @brief What `valley dump` shows of one trace, symbolized, and the renderer interface the
-/// text and JSON outputs implement. Events are streamed to the renderer, never collected.
+/// @file dump.h
+/// @brief `valley dump`: the renderer interface the text and JSON outputs implement, and the
+/// labels both use. Events are streamed to the renderer, never collected.
 #pragma once
 
 #include "process.h"
-#include "segment_reader.h"
-#include "symbolizer.h"
+#include "trace_model.h"
 
 #include <cstdio>
-#include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 namespace valley::advisor {
-
-struct SiteModel {
-  const SiteEntry* entry = nullptr;
-  Frame frame;                  ///< the return address (a library frame for split sites)
-  std::optional<Frame> caller;  ///< split sites: the first frame outside the library
-  std::vector<uint32_t> stacks; ///< ids of the stacks captured for this site
-
-  /// Where the program made the call: the caller for split sites, else the frame.
-  const Frame& location() const { return caller ? *caller : frame; }
-};
-
-struct TraceModel {
-  std::map<uint32_t, SiteModel> sites;    ///< by site id
-  std::vector<std::vector<Frame>> stacks; ///< by stack id - 1
-  std::vector<uint32_t> orphan_stacks;    ///< stack ids whose site has no row
-  /// FileRow ids by fd, in first_ticks order: an fd's rows change with open/close/dup.
-  std::map<int32_t, std::vector<std::pair<uint64_t, uint32_t>>> files_by_fd;
-
-  const SiteModel* site(uint32_t id) const {
-    auto it = sites.find(id);
-    return it == sites.end() ? nullptr : &it->second;
-  }
-  /// The id of the FileRow that described `fd` at `ticks`: the latest one classified by then.
-  uint32_t file_at(int32_t fd, uint64_t ticks) const;
-};
-
-TraceModel build_model(const Trace& t, Symbolizer& symbolizer);
 
 /// One process as the renderers see it. `info` and `model` are null when the header is
 /// unreadable (the events file may still be).
@@ -97,8 +67,6 @@ std::string op_label(uint8_t op);
 std::string kind_label(uint8_t kind);
 /// "7", or "?" for kSiteUnknown (calls that got no site row).
 std::string site_label(uint32_t site);
-/// "850ns", "1.23us", "12.3ms", "4.50s"
-std::string format_ns(double ns);
 std::string hex_bytes(const uint8_t* data, size_t n);
 
 } // namespace valley::advisor

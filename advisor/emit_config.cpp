@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+/// @file emit_config.cpp
+/// @brief `valley report --emit-config`: the [coalesce] table that turns the shim's coalescer
+/// on for the sites of the findings it can act on.
+#include "report.h"
+
+#include "text.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+namespace valley::advisor {
+
+namespace {
+
+const char* coalesce_kind(uint8_t k) {
+  switch (static_cast<FdKind>(k)) {
+  case FdKind::regular:
+    return "file";
+  case FdKind::pipe:
+    return "pipe";
+  case FdKind::fifo:
+    return "fifo";
+  case FdKind::tcp:
+    return "tcp";
+  case FdKind::unix_stream:
+    return "unix-stream";
+  default:
+    return nullptr;
+  }
+}
+
+} // namespace
+
+std::string coalesce_config(const std::vector<Finding>& findings, const AdvisorSettings& s) {
+  std::set<std::string> kinds, sites;
+  uint64_t size = 0;
+  size_t joined = 0; // the shim holds the sites joined by ',' in settings::kListBytes
+  std::string notes;
+  for (const Finding& f : findings) {
+    if (!f.coalescible || !f.promise) continue;
+    const char* k = f.coalesce_kind.empty() ? coalesce_kind(f.site->kind) : f.coalesce_kind.c_str();
+    if (!k) continue;
+    // Every site of the pattern: a burst's sends are coalesced only if each of them is.
+    std::vector<const SiteAgg*> members{f.site};
+    members.insert(members.end(), f.related.begin(), f.related.end());
+    std::vector<std::string> listed;
+    for (const SiteAgg* a : members) {
+      if (a->frame.module.empty()) continue;
+      const std::string name = comment_text(site_text(*a));
+      if (a->caller) { // the shim keys on the return address: inside a library it means every
+                       // caller
+        notes += fmt::format("# not listed: {} (called from inside {})\n", name,
+                             comment_text(base_name(a->frame.module)));
+        continue;
+      }
+      for (const std::string& site : a->shim_sites) {
+        std::string why = entry_problem(settings::Id::coalesce_sites, site);
+        if (why.empty() && !sites.count(site) && joined + site.size() > settings::kListBytes - 1)
+          why = "the list of sites is full";
+        if (!why.empty())
+          notes += fmt::format("# not listed: {} at {}: {}\n", comment_text(site), name,
+                               comment_text(why));
+        else if (sites.insert(site).second)
+          joined += site.size() + 1;
+        if (why.empty()) listed.push_back(site);
+      }
+    }
+    if (listed.empty()) continue;
+    kinds.insert(k);
+    if (f.replay) size = std::max(size, f.replay->buffer_size);
+    notes += fmt::format("# {} [{}]: {} -> {:.0f} syscalls", comment_text(site_text(*f.site)),
+                         f.rule, f.before, f.after);
+    if (f.saved_wait_ns > 0) notes += fmt::format(", {} less waiting", format_ns(f.saved_wait_ns));
+    notes += "\n";
+  }
+  CoalesceSettings c;
+  c.enabled = !sites.empty();
+  if (size) c.buffer_size = size;
+  c.max_age_ms = s.max_age_ms;
+  if (!kinds.empty()) c.kinds.assign(kinds.begin(), kinds.end());
+  c.sites.assign(sites.begin(), sites.end());
+  return "# Written by `valley report --emit-config`: coalescing only where the replay of the\n"
+         "# recorded run says it is safe (stream fds, flush before reads) and saves calls.\n" +
+         notes + format_coalesce(c);
+}
+
+} // namespace valley::advisor
