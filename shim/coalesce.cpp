@@ -30,6 +30,13 @@ VALLEY_HOT_DATA constinit std::atomic<bool> g_pending{false};
 
 namespace {
 
+// The coalescer's own syscalls (F_GETFL, poll, a flush that fails) must not show in the errno
+// of the program's call that led to them (I-02). Errors meant for the program are set after.
+struct KeepErrno {
+  int saved = errno;
+  ~KeepErrno() { errno = saved; }
+};
+
 constexpr size_t kMaxBuffer = 1u << 20;
 constexpr int kStickySlots = 65536;
 constexpr uint32_t kSignalDue = 1u << 16; // the failed flush ran on the flusher thread: the
@@ -552,6 +559,7 @@ bool coalesce_eligible(int fd, FdKind kind, const char* path) {
 }
 
 void coalesce_flush(bool wait) {
+  const KeepErrno keep;
   if (t_holding) return; // a signal handler interrupted this thread inside the coalescer
   if (wait) { // the program's own write on this fd would have waited, and so does this
     Hold h = lock();
@@ -590,11 +598,13 @@ void coalesce_flush_for_range(unsigned lo, unsigned hi) {
 }
 
 void coalesce_flush_for_object(int fd) {
+  const KeepErrno keep;
   const int b = buffered_fd();
   coalesce_flush(fd >= 0 && b >= 0 && (b == fd || same_object(b, fd)));
 }
 
 int coalesce_before_write(int fd, bool nonblocking, FdKind kind) {
+  const KeepErrno keep;
   if (t_holding) return 0; // a signal handler inside the coalescer: straight through (B-16)
   coalesce_flush(false);
   if (!g_pending.load(std::memory_order_acquire)) return 0;
@@ -611,12 +621,14 @@ int coalesce_before_write(int fd, bool nonblocking, FdKind kind) {
 }
 
 void coalesce_flush_ending() {
+  const KeepErrno keep;
   if (!g_coalesce.on || g_coalesce.naive || !g_pending.load(std::memory_order_acquire)) return;
   if (t_holding && !t_has) return; // a handler that interrupted this thread on its way in or out
   flush_for_end(buffer_mine(), age_deadline());
 }
 
 void coalesce_before_signal(bool to_self, int sig) {
+  const KeepErrno keep;
   if (to_self && signal_ends_process(sig))
     coalesce_flush_ending();
   else
@@ -663,8 +675,9 @@ bool straight_through(int fd, FdKind kind, ssize_t* result) {
 }
 } // namespace
 
-bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t now,
-                    bool counted_by_kernel, ssize_t* result) {
+namespace {
+bool offer(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t now,
+           bool counted_by_kernel, ssize_t* result) {
   if (!g_coalesce.on || g_final.load(std::memory_order_relaxed)) return false;
   if (t_holding) return false; // a signal handler inside the coalescer: write straight through
   if (int err = take_sticky_error(fd)) {
@@ -757,8 +770,20 @@ bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t 
   *result = static_cast<ssize_t>(total);
   return true;
 }
+} // namespace
+
+bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t now,
+                    bool counted_by_kernel, ssize_t* result) {
+  // Classifying a new fd (its TCGETS probe), F_GETFL and poll run before the program's call:
+  // errno stays as the program left it unless the answer is an error (I-02).
+  const int saved = errno;
+  const bool handled = offer(fd, iov, iovcnt, ra, now, counted_by_kernel, result);
+  if (!handled || *result >= 0) errno = saved;
+  return handled;
+}
 
 void coalesce_final(bool destructor) {
+  const KeepErrno keep;
   if (!g_coalesce.on) return;
   if (g_coalesce.naive) {
     if (!destructor || g_final.exchange(true)) return;
@@ -770,6 +795,7 @@ void coalesce_final(bool destructor) {
 }
 
 void coalesce_thread_exiting() {
+  const KeepErrno keep;
   // Its writes would have been done before it ended (and before a pthread_join returned).
   if (g_coalesce.on && !g_coalesce.naive && !t_holding && buffer_mine()) coalesce_flush(true);
 }
@@ -780,6 +806,7 @@ constinit bool g_fork_locked = false;
 } // namespace
 
 void coalesce_fork_prepare() {
+  const KeepErrno keep;
   if (!g_coalesce.on || g_coalesce.naive) return;
   // Held across fork when it can be had without waiting for a flush blocked on a full pipe:
   // fork is no wait on the buffered fd, and programs fork holding locks (CPython: the GIL) a

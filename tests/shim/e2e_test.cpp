@@ -126,6 +126,35 @@ TEST(Recorder, EveryEntryPointCountedWithErrnoIntact) {
   EXPECT_EQ(p["coverage"]["valid"], true) << p["coverage"].dump();
 }
 
+// I-02 under the coalescer: it classifies a new fd before the real call (for /dev/null that
+// includes a TCGETS probe that fails), and every call's errno must still be the program's.
+TEST(Recorder, ErrnoIntactWhenTheCoalescerLooksFirst) {
+  fs::path data = temp_dir();
+  auto t = traced({victim("valley_victim_calls"), data}, {"VALLEY_COALESCE=1"});
+  fs::remove_all(data);
+  EXPECT_TRUE(t->out.exited(0)) << t->out.describe();
+  EXPECT_EQ(t->out.err, "");
+  uint64_t absorbed = 0;
+  for (const json& e : t->proc()["events"])
+    for (const json& f : e["flags"]) absorbed += f == "coalesced";
+  EXPECT_GT(absorbed, 0u) << "the coalescer was not on";
+}
+
+// I-02: a flush that fails inside another call (here lseek, after the pipe's reader left)
+// leaves that call's errno alone; the error comes with the next write to the pipe.
+TEST(Recorder, ErrnoIntactWhenAFlushInsideAnotherCallFails) {
+  fs::path dir = temp_dir();
+  auto t = traced({victim("valley_victim_errno_flush"), (dir / "f").string()},
+                  {"VALLEY_COALESCE=1", "VALLEY_COALESCE_KINDS=file,pipe",
+                   "VALLEY_COALESCE_MAX_AGE_MS=1000"});
+  fs::remove_all(dir);
+  EXPECT_TRUE(t->out.exited(0)) << t->out.describe();
+  uint64_t absorbed = 0;
+  for (const json& e : t->proc()["events"])
+    for (const json& f : e["flags"]) absorbed += f == "coalesced" && e["fd_kind"] == "pipe";
+  EXPECT_EQ(absorbed, 1u) << "the byte was not buffered, so no flush could fail";
+}
+
 TEST(Recorder, LargeFileOffsetBuildUsesThe64BitNames) {
   fs::path data = temp_dir();
   auto t = traced({victim("valley_victim_calls_lfs"), data});
