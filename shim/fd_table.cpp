@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "fd_table.h"
 
-#include "coalesce.h"
 #include "hot.h"
 #include "sys.h"
 
@@ -19,20 +18,18 @@ namespace {
 
 constexpr int kSlots = 65536; // fds above this are classified on every call, never cached
 
-// Slot word: generation (16) | file id (24) | kind (8) | flags (8: bit 0 valid, bit 1
-// coalescible): packed so one atomic load answers the hot path.
+// Slot word: generation (16) | file id (24) | kind (8) | flags (8: bit 0 valid): packed so
+// one atomic load answers the hot path.
 struct Slot {
   std::atomic<uint64_t> word;
-  std::atomic<uint64_t> last;
 };
 constinit Slot g_slots[kSlots]{};
 VALLEY_HOT_DATA constinit std::atomic<uint64_t> g_gen{1};
 
-constexpr uint64_t kValid = 1, kCoalescible = 2;
+constexpr uint64_t kValid = 1;
 
-constexpr uint64_t pack(uint64_t gen, uint32_t file, FdKind kind, bool coalescible) {
-  return gen << 48 | uint64_t{file} << 16 | uint64_t{static_cast<uint8_t>(kind)} << 8 |
-         (coalescible ? kCoalescible : 0) | kValid;
+constexpr uint64_t pack(uint64_t gen, uint32_t file, FdKind kind) {
+  return gen << 48 | uint64_t{file} << 16 | uint64_t{static_cast<uint8_t>(kind)} << 8 | kValid;
 }
 
 // Filesystem magics (linux/magic.h) that make a regular file a /proc or /sys file.
@@ -119,7 +116,7 @@ namespace {
 
 VALLEY_COLD FdInfo lookup_unslotted(int fd) {
   char path[kPathMax];
-  return {fd < 0 ? FdKind::bad : classify_fd(fd, path, sizeof path), 0, 0, false};
+  return {fd < 0 ? FdKind::bad : classify_fd(fd, path, sizeof path), 0};
 }
 
 // An fd seen for the first time (or since it was renamed): classified and cached.
@@ -127,42 +124,27 @@ VALLEY_COLD uint64_t learn(Segment& seg, Slot& s, int fd, uint64_t gen, uint64_t
   char path[kPathMax];
   FdKind kind = classify_fd(fd, path, sizeof path);
   uint32_t file = kind == FdKind::bad ? 0 : add_file_row(seg, fd, kind, path, now);
-  const bool coalescible =
-      g_coalesce.on && kind != FdKind::bad && coalesce_eligible(fd, kind, path);
-  const uint64_t w = pack(gen & 0xffff, file, kind, coalescible);
+  const uint64_t w = pack(gen & 0xffff, file, kind);
   // A bad fd is not cached: the program may open it next.
   if (kind != FdKind::bad) s.word.store(w, std::memory_order_release);
   return w;
 }
 
-VALLEY_HOT FdInfo lookup(Segment& seg, int fd, uint64_t now, bool stamp) {
+} // namespace
+
+// One load answers a known fd; the fd table is written only when an fd is classified.
+VALLEY_HOT FdInfo fd_lookup(Segment& seg, int fd, uint64_t now) {
   const uint64_t gen = g_gen.load(std::memory_order_relaxed);
   if (fd < 0 || fd >= kSlots) return lookup_unslotted(fd);
   Slot& s = g_slots[fd];
   uint64_t w = s.word.load(std::memory_order_acquire);
-  // Load then store, not exchange: a race between threads only blurs one gap, and a locked
-  // exchange would cost more than the rest of the lookup.
-  uint64_t prev = s.last.load(std::memory_order_relaxed);
-  if (stamp) s.last.store(now, std::memory_order_relaxed);
-  if (!(w & kValid) || (w >> 48) != (gen & 0xffff)) {
-    w = learn(seg, s, fd, gen, now);
-    prev = 0;
-  }
-  return {static_cast<FdKind>((w >> 8) & 0xff), static_cast<uint32_t>((w >> 16) & 0xffffff), prev,
-          (w & kCoalescible) != 0};
+  if (!(w & kValid) || (w >> 48) != (gen & 0xffff)) w = learn(seg, s, fd, gen, now);
+  return {static_cast<FdKind>((w >> 8) & 0xff), static_cast<uint32_t>((w >> 16) & 0xffffff)};
 }
-
-} // namespace
-
-VALLEY_HOT FdInfo fd_lookup(Segment& seg, int fd, uint64_t now) {
-  return lookup(seg, fd, now, true);
-}
-FdInfo fd_peek(Segment& seg, int fd, uint64_t now) { return lookup(seg, fd, now, false); }
 
 void fd_forget(int fd) {
   if (fd < 0 || fd >= kSlots) return;
   g_slots[fd].word.store(0, std::memory_order_release);
-  g_slots[fd].last.store(0, std::memory_order_relaxed);
 }
 
 void fd_forget_range(unsigned lo, unsigned hi) {

@@ -10,16 +10,11 @@ namespace valley::shim {
 
 struct FdInfo {
   FdKind kind;
-  uint32_t file;        ///< FileRow id, 0 = none
-  uint64_t prev_ticks;  ///< tick of the previous call on this fd, 0 = first call
-  bool coalescible;     ///< the coalescer may buffer writes to it (decided at classification)
+  uint32_t file;        ///< FileRow id, 0 = none; a new one whenever the fd is classified afresh
 };
 
-/// Looks up (classifying on first sight) fd and stamps `now` as its latest call.
+/// Looks up fd, classifying it on first sight (its FileRow then starts at `now`).
 FdInfo fd_lookup(Segment& seg, int fd, uint64_t now);
-
-/// Like fd_lookup, without stamping a call (the coalescer asks before the call is recorded).
-FdInfo fd_peek(Segment& seg, int fd, uint64_t now);
 
 /// Forgets what fd was: it was closed, or now names another file.
 void fd_forget(int fd);

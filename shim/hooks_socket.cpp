@@ -42,7 +42,7 @@ VALLEY_EXPORT_HOT ssize_t send(int fd, const void* buf, size_t n, int flags) {
   // Only plain sends: every MSG_* flag (MSG_MORE, MSG_DONTWAIT, MSG_OOB, …) is per call.
   const iovec one{const_cast<void*>(buf), n};
   if (flags == 0 && coalesced(Op::send, fd, &one, 1, VALLEY_RA, t0, &r))
-    return io_absorbed(Op::send, fd, n, r, t0, VALLEY_RA);
+    return r;
   auto f = VALLEY_REAL(send);
   if (flags == 0 || !(r = blocked_behind_buffer(fd, flags)))
     r = f ? f(fd, buf, n, flags) : syscall(SYS_sendto, fd, buf, n, flags, nullptr, 0);
@@ -55,7 +55,7 @@ VALLEY_EXPORT ssize_t __send(int fd, const void* buf, size_t n, int flags) {
   // Only plain sends: every MSG_* flag (MSG_MORE, MSG_DONTWAIT, MSG_OOB, …) is per call.
   const iovec one{const_cast<void*>(buf), n};
   if (flags == 0 && coalesced(Op::send, fd, &one, 1, VALLEY_RA, t0, &r))
-    return io_absorbed(Op::send, fd, n, r, t0, VALLEY_RA);
+    return r;
   auto f = VALLEY_REAL(__send);
   if (flags == 0 || !(r = blocked_behind_buffer(fd, flags)))
     r = f ? f(fd, buf, n, flags) : syscall(SYS_sendto, fd, buf, n, flags, nullptr, 0);

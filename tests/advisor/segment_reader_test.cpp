@@ -283,7 +283,7 @@ TEST_F(ReaderTest, BadOpInCounterRow) {
   b.write(dir.path());
   Trace t = read_trace(seg(b), ev(b));
   EXPECT_PROBLEM(t.problems, "3410-0.vseg",
-                 "counters[4]: op 99 / fd kind 1 out of range (op 1..29, kind 0..22); row skipped");
+                 "counters[4]: op 99 / fd kind 1 out of range (op 1..40, kind 0..22); row skipped");
   EXPECT_EQ(t.counters.size(), 3u);
 }
 
@@ -293,7 +293,7 @@ TEST_F(ReaderTest, BadOpInEventRecord) {
   b.drained[3].fd_kind = 200;
   b.write(dir.path());
   Collected c = collect(read_trace(seg(b), ev(b)));
-  uint64_t rec1 = sizeof(EventsHeader) + sizeof(EventRecord);
+  uint64_t rec1 = sizeof(EventsHeader) + sizeof(EventBlock) + sizeof(EventRecord);
   EXPECT_PROBLEM(c.problems, "3410-0.vev",
                  fmt::format("record 1 at offset {:#x}: op 0 / fd kind 1 out of range", rec1));
   EXPECT_PROBLEM(c.problems, "3410-0.vev", "record 3 at offset");
@@ -307,10 +307,10 @@ TEST_F(ReaderTest, BadOpInRingSlot) {
   b.undrained[2].op = 77;
   b.write(dir.path());
   Collected c = collect(read_trace(seg(b), ev(b)));
-  // Undrained index 5 + 2 = 7 sits in slot 7 of the 8-slot ring.
-  uint64_t at = b.section_offset(&SegmentHeader::ring) + 7 * sizeof(EventRecord);
+  // Undrained index 5 + 2 = 7 sits in slot 7 of shard 0's 8 slots.
+  uint64_t at = b.events_offset() + 7 * sizeof(EventRecord);
   EXPECT_PROBLEM(c.problems, "3410-0.vseg",
-                 fmt::format("ring slot 7 (index 7) at offset {:#x}: op 77", at));
+                 fmt::format("shard 0 slot 7 (index 7) at offset {:#x}: op 77", at));
   EXPECT_EQ(c.tally.from_ring, 1u);
 }
 
@@ -322,10 +322,10 @@ TEST_F(ReaderTest, TruncatedEventsFileKeepsCompleteRecords) {
   events.resize(events.size() - 10);
   write_file(ev(b), events);
   Collected c = collect(read_trace(seg(b), ev(b)));
-  uint64_t last = sizeof(EventsHeader) + 4 * sizeof(EventRecord);
+  uint64_t last = sizeof(EventsHeader) + sizeof(EventBlock) + 4 * sizeof(EventRecord);
   EXPECT_PROBLEM(c.problems, "3410-0.vev",
-                 fmt::format("truncated record at offset {:#x}: {} of {} bytes; the 4 complete "
-                             "records are kept",
+                 fmt::format("truncated record at offset {:#x}: {} of {} bytes; the records "
+                             "before it are kept",
                              last, sizeof(EventRecord) - 10, sizeof(EventRecord)));
   EXPECT_PROBLEM(c.problems, "3410-0.vev", "1 missing");
   EXPECT_EQ(c.tally.from_file, 4u);
@@ -409,7 +409,7 @@ TEST_F(ReaderTest, RingTailWrapsAround) {
 }
 
 TEST_F(ReaderTest, KilledMidDrainDoesNotDuplicate) {
-  // The drain wrote indices 0..4 to the file but was killed before advancing ring_drained
+  // The drain wrote indices 0..4 to the file but was killed before advancing `drained`
   // past 2: indices 2..4 are in both places and must be delivered once.
   TraceBuilder b(1);
   b.header.state = 0;
@@ -464,10 +464,10 @@ TEST_F(ReaderTest, CountsAreClamped) {
 TEST_F(ReaderTest, UndrainedBeyondCapacityIsClamped) {
   TraceBuilder b = sample_trace();
   std::string bytes = b.segment();
-  put<uint64_t>(bytes, offsetof(SegmentHeader, ring_head), 1'000'000);
+  put<uint64_t>(bytes, b.shard_offset(0) + offsetof(ShardHeader, head), 1'000'000);
   write_file(seg(b), bytes);
   Collected c = collect(read_trace(seg(b), {}));
-  EXPECT_PROBLEM(c.problems, "3410-0.vseg", "exceed the ring capacity 8; only the last 8");
+  EXPECT_PROBLEM(c.problems, "3410-0.vseg", "shard 0: 999995 undrained events exceed its 8 slots; only the last 8");
   EXPECT_EQ(c.tally.from_ring + c.tally.torn, 8u);
 }
 
