@@ -23,20 +23,6 @@ bool is_datagram(uint8_t kind) {
   return k == FdKind::udp || k == FdKind::unix_dgram || k == FdKind::unix_seqpacket;
 }
 
-bool is_positional(uint8_t op) {
-  switch (static_cast<Op>(op)) {
-  case Op::pwrite: case Op::pwrite64: case Op::pwritev: case Op::pwritev64: case Op::pwritev2:
-  case Op::pwritev64v2: case Op::pread: case Op::pread64: case Op::preadv: case Op::preadv64:
-  case Op::preadv2: case Op::preadv64v2: case Op::pread_chk: case Op::pread64_chk:
-    return true;
-  default: return false;
-  }
-}
-
-bool is_mmsg(uint8_t op) {
-  return op == static_cast<uint8_t>(Op::sendmmsg) || op == static_cast<uint8_t>(Op::recvmmsg);
-}
-
 std::string base_name(const std::string& p) {
   size_t s = p.rfind('/');
   return s == std::string::npos ? p : p.substr(s + 1);
@@ -248,7 +234,7 @@ void EventPass::event(const EventRecord& e, int agg) {
     if (__builtin_add_overflow(e.offset, std::max<int64_t>(e.result, 0), &f.next_offset))
       f.next_offset = -1;
   }
-  if (is_datagram(a.kind) && !is_mmsg(a.op)) {
+  if (is_datagram(a.kind) && !op_is_mmsg(static_cast<Op>(a.op))) {
     if (f.dgram_agg == agg && f.dgram_run < s_.datagram_batch &&
         gap_ns <= static_cast<double>(s_.max_age_ms) * 1e6) {
       ++f.dgram_run;
@@ -381,7 +367,7 @@ void EventPass::run(const EventRecord& e, uint64_t calls, int agg) {
     event(one, agg);
     return;
   }
-  if (!a.output || a.positional || is_datagram(a.kind) || is_mmsg(a.op)) {
+  if (!a.output || a.positional || is_datagram(a.kind) || op_is_mmsg(static_cast<Op>(a.op))) {
     // Not a run the shim writes (the reader skips those): call by call, at most 2^32 - 1.
     EventRecord whole = e;
     whole.duration = static_cast<uint32_t>(std::min<uint64_t>(calls, UINT32_MAX));
@@ -528,7 +514,9 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
         ps.flush_writes += r.calls;
         continue;
       }
-      if (op == 0 || op > kOpMax) continue;
+      // The report's figures are about moving data: syncs, copies, open, close and unlink
+      // are not reads or writes.
+      if (op == 0 || op > kOpMax || !op_moves_data(static_cast<Op>(op))) continue;
       const SiteModel* sm = tm.site(site);
       std::string loc = "?";
       // One source line (with its inline chain) is one site, even when it holds several calls
@@ -544,7 +532,7 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
         a.op = op;
         a.kind = kind;
         a.output = op_is_output(static_cast<Op>(op));
-        a.positional = is_positional(op);
+        a.positional = op_is_positional(static_cast<Op>(op));
         if (sm) {
           a.frame = sm->frame;
           a.caller = sm->caller;
@@ -585,6 +573,7 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s) {
         t,
         [&](const EventRecord& e, EventSource src) {
           if (e.site == kSiteFlush || (e.flags & kEventFlush)) return;
+          if (e.op != 0 && e.op <= kOpMax && !op_moves_data(static_cast<Op>(e.op))) return;
           auto it = by_counter_key.find(counter_key(e.site, static_cast<Op>(e.op), static_cast<FdKind>(e.fd_kind)));
           CounterRef* ref = it == by_counter_key.end() ? nullptr : &it->second;
           const int agg = ref ? ref->agg : -1;

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -63,7 +64,17 @@ FdKind classify_anon(const char* path) {
   return FdKind::anon_other;
 }
 
-uint32_t add_file_row(Segment& seg, int fd, FdKind kind, const char* path, uint64_t now) {
+// Whether Nagle's algorithm and corking are on: what a small write on the socket costs.
+uint8_t tcp_bits(int fd) {
+  int nodelay = 0, cork = 0;
+  socklen_t len = sizeof nodelay;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len) != 0) return 0;
+  len = sizeof cork;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_CORK, &cork, &len) != 0) return 0;
+  return static_cast<uint8_t>(kFileTcpValid | (nodelay ? kFileTcpNodelay : 0) | (cork ? kFileTcpCork : 0));
+}
+
+uint32_t add_file_row(Segment& seg, int fd, FdKind kind, const char* path, uint64_t now, uint8_t bits = 0) {
   SegmentHeader* h = seg.hdr;
   uint32_t i = at(h->files_used).fetch_add(1, std::memory_order_relaxed);
   if (i >= h->files.capacity) {
@@ -75,13 +86,15 @@ uint32_t add_file_row(Segment& seg, int fd, FdKind kind, const char* path, uint6
   r.fd = fd;
   r.kind = static_cast<uint8_t>(kind);
   r.first_ticks = now;
+  r.reserved[0] = bits;
   str_copy(r.path, path, sizeof r.path);
   return i + 1;
 }
 
 } // namespace
 
-FdKind classify_fd(int fd, char* path, size_t cap) {
+FdKind classify_fd(int fd, char* path, size_t cap, uint8_t* bits) {
+  if (bits) *bits = 0;
   char link[40];
   Text(link, sizeof link).str("/proc/self/fd/").num(static_cast<uint64_t>(fd));
   ssize_t n = sys::readlink(link, path, cap - 1);
@@ -101,7 +114,11 @@ FdKind classify_fd(int fd, char* path, size_t cap) {
     return FdKind::regular;
   }
   case S_IFIFO: return starts_with(path, "pipe:") ? FdKind::pipe : FdKind::fifo;
-  case S_IFSOCK: return classify_socket(fd);
+  case S_IFSOCK: {
+    const FdKind k = classify_socket(fd);
+    if (bits && k == FdKind::tcp) *bits = tcp_bits(fd);
+    return k;
+  }
   case S_IFCHR: {
     termios t;
     return sys::ioctl(fd, TCGETS, &t) == 0 ? FdKind::tty : FdKind::chardev;
@@ -122,8 +139,9 @@ VALLEY_COLD FdInfo lookup_unslotted(int fd) {
 // An fd seen for the first time (or since it was renamed): classified and cached.
 VALLEY_COLD uint64_t learn(Segment& seg, Slot& s, int fd, uint64_t gen, uint64_t now) {
   char path[kPathMax];
-  FdKind kind = classify_fd(fd, path, sizeof path);
-  uint32_t file = kind == FdKind::bad ? 0 : add_file_row(seg, fd, kind, path, now);
+  uint8_t bits = 0;
+  FdKind kind = classify_fd(fd, path, sizeof path, &bits);
+  uint32_t file = kind == FdKind::bad ? 0 : add_file_row(seg, fd, kind, path, now, bits);
   const uint64_t w = pack(gen & 0xffff, file, kind);
   // A bad fd is not cached: the program may open it next.
   if (kind != FdKind::bad) s.word.store(w, std::memory_order_release);
@@ -150,6 +168,10 @@ void fd_forget(int fd) {
 void fd_forget_range(unsigned lo, unsigned hi) {
   for (unsigned fd = lo; fd <= hi && fd < static_cast<unsigned>(kSlots); ++fd)
     fd_forget(static_cast<int>(fd));
+}
+
+uint32_t path_row(Segment& seg, const char* path, uint64_t now) {
+  return add_file_row(seg, -1, FdKind::unknown, path, now);
 }
 
 void fd_table_new_generation() { g_gen.fetch_add(1, std::memory_order_relaxed); }

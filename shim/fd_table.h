@@ -24,6 +24,12 @@ void fd_forget_range(unsigned lo, unsigned hi);
 void fd_table_new_generation();
 
 /// Classifies fd without caching; path receives readlink(/proc/self/fd/N). For tests, too.
-FdKind classify_fd(int fd, char* path, size_t cap);
+/// `bits` (if given) receives FileRow::reserved[0]: the TCP_NODELAY / TCP_CORK state of a tcp
+/// socket (FileBits), 0 for other kinds.
+FdKind classify_fd(int fd, char* path, size_t cap, uint8_t* bits = nullptr);
+
+/// A FileRow for a path that names no fd (fd -1, kind unknown: the path an unlink removed).
+/// Returns its id, 0 when the table is full.
+uint32_t path_row(Segment& seg, const char* path, uint64_t now);
 
 } // namespace valley::shim

@@ -143,6 +143,10 @@
   X(sync, void())                                                                                  \
   X(syncfs, int(int))                                                                              \
   X(sync_file_range, int(int, off_t, off_t, unsigned))                                             \
+  X(msync, int(void*, size_t, int))                                                                \
+  X(unlink, int(const char*))                                                                      \
+  X(unlinkat, int(int, const char*, int))                                                          \
+  X(setsockopt, int(int, int, int, const void*, socklen_t))                                        \
   X(flock, int(int, int))                                                                          \
   X(lockf, int(int, int, off_t))                                                                   \
   X(lockf64, int(int, int, off_t))                                                                 \

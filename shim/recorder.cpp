@@ -229,7 +229,9 @@ __attribute__((always_inline)) inline void record_call(int phase, const Call& c,
   const bool nested = !inside && enter_valley(t);
   if (!t.tid) first_call_of_thread(t);
   Segment& seg = g_seg;
-  const FdInfo fi = fd_lookup(seg, c.fd, c.t0);
+  // unlink, msync and a failed open name no fd: their kind is unknown, not a bad fd.
+  const FdInfo fi = c.fd < 0 && !op_moves_data(c.op) ? FdInfo{FdKind::unknown, 0}
+                                                       : fd_lookup(seg, c.fd, c.t0);
   const uint32_t site = c.ra ? site_of(t, seg, c.ra, nested) : c.site;
   count_and_log(phase, t, nested, c, fi, site);
   if (!nested && !inside) leave_valley(t);
@@ -257,6 +259,18 @@ VALLEY_HOT ssize_t io_done(Op op, int fd, uint64_t requested, uint64_t transferr
   if (phase >= 0)
     record_call(phase, {op, fd, requested, transferred, offset, result, err, t0, t1, ra, 0, flags, 0},
                 false);
+  errno = err;
+  return result;
+}
+
+int path_done(Op op, const char* path, int result, uint64_t t0, uint64_t ra) {
+  const uint64_t t1 = clock::ticks();
+  const int err = errno;
+  const int phase = recording_phase();
+  if (phase >= 0) {
+    const uint32_t file = path ? path_row(g_seg, path, t0) : 0;
+    record_call(phase, {op, -1, 0, 0, file, result, err, t0, t1, ra, 0, 0, 0}, false);
+  }
   errno = err;
   return result;
 }
@@ -299,6 +313,15 @@ VALLEY_HOT bool offer_output(Op op, int fd, const iovec* iov, int iovcnt, uint64
   leave_valley(t);
   errno = o == Offer::refused ? err : saved;
   return o != Offer::around;
+}
+
+// An fd valley never saw (opened inside libc, by fopen say) is classified before it is closed,
+// so the close is recorded on the file it closed, with its path.
+void fd_closing(int fd) {
+  if (fd < 0) return;
+  const int saved = errno;
+  if (recording_phase() >= 0) fd_lookup(g_seg, fd, clock::ticks());
+  errno = saved;
 }
 
 bool file_path(uint32_t file, char* out, size_t cap) {

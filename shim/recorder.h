@@ -24,6 +24,10 @@ inline ssize_t io_done(Op op, int fd, uint64_t requested, int64_t offset, ssize_
                  result, t0, ra, flags);
 }
 
+/// A completed call on a path rather than an fd (unlink): recorded with fd -1 and, in the
+/// event's offset, the id of a FileRow holding the path.
+int path_done(Op op, const char* path, int result, uint64_t t0, uint64_t ra);
+
 /// A write the coalescer may take (write, writev, send without flags; coalescing on): the
 /// recorder looks up the fd and the call site once and offers it. True when it was taken or
 /// refused: then it is recorded, *result is what the program gets, errno set for -1. False:
@@ -42,6 +46,7 @@ bool site_name(uint64_t ra, char* out, size_t cap);
 /// fd bookkeeping after calls that create, replace or close fds. Preserve errno.
 int fd_created(int fd);           ///< open/socket/accept/dup/…: fd is new
 int fd_pair_created(int r, const int* fds); ///< pipe/socketpair: fds[0], fds[1] are new
+void fd_closing(int fd);          ///< before close: learn what fd is while it still is
 int fd_closed(int fd, int r);     ///< close: fd is gone
 int fd_range_closed(unsigned lo, unsigned hi, int flags, int r);
 void fd_flags_changed(int fd);    ///< F_SETFL: reclassify (buffering eligibility may change)

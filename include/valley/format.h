@@ -271,13 +271,17 @@ struct ModuleRow {
 };
 static_assert(sizeof(ModuleRow) == 304);
 
-/// An fd as classified on first sight (or after open/dup/close changed it).
+/// An fd as classified on first sight (or after open/dup/close, or a setsockopt of TCP_NODELAY
+/// or TCP_CORK, changed it): the events of an fd belong to its latest FileRow with
+/// first_ticks <= their ticks. A row with fd -1 and kind unknown names a path an unlink removed
+/// (the unlink event's `offset` holds its id).
 struct FileRow {
   int32_t fd;
   uint8_t kind;         ///< FdKind
-  uint8_t reserved[3];
+  uint8_t reserved[3];  ///< [0]: FileBits (tcp sockets), the rest 0
   uint64_t first_ticks; ///< tick counter when classified
-  char path[kPathMax];  ///< readlink(/proc/self/fd/N): a path, "pipe:[ino]", "socket:[ino]", …
+  char path[kPathMax];  ///< readlink(/proc/self/fd/N): a path, "pipe:[ino]", "socket:[ino]", …;
+                        ///< for an unlink, the path as the program passed it
 };
 static_assert(sizeof(FileRow) == 256);
 
@@ -310,11 +314,17 @@ struct EventRecord {
                      ///< order; 0 in records appended directly (EventBlock::shard kBlockDirect)
   uint32_t tid;      ///< thread id
   uint64_t ticks;    ///< tick counter when the real call began
-  int64_t offset;    ///< file offset for positional ops, -1 otherwise
+  int64_t offset;    ///< file offset for positional ops, the range's start for sync_file_range,
+                     ///< the FileRow id of the path for unlink, -1 otherwise
   int32_t result;    ///< return value (Linux moves at most 0x7ffff000 bytes per call), or -errno
-  uint32_t size;     ///< bytes requested (sum of iovecs / messages), saturated at UINT32_MAX
+  uint32_t size;     ///< bytes requested (sum of iovecs / messages; the count asked for by
+                     ///< sendfile, splice, tee, copy_file_range; the range's length for
+                     ///< sync_file_range and msync; 0 for fsync, fdatasync, open, close, unlink),
+                     ///< saturated at UINT32_MAX
   uint32_t duration; ///< ticks inside the real call, saturated at UINT32_MAX
-  int32_t fd;        ///< the fd; its FileRow is the latest one for this fd with first_ticks <= ticks
+  int32_t fd;        ///< the fd (the fd written to for the copy ops, the new fd for open, -1 for
+                     ///< unlink and msync); its FileRow is the latest one for this fd with
+                     ///< first_ticks <= ticks
   uint32_t site;     ///< call-site id (SiteRow index), or kSiteUnknown
   uint8_t op;        ///< Op
   uint8_t fd_kind;   ///< FdKind
@@ -417,9 +427,10 @@ constexpr uint32_t op_bits(Op op) {
   return 0;
 }
 
-/// True for ops that move data out of the program (write, send, …, and the copy ops' target).
+/// True for ops that move data out of the program (write, send, …).
 constexpr bool op_is_output(Op op) { return op_bits(op) & kOpOut; }
-/// True for ops that move data at all (in or out); false for sync, open, close, unlink.
+/// True for ops that move program data in or out through the program's buffers (the read and
+/// write families); false for syncs, copies between fds, open, close and unlink.
 constexpr bool op_moves_data(Op op) { return op_bits(op) & (kOpOut | kOpIn); }
 constexpr bool op_is_positional(Op op) { return op_bits(op) & kOpPos; }
 constexpr bool op_is_mmsg(Op op) { return op_bits(op) & kOpMmsg; }

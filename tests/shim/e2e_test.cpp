@@ -147,7 +147,8 @@ TEST(Recorder, EveryEntryPointCountedWithErrnoIntact) {
       {"preadv2", "file", 1},      {"send", "unix-stream", 8},  {"recv", "unix-stream", 8},
       {"sendmsg", "unix-stream", 2}, {"recvmsg", "unix-stream", 2}, {"sendto", "udp", 3},
       {"recvfrom", "udp", 3},      {"sendmmsg", "udp", 1},      {"recvmmsg", "udp", 1},
-      {"write", "pipe", 2},        {"read", "pipe", 2},         {"write", "chardev", 1}};
+      {"write", "pipe", 2},        {"read", "pipe", 2},         {"write", "chardev", 1},
+      {"open", "file", 1},         {"open", "chardev", 1}};
   uint64_t expected_total = 0;
   for (const auto& [op, kind, n] : expected) {
     EXPECT_EQ(calls(p, op, kind), n) << op << " on " << kind;
@@ -251,9 +252,9 @@ TEST(Recorder, ThreadsShareOneTraceAndNothingIsLostUncounted) {
   const VevStats v = vev_stats(dir);
   EXPECT_EQ(v.problem, "");
   EXPECT_EQ(p["events_dropped"], 0) << "8 threads with the default buffers drop nothing";
-  EXPECT_EQ(v.records, 800000u);
-  EXPECT_EQ(p["events_total"].get<uint64_t>(), 800000u);
-  EXPECT_EQ(v.tids.size(), 8u) << "one block at least per writer thread";
+  EXPECT_EQ(v.records, 800001u) << "main's open and 8 x 100000 writes";
+  EXPECT_EQ(p["events_total"].get<uint64_t>(), 800001u);
+  EXPECT_EQ(v.tids.size(), 9u) << "one block at least per writer thread, and main's";
   fs::remove_all(dir);
 }
 
@@ -341,13 +342,116 @@ TEST(Recorder, DlopenedLibraryIsSymbolized) {
   EXPECT_EQ(n, 50u);
 }
 
+// The FileRows of the one .vseg in dir, read straight from the segment (the dump does not show
+// FileRow::reserved).
+std::vector<valley::FileRow> file_rows(const fs::path& dir) {
+  std::vector<valley::FileRow> rows;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() != ".vseg") continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    valley::SegmentHeader h{};
+    in.read(reinterpret_cast<char*>(&h), sizeof h);
+    rows.resize(std::min(h.files_used, h.files.capacity));
+    in.seekg(static_cast<std::streamoff>(h.files.offset));
+    in.read(reinterpret_cast<char*>(rows.data()), static_cast<std::streamsize>(rows.size() * sizeof(valley::FileRow)));
+  }
+  return rows;
+}
+
+// Item by item, tests/shim/victims/ops.c: the ops with direction `none` (ops.def), each once.
+TEST(Recorder, SyncCopyOpenCloseAndUnlinkAreRecordedOnceEach) {
+  fs::path data = temp_dir();
+  auto t = traced({victim("valley_victim_ops"), data});
+  ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+  const json& p = t->proc();
+  const std::vector<std::tuple<std::string, std::string, uint64_t>> expected = {
+      {"open", "file", 3},      {"close", "file", 2},           {"unlink", "unknown", 2},
+      {"fsync", "file", 1},     {"fdatasync", "file", 1},       {"sync_file_range", "file", 1},
+      {"msync", "unknown", 1},  {"sendfile", "file", 1},        {"copy_file_range", "file", 1},
+      {"splice", "pipe", 1},    {"tee", "pipe", 1}};
+  for (const auto& [op, kind, n] : expected) EXPECT_EQ(calls(p, op, kind), n) << op << " on " << kind;
+  EXPECT_EQ(sum(p, "bytes", "sendfile", "file"), 10u);
+  EXPECT_EQ(sum(p, "bytes", "open", "file"), 0u) << "open's result is an fd, not bytes";
+  // Which fd each path got, from the FileRows.
+  std::map<std::string, int64_t> fd_of;
+  std::map<int64_t, std::string> path_of_file;
+  for (const json& f : p["files"]) {
+    const std::string path = f["path"];
+    fd_of[path.substr(path.rfind('/') + 1)] = f["fd"].get<int64_t>();
+    path_of_file[f["id"].get<int64_t>()] = path;
+  }
+  std::map<std::string, std::vector<json>> by_op;
+  for (const json& e : p["events"]) by_op[e["op"]].push_back(e);
+  auto one = [&](const std::string& op) -> const json& {
+    EXPECT_EQ(by_op[op].size(), op == "open" ? 3u : op == "close" || op == "unlink" ? 2u : 1u) << op;
+    by_op[op].resize(std::max<size_t>(by_op[op].size(), 1));
+    return by_op[op][0];
+  };
+  for (const json& e : by_op["open"]) EXPECT_EQ(e["fd"], e["result"]) << "open's fd is the new fd";
+  EXPECT_EQ(one("open")["fd"], fd_of["a"]);
+  EXPECT_EQ(one("fsync")["fd"], fd_of["a"]);
+  EXPECT_EQ(one("fsync")["size"], 0);
+  EXPECT_EQ(one("fdatasync")["fd"], fd_of["a"]);
+  EXPECT_EQ(one("sync_file_range")["size"], 8);
+  EXPECT_EQ(one("sync_file_range")["offset"], 2);
+  EXPECT_EQ(one("msync")["fd"], -1);
+  EXPECT_EQ(one("msync")["size"], 4096);
+  for (const char* op : {"sendfile", "copy_file_range"}) {
+    EXPECT_EQ(one(op)["fd"], fd_of["b"]) << op << ": the fd written to";
+    EXPECT_EQ(one(op)["size"], 10) << op;
+    EXPECT_EQ(one(op)["result"], 10) << op;
+  }
+  EXPECT_EQ(one("splice")["fd_kind"], "pipe");
+  EXPECT_EQ(one("tee")["size"], 10);
+  ASSERT_EQ(by_op["close"].size(), 2u);
+  EXPECT_EQ(path_of_file[by_op["close"][0]["file"].get<int64_t>()], (data / "c").string());
+  EXPECT_EQ(path_of_file[by_op["close"][1]["file"].get<int64_t>()], (data / "d").string())
+      << "fclose's fd, opened inside libc, is named by its path";
+  ASSERT_EQ(by_op["unlink"].size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const json& e = by_op["unlink"][i];
+    EXPECT_EQ(e["fd"], -1);
+    EXPECT_EQ(path_of_file[e["offset"].get<int64_t>()], i == 0 ? "c" : "d") << "the path unlinked";
+  }
+  // The kernel counts sendfile and copy_file_range as a read and a write each: so does valley.
+  EXPECT_EQ(p["coverage"]["valid"], true);
+  EXPECT_EQ(p["coverage"]["seen_reads"], 2) << p["coverage"].dump();
+  EXPECT_EQ(p["coverage"]["seen_writes"], 3) << p["coverage"].dump();
+  fs::remove_all(data);
+}
+
+// FileRow::reserved[0] of a tcp socket holds TCP_NODELAY and TCP_CORK as classified; a
+// setsockopt of either starts a new FileRow that the later events map to.
+TEST(Recorder, TcpNodelayAndCorkAreKeptPerFileRow) {
+  fs::path data = temp_dir();
+  auto t = traced({victim("valley_victim_ops"), data});
+  ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+  std::vector<uint8_t> bits;
+  int64_t fd = -2;
+  for (const valley::FileRow& r : file_rows(t->dir)) {
+    if (r.kind != static_cast<uint8_t>(valley::FdKind::tcp)) continue;
+    if (fd == -2) fd = r.fd;
+    EXPECT_EQ(r.fd, fd) << "one client socket";
+    bits.push_back(r.reserved[0]);
+  }
+  EXPECT_EQ(bits, (std::vector<uint8_t>{valley::kFileTcpValid, valley::kFileTcpValid | valley::kFileTcpNodelay,
+                                        valley::kFileTcpValid | valley::kFileTcpNodelay | valley::kFileTcpCork}));
+  std::vector<int64_t> files;
+  for (const json& e : t->proc()["events"])
+    if (e["op"] == "send") files.push_back(e["file"].get<int64_t>());
+  ASSERT_EQ(files.size(), 3u);
+  EXPECT_LT(files[0], files[1]);
+  EXPECT_LT(files[1], files[2]) << "each send maps to the FileRow of its time";
+  fs::remove_all(data);
+}
+
 TEST(Recorder, TraceSurvivesSigkill) {
   auto t = traced({victim("valley_victim_killed")});
   ASSERT_TRUE(t->out.signaled(SIGKILL)) << t->out.describe();
   const json& p = t->proc();
   EXPECT_EQ(p["state"], "killed-or-crashed");
   EXPECT_EQ(calls(p, "write", "chardev"), 1000u);
-  EXPECT_EQ(p["events_total"], 1000);
+  EXPECT_EQ(p["events_total"], 1001) << "the open and the 1000 writes, none drained";
   EXPECT_EQ(p["coverage"]["valid"], false);
 }
 
@@ -624,7 +728,7 @@ TEST(Recorder, TenMillionCallsLoseNoEventWithDefaults) {
   EXPECT_EQ(p["events_dropped"], 0);
   const VevStats v = vev_stats(dir);
   EXPECT_EQ(v.problem, "");
-  EXPECT_EQ(v.records, 10000000u) << "every event drained into the .vev file";
+  EXPECT_EQ(v.records, 10000001u) << "every event (the open, 10M writes) drained into the .vev file";
   fs::remove_all(dir);
 }
 
