@@ -178,6 +178,19 @@ TEST_F(ReaderTest, NewerVersion) {
   expect_healthy(run.traces[0]);
 }
 
+// Format 2 (one shared ring) is not read by this valley: the problem names both versions.
+TEST_F(ReaderTest, OlderVersionIsNamed) {
+  TraceBuilder b = sample_trace();
+  std::string bytes = b.segment();
+  put<uint32_t>(bytes, offsetof(SegmentHeader, version), 2);
+  RunDir run = read_beside_healthy(b, bytes);
+  EXPECT_FALSE(run.traces[1].header_valid);
+  EXPECT_PROBLEM(run.traces[1].problems, "3410-0.vseg",
+                 fmt::format("written by an older valley (format 2), this valley reads format {}; not read",
+                             kFormatVersion));
+  expect_healthy(run.traces[0]);
+}
+
 TEST_F(ReaderTest, NewerVersionOfEventsFile) {
   TraceBuilder b = sample_trace();
   b.write(dir.path());
