@@ -25,10 +25,11 @@ namespace {
 bool needs_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE; }
 
 // Every open function is one Op: the new fd is classified afresh (its FileRow holds the path)
-// and the call is recorded on it; a failed open on fd -1.
-int opened(uint64_t t0, uint64_t ra, int r) {
+// and the call is recorded on it; a failed open on fd -1, with its path in a FileRow of its own.
+int opened(uint64_t t0, uint64_t ra, const char* path, int r) {
+  if (r < 0) return path_done(Op::open, path, r, t0, ra);
   fd_created(r);
-  return static_cast<int>(io_done(Op::open, r < 0 ? -1 : r, 0, 0, -1, r, t0, ra));
+  return static_cast<int>(io_done(Op::open, r, 0, 0, -1, r, t0, ra));
 }
 
 } // namespace
@@ -48,7 +49,7 @@ VALLEY_EXPORT int open(const char* path, int flags, ...) {
   VALLEY_OPEN_MODE(flags);
   const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(open);
-  return opened(t0, VALLEY_RA, f ? f(path, flags, mode) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, mode)));
+  return opened(t0, VALLEY_RA, path, f ? f(path, flags, mode) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, mode)));
 }
 
 VALLEY_EXPORT int open64(const char* path, int flags, ...) {
@@ -56,7 +57,7 @@ VALLEY_EXPORT int open64(const char* path, int flags, ...) {
   VALLEY_OPEN_MODE(flags);
   const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(open64);
-  return opened(t0, VALLEY_RA, f ? f(path, flags, mode) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, mode)));
+  return opened(t0, VALLEY_RA, path, f ? f(path, flags, mode) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, mode)));
 }
 
 VALLEY_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
@@ -64,7 +65,7 @@ VALLEY_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
   VALLEY_OPEN_MODE(flags);
   const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(openat);
-  return opened(t0, VALLEY_RA, f ? f(dirfd, path, flags, mode) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, mode)));
+  return opened(t0, VALLEY_RA, path, f ? f(dirfd, path, flags, mode) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, mode)));
 }
 
 VALLEY_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
@@ -72,21 +73,21 @@ VALLEY_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
   VALLEY_OPEN_MODE(flags);
   const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(openat64);
-  return opened(t0, VALLEY_RA, f ? f(dirfd, path, flags, mode) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, mode)));
+  return opened(t0, VALLEY_RA, path, f ? f(dirfd, path, flags, mode) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, mode)));
 }
 
 VALLEY_EXPORT int creat(const char* path, mode_t mode) {
   flush_before();
   const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(creat);
-  return opened(t0, VALLEY_RA, f ? f(path, mode) : static_cast<int>(syscall(SYS_creat, path, mode)));
+  return opened(t0, VALLEY_RA, path, f ? f(path, mode) : static_cast<int>(syscall(SYS_creat, path, mode)));
 }
 
 VALLEY_EXPORT int creat64(const char* path, mode_t mode) {
   flush_before();
   const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(creat64);
-  return opened(t0, VALLEY_RA, f ? f(path, mode) : static_cast<int>(syscall(SYS_creat, path, mode)));
+  return opened(t0, VALLEY_RA, path, f ? f(path, mode) : static_cast<int>(syscall(SYS_creat, path, mode)));
 }
 
 // The fortified open family (flags not known at compile time).
@@ -94,28 +95,28 @@ VALLEY_EXPORT int __open_2(const char* path, int flags) {
   flush_before();
   const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(__open_2);
-  return opened(t0, VALLEY_RA, f ? f(path, flags) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, 0)));
+  return opened(t0, VALLEY_RA, path, f ? f(path, flags) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, 0)));
 }
 
 VALLEY_EXPORT int __open64_2(const char* path, int flags) {
   flush_before();
   const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(__open64_2);
-  return opened(t0, VALLEY_RA, f ? f(path, flags) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, 0)));
+  return opened(t0, VALLEY_RA, path, f ? f(path, flags) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, 0)));
 }
 
 VALLEY_EXPORT int __openat_2(int dirfd, const char* path, int flags) {
   flush_before();
   const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(__openat_2);
-  return opened(t0, VALLEY_RA, f ? f(dirfd, path, flags) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, 0)));
+  return opened(t0, VALLEY_RA, path, f ? f(dirfd, path, flags) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, 0)));
 }
 
 VALLEY_EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
   flush_before();
   const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(__openat64_2);
-  return opened(t0, VALLEY_RA, f ? f(dirfd, path, flags) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, 0)));
+  return opened(t0, VALLEY_RA, path, f ? f(dirfd, path, flags) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, 0)));
 }
 
 VALLEY_EXPORT int socket(int domain, int type, int protocol) noexcept {

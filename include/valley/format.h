@@ -273,15 +273,15 @@ static_assert(sizeof(ModuleRow) == 304);
 
 /// An fd as classified on first sight (or after open/dup/close, or a setsockopt of TCP_NODELAY
 /// or TCP_CORK, changed it): the events of an fd belong to its latest FileRow with
-/// first_ticks <= their ticks. A row with fd -1 and kind unknown names a path an unlink removed
-/// (the unlink event's `offset` holds its id).
+/// first_ticks <= their ticks. A row with fd -1 and kind unknown names the path of an unlink or
+/// of an open that failed (the event's `offset` holds its id).
 struct FileRow {
   int32_t fd;
   uint8_t kind;         ///< FdKind
   uint8_t reserved[3];  ///< [0]: FileBits (tcp sockets), the rest 0
   uint64_t first_ticks; ///< tick counter when classified
   char path[kPathMax];  ///< readlink(/proc/self/fd/N): a path, "pipe:[ino]", "socket:[ino]", …;
-                        ///< for an unlink, the path as the program passed it
+                        ///< for an unlink or a failed open, the path as the program passed it
 };
 static_assert(sizeof(FileRow) == 256);
 
@@ -315,7 +315,7 @@ struct EventRecord {
   uint32_t tid;      ///< thread id
   uint64_t ticks;    ///< tick counter when the real call began
   int64_t offset;    ///< file offset for positional ops, the range's start for sync_file_range,
-                     ///< the FileRow id of the path for unlink, -1 otherwise
+                     ///< the FileRow id of the path for unlink and a failed open, -1 otherwise
   int32_t result;    ///< return value (Linux moves at most 0x7ffff000 bytes per call), or -errno
   uint32_t size;     ///< bytes requested (sum of iovecs / messages; the count asked for by
                      ///< sendfile, splice, tee, copy_file_range; the range's length for
@@ -323,8 +323,8 @@ struct EventRecord {
                      ///< saturated at UINT32_MAX
   uint32_t duration; ///< ticks inside the real call, saturated at UINT32_MAX
   int32_t fd;        ///< the fd (the fd written to for the copy ops, the new fd for open, -1 for
-                     ///< unlink and msync); its FileRow is the latest one for this fd with
-                     ///< first_ticks <= ticks
+                     ///< unlink, msync and a failed open); its FileRow is the latest one for
+                     ///< this fd with first_ticks <= ticks
   uint32_t site;     ///< call-site id (SiteRow index), or kSiteUnknown
   uint8_t op;        ///< Op
   uint8_t fd_kind;   ///< FdKind

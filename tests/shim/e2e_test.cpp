@@ -365,7 +365,8 @@ TEST(Recorder, SyncCopyOpenCloseAndUnlinkAreRecordedOnceEach) {
   ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
   const json& p = t->proc();
   const std::vector<std::tuple<std::string, std::string, uint64_t>> expected = {
-      {"open", "file", 3},      {"close", "file", 2},           {"unlink", "unknown", 2},
+      {"open", "file", 3},      {"open", "unknown", 1},         {"close", "file", 2},
+      {"unlink", "unknown", 2},
       {"fsync", "file", 1},     {"fdatasync", "file", 1},       {"sync_file_range", "file", 1},
       {"msync", "unknown", 1},  {"sendfile", "file", 1},        {"copy_file_range", "file", 1},
       {"splice", "pipe", 1},    {"tee", "pipe", 1}};
@@ -383,11 +384,16 @@ TEST(Recorder, SyncCopyOpenCloseAndUnlinkAreRecordedOnceEach) {
   std::map<std::string, std::vector<json>> by_op;
   for (const json& e : p["events"]) by_op[e["op"]].push_back(e);
   auto one = [&](const std::string& op) -> const json& {
-    EXPECT_EQ(by_op[op].size(), op == "open" ? 3u : op == "close" || op == "unlink" ? 2u : 1u) << op;
+    EXPECT_EQ(by_op[op].size(), op == "open" ? 4u : op == "close" || op == "unlink" ? 2u : 1u) << op;
     by_op[op].resize(std::max<size_t>(by_op[op].size(), 1));
     return by_op[op][0];
   };
-  for (const json& e : by_op["open"]) EXPECT_EQ(e["fd"], e["result"]) << "open's fd is the new fd";
+  ASSERT_EQ(by_op["open"].size(), 4u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(by_op["open"][i]["fd"], by_op["open"][i]["result"]) << "the new fd";
+  const json& failed = by_op["open"][3];
+  EXPECT_EQ(failed["fd"], -1);
+  EXPECT_EQ(failed["errno"], "ENOENT");
+  EXPECT_EQ(path_of_file[failed["offset"].get<int64_t>()], "missing") << "a failed open keeps its path";
   EXPECT_EQ(one("open")["fd"], fd_of["a"]);
   EXPECT_EQ(one("fsync")["fd"], fd_of["a"]);
   EXPECT_EQ(one("fsync")["size"], 0);

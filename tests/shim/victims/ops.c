@@ -1,6 +1,7 @@
 // Ground truth, in the directory argv[1]: the calls that move no data through the program's
 // buffers, each made once from main, every one succeeding:
-//   open("a", O_CREAT) -> A, openat(AT_FDCWD, "b", O_CREAT) -> B, creat("c") -> C (3 open);
+//   open("a", O_CREAT) -> A, openat(AT_FDCWD, "b", O_CREAT) -> B, creat("c") -> C, and
+//   open("missing") failing with ENOENT (4 open);
 //   write(A, 10 bytes); fsync(A); fdatasync(A); sync_file_range(A, 2, 8); msync(a page of A);
 //   sendfile(B <- A, 10); copy_file_range(A -> B, 10); splice(A -> pipe, 10);
 //   tee(pipe -> pipe2, 10); close(C); fclose(fopen("d")) (2 close);
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   int b = openat(AT_FDCWD, "b", O_RDWR | O_CREAT | O_TRUNC, 0600);
   int c = creat("c", 0600);
   CHECK("open", a >= 0 && b >= 0 && c >= 0);
+  CHECK("open missing", open("missing", O_RDONLY) == -1);
   CHECK("write", write(a, "0123456789", 10) == 10);
   CHECK("fsync", fsync(a) == 0);
   CHECK("fdatasync", fdatasync(a) == 0);
