@@ -383,6 +383,51 @@ TEST_F(ReaderTest, TornRingSlotsAreCountedNotDelivered) {
   EXPECT_EQ(c.events[2].ticks, 2004u);
 }
 
+// A slot a jump left behind becomes a tombstone (committed, op 0): counted as torn, never
+// delivered, and the records after it still are.
+TEST_F(ReaderTest, TombstonesAreCountedAsTornAndPassed) {
+  TraceBuilder b(1);
+  for (int i = 0; i < 3; ++i)
+    b.undrained.push_back(make_event(Op::write, 1, FdKind::tty, 1, 1, 2000 + i, 0));
+  b.undrained[1].op = 0;
+  b.write(dir.path());
+  Collected c = collect(read_trace(seg(b), ev(b)));
+  EXPECT_TRUE(c.problems.empty()) << all_messages(c.problems);
+  EXPECT_EQ(c.tally.torn, 1u);
+  ASSERT_EQ(c.events.size(), 2u);
+  EXPECT_EQ(c.events[0].ticks, 2000u);
+  EXPECT_EQ(c.events[1].ticks, 2002u);
+}
+
+// A thread killed while it held a run record (the coalescer's loop of identical writes): the
+// record is in its ShardHeader, after the shard's other records.
+TEST_F(ReaderTest, HeldRunRecordOfAKilledThreadIsRead) {
+  TraceBuilder b(1);
+  b.header.state = 0;
+  b.undrained.push_back(make_event(Op::write, 3, FdKind::regular, 1, 1, 2000, 0));
+  std::string bytes = b.segment();
+  EventRecord run = make_event(Op::write, 3, FdKind::regular, 1, 1, 2100, 0);
+  run.flags = kEventCoalesced | kEventRun;
+  run.duration = 500; // calls
+  run.offset = 2900;  // ticks of the last one
+  run.commit = 0;
+  const uint64_t sh = b.shard_offset(0);
+  put<uint32_t>(bytes, sh + offsetof(ShardHeader, held), 1);
+  bytes.replace(sh + offsetof(ShardHeader, run), sizeof run, reinterpret_cast<const char*>(&run), sizeof run);
+  b.write(dir.path());
+  write_file(seg(b), bytes);
+  Collected c = collect(read_trace(seg(b), ev(b)));
+  EXPECT_TRUE(c.problems.empty()) << all_messages(c.problems);
+  ASSERT_FALSE(c.events.empty());
+  const EventRecord& last = c.events.back();
+  EXPECT_EQ(last.ticks, 2100u);
+  EXPECT_EQ(last.flags, kEventCoalesced | kEventRun);
+  EXPECT_EQ(event_calls(last), 500u);
+  uint64_t writes = 0;
+  for (const EventRecord& e : c.events) writes += e.op == static_cast<uint8_t>(Op::write);
+  EXPECT_EQ(writes, 2u) << "the undrained write and the held run, once each";
+}
+
 TEST_F(ReaderTest, KilledProcessUndrainedRingIsRead) {
   // SIGKILL before the first drain: no .vev, state neither finished nor exec, every event
   // still in the ring.
