@@ -22,6 +22,11 @@ bool check_magic_and_version(const char (&magic)[8], const char (&expected)[8], 
     report("format version 0 at offset 0x8 is not valid");
     return false;
   }
+  if (version < kFormatVersion) {
+    report("written by an older valley (format {}), this valley reads format {}; not read",
+           version, kFormatVersion);
+    return false;
+  }
   return true;
 }
 

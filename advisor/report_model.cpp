@@ -20,20 +20,6 @@
 namespace valley::advisor {
 namespace {
 
-bool is_positional(uint8_t op) {
-  switch (static_cast<Op>(op)) {
-  case Op::pwrite: case Op::pwrite64: case Op::pwritev: case Op::pwritev64: case Op::pwritev2:
-  case Op::pwritev64v2: case Op::pread: case Op::pread64: case Op::preadv: case Op::preadv64:
-  case Op::preadv2: case Op::preadv64v2: case Op::pread_chk: case Op::pread64_chk:
-    return true;
-  default: return false;
-  }
-}
-
-bool is_mmsg(uint8_t op) {
-  return op == static_cast<uint8_t>(Op::sendmmsg) || op == static_cast<uint8_t>(Op::recvmmsg);
-}
-
 // Two stacks that print the same are one stack: raw return addresses differ where a line
 // holds several calls, or where only inlining tells two paths apart.
 std::string stack_key(const std::vector<Frame>& fs) {
@@ -388,8 +374,8 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s,
         a.op = op;
         a.kind = kind;
         a.output = op_is_output(static_cast<Op>(op));
-        a.positional = is_positional(op);
-        a.mmsg = is_mmsg(op);
+        a.positional = op_is_positional(static_cast<Op>(op));
+        a.mmsg = op_is_mmsg(static_cast<Op>(op));
         if (sm) {
           a.frame = sm->frame;
           a.caller = sm->caller;
@@ -434,6 +420,7 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s,
         t,
         [&](const EventRecord& e, EventSource src) {
           if (e.site == kSiteFlush || (e.flags & kEventFlush)) return;
+          if (e.op != 0 && e.op <= kOpMax && !op_moves_data(static_cast<Op>(e.op))) return;
           auto it = by_counter_key.find(counter_key(e.site, static_cast<Op>(e.op), static_cast<FdKind>(e.fd_kind)));
           CounterRef* ref = it == by_counter_key.end() ? nullptr : &it->second;
           const int agg = ref ? ref->agg : -1;

@@ -66,17 +66,98 @@ bool counter_key_ok(uint32_t row, uint64_t key, Reporter& report) {
   return false;
 }
 
+uint64_t sat_add(uint64_t a, uint64_t b) { return a + b < a ? UINT64_MAX : a + b; }
+
+// The same key in the shared table and in shards: one row with the sums. last_file is the
+// latest file id any of them saw (ids grow with time).
+void add_row(CounterRow& into, const CounterRow& r) {
+  into.calls = sat_add(into.calls, r.calls);
+  into.errors = sat_add(into.errors, r.errors);
+  into.bytes = sat_add(into.bytes, r.bytes);
+  into.requested = sat_add(into.requested, r.requested);
+  into.ticks = sat_add(into.ticks, r.ticks);
+  into.zero_results = sat_add(into.zero_results, r.zero_results);
+  for (uint32_t b = 0; b < kHistBuckets; ++b) {
+    into.size_hist[b] = sat_add(into.size_hist[b], r.size_hist[b]);
+    into.gap_hist[b] = sat_add(into.gap_hist[b], r.gap_hist[b]);
+  }
+  into.last_file = std::max(into.last_file, r.last_file);
+}
+
+// The shard headers, and which bodies the file holds.
+void read_shards(const InputFile& file, Trace& t, Reporter& report) {
+  const SegmentHeader& h = t.header;
+  const uint64_t size = file.size();
+  SectionView v = check_section("shards", h.shards, sizeof(ShardHeader), h.header_size, size, report);
+  for_each_row<ShardHeader>(file, v, v.count, report, "shards", [&](uint32_t i, ShardHeader s) {
+    if (s.drained > s.head) {
+      report("shards[{}]: drained {} is beyond head {}; set to head", i, s.drained, s.head);
+      s.drained = s.head;
+    }
+    t.shards.push_back(s);
+  });
+  t.bodies.assign(t.shards.size(), false);
+  const uint64_t rows_bytes = uint64_t{h.body_counters} * sizeof(CounterRow);
+  const uint64_t events_bytes = uint64_t{h.body_events} * sizeof(EventRecord);
+  if (h.body_events && (h.body_events & (h.body_events - 1)) != 0) {
+    report("body_events {} is not a power of two; no shard body read", h.body_events);
+    return;
+  }
+  if (h.body_size == 0 || rows_bytes > h.body_events_offset ||
+      h.body_events_offset + events_bytes > h.body_size || h.bodies_offset < h.header_size) {
+    if (h.body_size || h.body_counters || h.body_events)
+      report("shard bodies of {} bytes at offset {} cannot hold {} counter rows and {} events "
+             "at offset {}; no shard body read",
+             h.body_size, hex(h.bodies_offset), h.body_counters, h.body_events, h.body_events_offset);
+    return;
+  }
+  for (uint32_t i = 0; i < t.shards.size(); ++i) {
+    if (!(t.shards[i].state & kShardReserved)) continue;
+    uint64_t at = 0, end = 0;
+    if (__builtin_mul_overflow(uint64_t{i}, uint64_t{h.body_size}, &at) ||
+        __builtin_add_overflow(at, h.bodies_offset, &at) ||
+        __builtin_add_overflow(at, uint64_t{h.body_size}, &end) || end > size) {
+      report("shards[{}]: its body at offset {} is past the end of the file (size {})", i, hex(at), size);
+      continue;
+    }
+    t.bodies[i] = true;
+  }
+}
+
 void read_tables(const InputFile& file, Trace& t, Reporter& report) {
   const SegmentHeader& h = t.header;
   const uint64_t hs = h.header_size, size = file.size();
 
+  read_shards(file, t, report);
   SectionView cv = check_section("counters", h.counters, sizeof(CounterRow), hs, size, report);
   // Counters and sites are claimed by compare-and-swap into hashed slots: scan every row.
+  std::map<uint64_t, size_t> by_key;
+  auto add = [&](uint32_t row, const CounterRow& r) {
+    auto [it, fresh] = by_key.try_emplace(r.key, t.counters.size());
+    if (fresh) t.counters.push_back({row, r});
+    else add_row(t.counters[it->second].data, r);
+  };
   for_each_row<CounterRow>(file, cv, cv.count, report, "counters",
                            [&](uint32_t i, const CounterRow& r) {
-                             if (r.key != 0 && counter_key_ok(i, r.key, report))
-                               t.counters.push_back({i, r});
+                             if (r.key != 0 && counter_key_ok(i, r.key, report)) add(i, r);
                            });
+  for (uint32_t s = 0; s < t.shards.size(); ++s) {
+    if (!t.bodies[s]) continue;
+    const SectionView body{h.bodies_offset + uint64_t{s} * h.body_size, h.body_counters};
+    const uint32_t first = h.counters.capacity + s * h.body_counters;
+    for_each_row<CounterRow>(file, body, body.count, report, "shard counters",
+                             [&](uint32_t i, const CounterRow& r) {
+                               if (r.key != 0 && counter_key_ok(first + i, r.key, report))
+                                 add(first + i, r);
+                             });
+  }
+  std::sort(t.counters.begin(), t.counters.end(),
+            [](const CounterEntry& a, const CounterEntry& b) { return a.row < b.row; });
+  // What the shards lost or skipped is the trace's loss.
+  for (const ShardHeader& sh : t.shards) {
+    t.header.events_dropped = sat_add(t.header.events_dropped, sh.dropped);
+    t.header.events_torn = sat_add(t.header.events_torn, sh.torn);
+  }
 
   SectionView sv = check_section("sites", h.sites, sizeof(SiteRow), hs, size, report);
   for_each_row<SiteRow>(file, sv, sv.count, report, "sites", [&](uint32_t i, const SiteRow& r) {
@@ -141,8 +222,8 @@ bool read_header(const InputFile& file, Trace& t, Reporter& report) {
     return false;
   }
   if (!check_magic_and_version(h.magic, kSegmentMagic, "segment", h.version, report)) return false;
-  // Version 1 is the first format: a smaller header cannot be a valid one. A larger one may
-  // carry fields appended later, which this reader ignores.
+  // A smaller header cannot be a valid one. A larger one may carry fields appended later,
+  // which this reader ignores.
   if (h.header_size < sizeof(SegmentHeader)) {
     report("header_size {} (offset {}) is smaller than the {} bytes of format {}", h.header_size,
            hex(offsetof(SegmentHeader, header_size)), sizeof(SegmentHeader), h.version);
@@ -165,10 +246,6 @@ bool read_header(const InputFile& file, Trace& t, Reporter& report) {
     report("cmdline_len {} exceeds {}; clamped", h.cmdline_len, kCmdlineMax);
     h.cmdline_len = kCmdlineMax;
   }
-  if (h.ring_drained > h.ring_head)
-    report("ring_drained {} is beyond ring_head {}", h.ring_drained, h.ring_head);
-  if (h.ring.capacity != 0 && (h.ring.capacity & (h.ring.capacity - 1)) != 0)
-    report("ring capacity {} is not a power of two", h.ring.capacity);
   return true;
 }
 
@@ -201,8 +278,10 @@ Trace read_trace(const fs::path& segment, const fs::path& events) {
   if (!read_header(file, t, report)) return t;
   t.header_valid = true;
   read_tables(file, t, report);
-  if (events.empty() && t.header.ring_drained > 0)
-    report("{} events were drained, but {}.vev is missing", t.header.ring_drained, t.name);
+  uint64_t drained = 0;
+  for (const ShardHeader& sh : t.shards) drained += sh.drained;
+  if (events.empty() && drained > 0)
+    report("{} events were drained, but {}.vev is missing", drained, t.name);
   return t;
 }
 

@@ -44,12 +44,19 @@ struct Trace {
 
   /// False when the header could not be read or is unusable; the tables below are then empty.
   bool header_valid = false;
+  /// As in the file, except that events_dropped and events_torn also hold the shards' counts.
   SegmentHeader header{};
-  std::vector<CounterEntry> counters; ///< rows with a key, in row order
+  /// One entry per key: the shared table's row and every shard's row with that key, added up.
+  /// `row` is the shared table's row index, or for a key only shards hold, the shared table's
+  /// capacity + shard * body_counters + the row in the shard.
+  std::vector<CounterEntry> counters;
   std::vector<SiteEntry> sites;       ///< rows with a key, in id order
   std::vector<StackRow> stacks;       ///< stack id = index + 1; frame counts clamped
   std::vector<ModuleRow> modules;     ///< load order; build_id_len clamped
   std::vector<FileRow> files;         ///< file id = index + 1
+  /// Every shard header (index = shard id); `bodies[i]` says whether body i is in the file.
+  std::vector<ShardHeader> shards;
+  std::vector<bool> bodies;
   std::vector<Problem> problems;      ///< found while reading the segment and the .vev header
 };
 
@@ -74,8 +81,8 @@ enum class EventSource : uint8_t {
 
 struct EventTally {
   uint64_t from_file = 0;  ///< complete, valid records read from the .vev file
-  uint64_t from_ring = 0;  ///< committed records read from the undrained ring tail
-  uint64_t torn = 0;       ///< undrained ring slots never committed
+  uint64_t from_ring = 0;  ///< committed records read from the shards' undrained buffers
+  uint64_t torn = 0;       ///< undrained slots never committed, or tombstones
   uint64_t invalid = 0;    ///< records skipped because a field was out of range
   uint64_t late = 0;       ///< delivered records flagged kEventLate
   uint64_t last_ticks = 0; ///< the latest `ticks` delivered: a killed process's real end
@@ -110,8 +117,10 @@ template <class F> void for_each_call(const EventRecord& e, F&& each) {
   }
 }
 
-/// Streams the events of a trace in ring order: the .vev file, then the undrained ring tail.
-/// Memory use does not depend on the number of events. Problems are appended to `problems`.
+/// Streams the events of a trace in time order: each shard's records (its blocks in the .vev
+/// file, then what is still in its buffer, then its held run record) and the directly appended
+/// ones, merged by `ticks`. Memory grows with the number of blocks (one per drain), not events.
+/// Problems are appended to `problems`.
 EventTally read_events(const Trace& trace, const EventVisitor& visit,
                        std::vector<Problem>& problems);
 

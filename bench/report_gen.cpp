@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <string>
 
 using namespace valley;
@@ -53,6 +54,14 @@ int main(int argc, char** argv) {
     std::fwrite(&eh, sizeof eh, 1, ev);
     uint64_t ticks = 2000;
     for (uint64_t i = 0; i < n; ++i) {
+      if (i % 4096 == 0) { // blocks of a shard's drain, as the shim writes them
+        EventBlock blk{};
+        blk.magic = kBlockMagic;
+        blk.first = i;
+        blk.count = static_cast<uint32_t>(std::min<uint64_t>(4096, n - i));
+        blk.tid = 4242;
+        std::fwrite(&blk, sizeof blk, 1, ev);
+      }
       const uint32_t group = static_cast<uint32_t>((i / 4) % (nsites / 4));
       const uint32_t s = group * 4 + static_cast<uint32_t>(i % 4);
       const Op op = op_of(s);
@@ -74,8 +83,8 @@ int main(int argc, char** argv) {
     b.header.calib_ticks1 = ticks;
     b.header.calib_ns1 = b.header.calib_ns0 + (ticks - b.header.calib_ticks0) / 2;
     std::string seg = b.segment();
-    put(seg, offsetof(SegmentHeader, ring_drained), n);
-    put(seg, offsetof(SegmentHeader, ring_head), n);
+    put(seg, b.shard_offset(0) + offsetof(ShardHeader, drained), n);
+    put(seg, b.shard_offset(0) + offsetof(ShardHeader, head), n);
     write_file(dir / (b.name() + ".vseg"), seg);
   }
   return 0;

@@ -5,7 +5,7 @@
 /// It accepts and rejects exactly what the advisor does; tests/config holds the shared corpus.
 #pragma once
 
-#include "coalesce.h"
+#include "coalesce/coalesce.h"
 
 #include <cstddef>
 #include <cstdint>

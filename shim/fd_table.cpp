@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "fd_table.h"
 
-#include "coalesce.h"
 #include "hot.h"
 #include "sys.h"
 
 #include <cerrno>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,20 +19,18 @@ namespace {
 
 constexpr int kSlots = 65536; // fds above this are classified on every call, never cached
 
-// Slot word: generation (16) | file id (24) | kind (8) | flags (8: bit 0 valid, bit 1
-// coalescible): packed so one atomic load answers the hot path.
+// Slot word: generation (16) | file id (24) | kind (8) | flags (8: bit 0 valid): packed so
+// one atomic load answers the hot path.
 struct Slot {
   std::atomic<uint64_t> word;
-  std::atomic<uint64_t> last;
 };
 constinit Slot g_slots[kSlots]{};
 VALLEY_HOT_DATA constinit std::atomic<uint64_t> g_gen{1};
 
-constexpr uint64_t kValid = 1, kCoalescible = 2;
+constexpr uint64_t kValid = 1;
 
-constexpr uint64_t pack(uint64_t gen, uint32_t file, FdKind kind, bool coalescible) {
-  return gen << 48 | uint64_t{file} << 16 | uint64_t{static_cast<uint8_t>(kind)} << 8 |
-         (coalescible ? kCoalescible : 0) | kValid;
+constexpr uint64_t pack(uint64_t gen, uint32_t file, FdKind kind) {
+  return gen << 48 | uint64_t{file} << 16 | uint64_t{static_cast<uint8_t>(kind)} << 8 | kValid;
 }
 
 // Filesystem magics (linux/magic.h) that make a regular file a /proc or /sys file.
@@ -66,7 +64,17 @@ FdKind classify_anon(const char* path) {
   return FdKind::anon_other;
 }
 
-uint32_t add_file_row(Segment& seg, int fd, FdKind kind, const char* path, uint64_t now) {
+// Whether Nagle's algorithm and corking are on: what a small write on the socket costs.
+uint8_t tcp_bits(int fd) {
+  int nodelay = 0, cork = 0;
+  socklen_t len = sizeof nodelay;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len) != 0) return 0;
+  len = sizeof cork;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_CORK, &cork, &len) != 0) return 0;
+  return static_cast<uint8_t>(kFileTcpValid | (nodelay ? kFileTcpNodelay : 0) | (cork ? kFileTcpCork : 0));
+}
+
+uint32_t add_file_row(Segment& seg, int fd, FdKind kind, const char* path, uint64_t now, uint8_t bits = 0) {
   SegmentHeader* h = seg.hdr;
   uint32_t i = at(h->files_used).fetch_add(1, std::memory_order_relaxed);
   if (i >= h->files.capacity) {
@@ -78,13 +86,15 @@ uint32_t add_file_row(Segment& seg, int fd, FdKind kind, const char* path, uint6
   r.fd = fd;
   r.kind = static_cast<uint8_t>(kind);
   r.first_ticks = now;
+  r.reserved[0] = bits;
   str_copy(r.path, path, sizeof r.path);
   return i + 1;
 }
 
 } // namespace
 
-FdKind classify_fd(int fd, char* path, size_t cap) {
+FdKind classify_fd(int fd, char* path, size_t cap, uint8_t* bits) {
+  if (bits) *bits = 0;
   char link[40];
   Text(link, sizeof link).str("/proc/self/fd/").num(static_cast<uint64_t>(fd));
   ssize_t n = sys::readlink(link, path, cap - 1);
@@ -104,7 +114,11 @@ FdKind classify_fd(int fd, char* path, size_t cap) {
     return FdKind::regular;
   }
   case S_IFIFO: return starts_with(path, "pipe:") ? FdKind::pipe : FdKind::fifo;
-  case S_IFSOCK: return classify_socket(fd);
+  case S_IFSOCK: {
+    const FdKind k = classify_socket(fd);
+    if (bits && k == FdKind::tcp) *bits = tcp_bits(fd);
+    return k;
+  }
   case S_IFCHR: {
     termios t;
     return sys::ioctl(fd, TCGETS, &t) == 0 ? FdKind::tty : FdKind::chardev;
@@ -119,55 +133,45 @@ namespace {
 
 VALLEY_COLD FdInfo lookup_unslotted(int fd) {
   char path[kPathMax];
-  return {fd < 0 ? FdKind::bad : classify_fd(fd, path, sizeof path), 0, 0, false};
+  return {fd < 0 ? FdKind::bad : classify_fd(fd, path, sizeof path), 0};
 }
 
 // An fd seen for the first time (or since it was renamed): classified and cached.
 VALLEY_COLD uint64_t learn(Segment& seg, Slot& s, int fd, uint64_t gen, uint64_t now) {
   char path[kPathMax];
-  FdKind kind = classify_fd(fd, path, sizeof path);
-  uint32_t file = kind == FdKind::bad ? 0 : add_file_row(seg, fd, kind, path, now);
-  const bool coalescible =
-      g_coalesce.on && kind != FdKind::bad && coalesce_eligible(fd, kind, path);
-  const uint64_t w = pack(gen & 0xffff, file, kind, coalescible);
+  uint8_t bits = 0;
+  FdKind kind = classify_fd(fd, path, sizeof path, &bits);
+  uint32_t file = kind == FdKind::bad ? 0 : add_file_row(seg, fd, kind, path, now, bits);
+  const uint64_t w = pack(gen & 0xffff, file, kind);
   // A bad fd is not cached: the program may open it next.
   if (kind != FdKind::bad) s.word.store(w, std::memory_order_release);
   return w;
 }
 
-VALLEY_HOT FdInfo lookup(Segment& seg, int fd, uint64_t now, bool stamp) {
+} // namespace
+
+// One load answers a known fd; the fd table is written only when an fd is classified.
+VALLEY_HOT FdInfo fd_lookup(Segment& seg, int fd, uint64_t now) {
   const uint64_t gen = g_gen.load(std::memory_order_relaxed);
   if (fd < 0 || fd >= kSlots) return lookup_unslotted(fd);
   Slot& s = g_slots[fd];
   uint64_t w = s.word.load(std::memory_order_acquire);
-  // Load then store, not exchange: a race between threads only blurs one gap, and a locked
-  // exchange would cost more than the rest of the lookup.
-  uint64_t prev = s.last.load(std::memory_order_relaxed);
-  if (stamp) s.last.store(now, std::memory_order_relaxed);
-  if (!(w & kValid) || (w >> 48) != (gen & 0xffff)) {
-    w = learn(seg, s, fd, gen, now);
-    prev = 0;
-  }
-  return {static_cast<FdKind>((w >> 8) & 0xff), static_cast<uint32_t>((w >> 16) & 0xffffff), prev,
-          (w & kCoalescible) != 0};
+  if (!(w & kValid) || (w >> 48) != (gen & 0xffff)) w = learn(seg, s, fd, gen, now);
+  return {static_cast<FdKind>((w >> 8) & 0xff), static_cast<uint32_t>((w >> 16) & 0xffffff)};
 }
-
-} // namespace
-
-VALLEY_HOT FdInfo fd_lookup(Segment& seg, int fd, uint64_t now) {
-  return lookup(seg, fd, now, true);
-}
-FdInfo fd_peek(Segment& seg, int fd, uint64_t now) { return lookup(seg, fd, now, false); }
 
 void fd_forget(int fd) {
   if (fd < 0 || fd >= kSlots) return;
   g_slots[fd].word.store(0, std::memory_order_release);
-  g_slots[fd].last.store(0, std::memory_order_relaxed);
 }
 
 void fd_forget_range(unsigned lo, unsigned hi) {
   for (unsigned fd = lo; fd <= hi && fd < static_cast<unsigned>(kSlots); ++fd)
     fd_forget(static_cast<int>(fd));
+}
+
+uint32_t path_row(Segment& seg, const char* path, uint64_t now) {
+  return add_file_row(seg, -1, FdKind::unknown, path, now);
 }
 
 void fd_table_new_generation() { g_gen.fetch_add(1, std::memory_order_relaxed); }

@@ -10,16 +10,11 @@ namespace valley::shim {
 
 struct FdInfo {
   FdKind kind;
-  uint32_t file;        ///< FileRow id, 0 = none
-  uint64_t prev_ticks;  ///< tick of the previous call on this fd, 0 = first call
-  bool coalescible;     ///< the coalescer may buffer writes to it (decided at classification)
+  uint32_t file;        ///< FileRow id, 0 = none; a new one whenever the fd is classified afresh
 };
 
-/// Looks up (classifying on first sight) fd and stamps `now` as its latest call.
+/// Looks up fd, classifying it on first sight (its FileRow then starts at `now`).
 FdInfo fd_lookup(Segment& seg, int fd, uint64_t now);
-
-/// Like fd_lookup, without stamping a call (the coalescer asks before the call is recorded).
-FdInfo fd_peek(Segment& seg, int fd, uint64_t now);
 
 /// Forgets what fd was: it was closed, or now names another file.
 void fd_forget(int fd);
@@ -29,6 +24,12 @@ void fd_forget_range(unsigned lo, unsigned hi);
 void fd_table_new_generation();
 
 /// Classifies fd without caching; path receives readlink(/proc/self/fd/N). For tests, too.
-FdKind classify_fd(int fd, char* path, size_t cap);
+/// `bits` (if given) receives FileRow::reserved[0]: the TCP_NODELAY / TCP_CORK state of a tcp
+/// socket (FileBits), 0 for other kinds.
+FdKind classify_fd(int fd, char* path, size_t cap, uint8_t* bits = nullptr);
+
+/// A FileRow for a path that names no fd (fd -1, kind unknown: the path an unlink removed).
+/// Returns its id, 0 when the table is full.
+uint32_t path_row(Segment& seg, const char* path, uint64_t now);
 
 } // namespace valley::shim

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "clock.h"
-#include "coalesce.h"
+#include "coalesce/coalesce.h"
 #include "hot.h"
 #include "real.h"
 #include "recorder.h"
@@ -37,11 +37,10 @@ inline int sticky_or(int fd, int r) {
   return r;
 }
 
-/// Offers a write to the coalescer; true when it took it (result in *r: the byte count, or -1
-/// with errno for an earlier flush's error).
-inline bool coalesced(Op op, int fd, const iovec* iov, int cnt, uint64_t ra, uint64_t t0,
-                      ssize_t* r) {
-  return g_coalesce.on && coalesce_write(fd, iov, cnt, ra, t0, op != Op::send, r);
+/// Offers a write to the coalescer through the recorder (coalescing on); true when it was
+/// taken or refused, with the program's result in *r.
+inline bool coalesced(Op op, int fd, const iovec* iov, int cnt, uint64_t ra, uint64_t t0, ssize_t* r) {
+  return g_coalesce.on && offer_output(op, fd, iov, cnt, ra, t0, r);
 }
 
 // For the positional vector syscalls the kernel takes the offset as (low, high) longs.

@@ -24,6 +24,14 @@ namespace {
 // open's third argument exists only with O_CREAT or O_TMPFILE (man 2 open).
 bool needs_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE; }
 
+// Every open function is one Op: the new fd is classified afresh (its FileRow holds the path)
+// and the call is recorded on it; a failed open on fd -1, with its path in a FileRow of its own.
+int opened(uint64_t t0, uint64_t ra, const char* path, int r) {
+  if (r < 0) return path_done(Op::open, path, r, t0, ra);
+  fd_created(r);
+  return static_cast<int>(io_done(Op::open, r, 0, 0, -1, r, t0, ra));
+}
+
 } // namespace
 
 // Declares `mode`: the variadic third argument of the open family, 0 when there is none.
@@ -39,66 +47,76 @@ bool needs_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == 
 VALLEY_EXPORT int open(const char* path, int flags, ...) {
   flush_before();
   VALLEY_OPEN_MODE(flags);
+  const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(open);
-  return fd_created(f ? f(path, flags, mode) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, mode)));
+  return opened(t0, VALLEY_RA, path, f ? f(path, flags, mode) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, mode)));
 }
 
 VALLEY_EXPORT int open64(const char* path, int flags, ...) {
   flush_before();
   VALLEY_OPEN_MODE(flags);
+  const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(open64);
-  return fd_created(f ? f(path, flags, mode) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, mode)));
+  return opened(t0, VALLEY_RA, path, f ? f(path, flags, mode) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, mode)));
 }
 
 VALLEY_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
   flush_before();
   VALLEY_OPEN_MODE(flags);
+  const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(openat);
-  return fd_created(f ? f(dirfd, path, flags, mode) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, mode)));
+  return opened(t0, VALLEY_RA, path, f ? f(dirfd, path, flags, mode) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, mode)));
 }
 
 VALLEY_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
   flush_before();
   VALLEY_OPEN_MODE(flags);
+  const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(openat64);
-  return fd_created(f ? f(dirfd, path, flags, mode) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, mode)));
+  return opened(t0, VALLEY_RA, path, f ? f(dirfd, path, flags, mode) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, mode)));
 }
 
 VALLEY_EXPORT int creat(const char* path, mode_t mode) {
   flush_before();
+  const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(creat);
-  return fd_created(f ? f(path, mode) : static_cast<int>(syscall(SYS_creat, path, mode)));
+  return opened(t0, VALLEY_RA, path, f ? f(path, mode) : static_cast<int>(syscall(SYS_creat, path, mode)));
 }
 
 VALLEY_EXPORT int creat64(const char* path, mode_t mode) {
   flush_before();
+  const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(creat64);
-  return fd_created(f ? f(path, mode) : static_cast<int>(syscall(SYS_creat, path, mode)));
+  return opened(t0, VALLEY_RA, path, f ? f(path, mode) : static_cast<int>(syscall(SYS_creat, path, mode)));
 }
 
 // The fortified open family (flags not known at compile time).
 VALLEY_EXPORT int __open_2(const char* path, int flags) {
   flush_before();
+  const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(__open_2);
-  return fd_created(f ? f(path, flags) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, 0)));
+  return opened(t0, VALLEY_RA, path, f ? f(path, flags) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, 0)));
 }
 
 VALLEY_EXPORT int __open64_2(const char* path, int flags) {
   flush_before();
+  const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(__open64_2);
-  return fd_created(f ? f(path, flags) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, 0)));
+  return opened(t0, VALLEY_RA, path, f ? f(path, flags) : static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, 0)));
 }
 
 VALLEY_EXPORT int __openat_2(int dirfd, const char* path, int flags) {
   flush_before();
+  const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(__openat_2);
-  return fd_created(f ? f(dirfd, path, flags) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, 0)));
+  return opened(t0, VALLEY_RA, path, f ? f(dirfd, path, flags) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, 0)));
 }
 
 VALLEY_EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
   flush_before();
+  const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(__openat64_2);
-  return fd_created(f ? f(dirfd, path, flags) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, 0)));
+  return opened(t0, VALLEY_RA, path, f ? f(dirfd, path, flags) : static_cast<int>(syscall(SYS_openat, dirfd, path, flags, 0)));
 }
 
 VALLEY_EXPORT int socket(int domain, int type, int protocol) noexcept {
@@ -219,16 +237,23 @@ VALLEY_EXPORT int ioctl(int fd, unsigned long req, ...) noexcept {
   return r;
 }
 
+// Recorded on the fd it closed, before valley forgets what the fd was.
 VALLEY_EXPORT int close(int fd) {
   flush_before_fd(fd);
+  fd_closing(fd);
+  const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(close);
-  return sticky_or(fd, fd_closed(fd, f ? f(fd) : static_cast<int>(syscall(SYS_close, fd))));
+  const int r = sticky_or(fd, f ? f(fd) : static_cast<int>(syscall(SYS_close, fd)));
+  return fd_closed(fd, static_cast<int>(io_done(Op::close, fd, 0, 0, -1, r, t0, VALLEY_RA)));
 }
 
 VALLEY_EXPORT int __close(int fd) {
   flush_before_fd(fd);
+  fd_closing(fd);
+  const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(__close);
-  return sticky_or(fd, fd_closed(fd, f ? f(fd) : static_cast<int>(syscall(SYS_close, fd))));
+  const int r = sticky_or(fd, f ? f(fd) : static_cast<int>(syscall(SYS_close, fd)));
+  return fd_closed(fd, static_cast<int>(io_done(Op::close, fd, 0, 0, -1, r, t0, VALLEY_RA)));
 }
 
 VALLEY_EXPORT int close_range(unsigned lo, unsigned hi, int flags) noexcept {

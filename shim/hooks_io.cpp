@@ -11,7 +11,7 @@ VALLEY_EXPORT_HOT ssize_t write(int fd, const void* buf, size_t n) {
   ssize_t r;
   const iovec one{const_cast<void*>(buf), n};
   if (coalesced(Op::write, fd, &one, 1, VALLEY_RA, t0, &r))
-    return io_absorbed(Op::write, fd, n, r, t0, VALLEY_RA);
+    return r;
   auto f = VALLEY_REAL(write);
   r = f ? f(fd, buf, n) : syscall(SYS_write, fd, buf, n);
   return io_done(Op::write, fd, n, -1, r, t0, VALLEY_RA);
@@ -22,7 +22,7 @@ VALLEY_EXPORT_HOT ssize_t __write(int fd, const void* buf, size_t n) {
   ssize_t r;
   const iovec one{const_cast<void*>(buf), n};
   if (coalesced(Op::write, fd, &one, 1, VALLEY_RA, t0, &r))
-    return io_absorbed(Op::write, fd, n, r, t0, VALLEY_RA);
+    return r;
   auto f = VALLEY_REAL(__write);
   r = f ? f(fd, buf, n) : syscall(SYS_write, fd, buf, n);
   return io_done(Op::write, fd, n, -1, r, t0, VALLEY_RA);
@@ -33,7 +33,7 @@ VALLEY_EXPORT_HOT ssize_t writev(int fd, const iovec* iov, int cnt) {
   const uint64_t n = iov_bytes(iov, cnt);
   ssize_t r;
   if (cnt >= 0 && cnt <= 1024 && coalesced(Op::writev, fd, iov, cnt, VALLEY_RA, t0, &r))
-    return io_absorbed(Op::writev, fd, n, r, t0, VALLEY_RA);
+    return r;
   auto f = VALLEY_REAL(writev);
   r = f ? f(fd, iov, cnt) : syscall(SYS_writev, fd, iov, cnt);
   return io_done(Op::writev, fd, n, -1, r, t0, VALLEY_RA);

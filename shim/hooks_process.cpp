@@ -110,7 +110,7 @@ VALLEY_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexce
 // Tracing starts when libvalley is loaded (or at the first hooked call, if another library's
 // constructor makes one earlier) and ends with the destructor, or with an exit path below.
 __attribute__((constructor)) static void valley_constructor() { init(); }
-__attribute__((destructor)) static void valley_destructor() { image_ending(true); }
+__attribute__((destructor)) static void valley_destructor() { image_ending(); }
 
 VALLEY_EXPORT void _exit(int status) {
   image_ending();

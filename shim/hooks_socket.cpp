@@ -3,6 +3,9 @@
 /// @brief send/recv families, same shape as hooks_io.cpp.
 #include "hooks.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 using namespace valley;
 using namespace valley::shim;
 
@@ -42,7 +45,7 @@ VALLEY_EXPORT_HOT ssize_t send(int fd, const void* buf, size_t n, int flags) {
   // Only plain sends: every MSG_* flag (MSG_MORE, MSG_DONTWAIT, MSG_OOB, …) is per call.
   const iovec one{const_cast<void*>(buf), n};
   if (flags == 0 && coalesced(Op::send, fd, &one, 1, VALLEY_RA, t0, &r))
-    return io_absorbed(Op::send, fd, n, r, t0, VALLEY_RA);
+    return r;
   auto f = VALLEY_REAL(send);
   if (flags == 0 || !(r = blocked_behind_buffer(fd, flags)))
     r = f ? f(fd, buf, n, flags) : syscall(SYS_sendto, fd, buf, n, flags, nullptr, 0);
@@ -55,7 +58,7 @@ VALLEY_EXPORT ssize_t __send(int fd, const void* buf, size_t n, int flags) {
   // Only plain sends: every MSG_* flag (MSG_MORE, MSG_DONTWAIT, MSG_OOB, …) is per call.
   const iovec one{const_cast<void*>(buf), n};
   if (flags == 0 && coalesced(Op::send, fd, &one, 1, VALLEY_RA, t0, &r))
-    return io_absorbed(Op::send, fd, n, r, t0, VALLEY_RA);
+    return r;
   auto f = VALLEY_REAL(__send);
   if (flags == 0 || !(r = blocked_behind_buffer(fd, flags)))
     r = f ? f(fd, buf, n, flags) : syscall(SYS_sendto, fd, buf, n, flags, nullptr, 0);
@@ -99,6 +102,23 @@ VALLEY_EXPORT int shutdown(int fd, int how) noexcept {
   auto f = VALLEY_REAL(shutdown);
   int r = f ? f(fd, how) : static_cast<int>(syscall(SYS_shutdown, fd, how));
   if (r == 0 && how != SHUT_RD) coalesce_shut_for_writing(fd);
+  return r;
+}
+
+// TCP_NODELAY and TCP_CORK decide what a small send costs: the fd is classified afresh at its
+// next call, so a new FileRow with the new bits covers the calls from then on. Turning either
+// off or on releases what the kernel holds, so bytes valley holds for the socket go first.
+VALLEY_EXPORT int setsockopt(int fd, int level, int name, const void* value, socklen_t len) noexcept {
+  const bool tcp = level == IPPROTO_TCP && (name == TCP_NODELAY || name == TCP_CORK);
+  if (tcp) flush_before_object(fd);
+  auto f = VALLEY_REAL(setsockopt);
+  const int r = f ? f(fd, level, name, value, len)
+                  : static_cast<int>(syscall(SYS_setsockopt, fd, level, name, value, len));
+  if (tcp && r == 0) {
+    const int saved = errno;
+    fd_flags_changed(fd);
+    errno = saved;
+  }
   return r;
 }
 

@@ -4,7 +4,7 @@
 /// once at load, and the coalescing settings they share with valley.toml's [coalesce] table.
 #pragma once
 
-#include "coalesce.h"
+#include "coalesce/coalesce.h"
 #include "valley/settings.h"
 
 #include <cstddef>
@@ -30,16 +30,5 @@ struct Options {
 /// Unknown VALLEY_* names get a warning line and are ignored. A bad coalescing setting (in the
 /// environment or the config file) prints one line and leaves coalescing off, tracing on.
 bool read_options(char** env, Options* out);
-
-/// The coalescing settings' defaults, from the settings table.
-void coalesce_defaults(CoalesceOptions* o);
-/// Stores a checked flag or count of a coalescing setting (others are ignored).
-void coalesce_set(CoalesceOptions* o, settings::Id id, uint64_t v);
-/// Empties a list setting (kinds, paths, sites) before its entries are added.
-void coalesce_list_clear(CoalesceOptions* o, settings::Id id);
-/// Checks one entry of kinds, paths or sites and adds it; the same check for VALLEY_* and
-/// valley.toml. Returns what is wrong with it (Problem::ok: added).
-settings::Problem coalesce_list_add(CoalesceOptions* o, const settings::Setting& s, const char* e,
-                                    size_t n);
 
 } // namespace valley::shim

@@ -4,7 +4,6 @@
 /// the constructor and lazily from the first hook that runs before it.
 #pragma once
 
-#include <csetjmp>
 #include <csignal>
 #include <cstdio>
 #include <poll.h>
@@ -144,6 +143,10 @@
   X(sync, void())                                                                                  \
   X(syncfs, int(int))                                                                              \
   X(sync_file_range, int(int, off_t, off_t, unsigned))                                             \
+  X(msync, int(void*, size_t, int))                                                                \
+  X(unlink, int(const char*))                                                                      \
+  X(unlinkat, int(int, const char*, int))                                                          \
+  X(setsockopt, int(int, int, int, const void*, socklen_t))                                        \
   X(flock, int(int, int))                                                                          \
   X(lockf, int(int, int, off_t))                                                                   \
   X(lockf64, int(int, int, off_t))                                                                 \
@@ -167,11 +170,7 @@
   X(sigqueue, int(pid_t, int, const union sigval))                                                 \
   X(sem_post, int(sem_t*))                                                                         \
   X(sigaction, int(int, const struct sigaction*, struct sigaction*))                               \
-  X(signal, sighandler_t(int, sighandler_t))                                                       \
-  X(longjmp, void(__jmp_buf_tag*, int))                                                            \
-  X(_longjmp, void(__jmp_buf_tag*, int))                                                           \
-  X(siglongjmp, void(__jmp_buf_tag*, int))                                                         \
-  X(__longjmp_chk, void(__jmp_buf_tag*, int))
+  X(signal, sighandler_t(int, sighandler_t))
 
 namespace valley::shim::real {
 

@@ -1,19 +1,20 @@
 // SPDX-License-Identifier: MIT
 /// @file recorder.h
-/// @brief The only thing hooks call. Each function takes what the real call did, records it,
-/// and hands back the result with errno exactly as the real call left it.
+/// @brief The only thing hooks call to record. Each function takes what the real call did,
+/// records it, and hands back the result with errno exactly as the real call left it.
 #pragma once
 
 #include "valley/format.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 namespace valley::shim {
 
-/// A completed data call. `transferred` is the byte count actually moved (for *mmsg, the sum
-/// of msg_len); `offset` is -1 for non-positional ops.
-/// `flags` are EventBits to add (kEventCoalesced for a call the coalescer absorbed).
+/// A completed call. `transferred` is the byte count actually moved (for *mmsg, the sum of
+/// msg_len); `offset` is -1 for non-positional ops. `flags` are EventBits to add.
 ssize_t io_done(Op op, int fd, uint64_t requested, uint64_t transferred, int64_t offset,
                 ssize_t result, uint64_t t0, uint64_t ra, uint8_t flags = 0);
 
@@ -23,26 +24,37 @@ inline ssize_t io_done(Op op, int fd, uint64_t requested, int64_t offset, ssize_
                  result, t0, ra, flags);
 }
 
-/// A call the coalescer absorbed: recorded with no time inside a syscall (none was made).
-ssize_t io_absorbed(Op op, int fd, uint64_t requested, ssize_t result, uint64_t t0, uint64_t ra);
+/// A completed call on a path rather than an fd (unlink): recorded with fd -1 and, in the
+/// event's offset, the id of a FileRow holding the path.
+int path_done(Op op, const char* path, int result, uint64_t t0, uint64_t ra);
 
-/// For the coalescer: may writes to fd from the call site `ra` be buffered? Sets *kind.
-bool fd_coalescible(int fd, uint64_t ra, uint64_t now, FdKind* kind);
+/// A write the coalescer may take (write, writev, send without flags; coalescing on): the
+/// recorder looks up the fd and the call site once and offers it. True when it was taken or
+/// refused: then it is recorded, *result is what the program gets, errno set for -1. False:
+/// the caller makes the real call and records it with io_done.
+bool offer_output(Op op, int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t t0,
+                  ssize_t* result);
 
 /// Records a write valley made to flush `requested` buffered bytes (site kSiteFlush).
 void record_flush(Op op, int fd, uint64_t requested, uint64_t written, int err, uint64_t t0, uint64_t t1);
 
+/// For the coalescer's verdicts: the path of FileRow `file` (false: none), and a call site as
+/// "module+0xOFFSET" (false: no module holds `ra`).
+bool file_path(uint32_t file, char* out, size_t cap);
+bool site_name(uint64_t ra, char* out, size_t cap);
+
 /// fd bookkeeping after calls that create, replace or close fds. Preserve errno.
 int fd_created(int fd);           ///< open/socket/accept/dup/…: fd is new
 int fd_pair_created(int r, const int* fds); ///< pipe/socketpair: fds[0], fds[1] are new
+void fd_closing(int fd);          ///< before close: learn what fd is while it still is
 int fd_closed(int fd, int r);     ///< close: fd is gone
 int fd_range_closed(unsigned lo, unsigned hi, int flags, int r);
 void fd_flags_changed(int fd);    ///< F_SETFL: reclassify (buffering eligibility may change)
 void fd_given_to_stdio(int fd);   ///< fdopen: stdio writes it too, so it is never buffered
 
-/// The image is about to end (exit paths; `destructor` for valley's own destructor) or be
-/// replaced (exec): drain and record coverage.
-void image_ending(bool destructor = false);
+/// The image is about to end (exit paths, valley's destructor) or be replaced (exec): drain
+/// and record coverage.
+void image_ending();
 /// Marks the trace as ended by exec; exec_failed undoes it when exec returns.
 void exec_starting();
 void exec_failed();
@@ -51,10 +63,6 @@ void exec_failed();
 /// them, so the new image is traced too. Returns env itself when nothing is missing; otherwise
 /// fills `out` (capacity `cap` pointers, NULL-terminated) and returns it.
 char* const* exec_env(char* const* env, char** out, size_t cap);
-
-/// A longjmp from the frame at `here` to the one at `target` is about to happen on this
-/// thread: valley forgets the calls it leaves behind (jump.h).
-void long_jump(uintptr_t here, uintptr_t target);
 
 /// Starts tracing (constructor, or the first hook that runs before it). Idempotent.
 void init();

@@ -2,12 +2,12 @@
 #include "segment.h"
 
 #include "clock.h"
+#include "coverage.h"
 #include "diag.h"
 #include "sys.h"
 
 #include <cerrno>
 #include <cstring>
-#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -20,108 +20,11 @@ namespace {
 
 // Table sizes. Counters and sites are hash tables (power of two); the rest are append-only.
 constexpr uint32_t kCounterRows = 1024;
+constexpr uint32_t kShardCounterRows = 128; // per thread: a key it cannot hold goes to the shared table
 constexpr uint32_t kSiteRows = 4096;
 constexpr uint32_t kStackRows = 1024;
 constexpr uint32_t kModuleRows = 256;
 constexpr uint32_t kFileRows = 1024;
-
-struct IoCounts {
-  uint64_t rchar, wchar, syscr, syscw;
-  bool ok;
-};
-constinit IoCounts g_io_start{};
-
-uint64_t field(const char* text, const char* name) {
-  for (const char* p = text; *p; ++p) {
-    if ((p == text || p[-1] == '\n') && starts_with(p, name)) {
-      p += str_len(name);
-      while (*p == ' ') ++p;
-      uint64_t v = 0;
-      while (*p >= '0' && *p <= '9') v = v * 10 + static_cast<uint64_t>(*p++ - '0');
-      return v;
-    }
-  }
-  return 0;
-}
-
-void parse_io(const char* buf, IoCounts* c) {
-  c->rchar += field(buf, "rchar:");
-  c->wchar += field(buf, "wchar:");
-  c->syscr += field(buf, "syscr:");
-  c->syscw += field(buf, "syscw:");
-  c->ok = true;
-}
-
-void add_io(const char* path, IoCounts* c) {
-  char buf[512];
-  if (sys::read_file(path, buf, sizeof buf) > 0) parse_io(buf, c);
-}
-
-// Threads that ended: what each had counted when it left (thread_exited), and its tid, whose
-// task entry may still be listed for a moment after pthread_join returns. A seqlock: readers
-// retry when a thread ended while they looked.
-constexpr uint32_t kExitedTids = 1024;
-struct Exited {
-  pthread_mutex_t lock;
-  std::atomic<uint32_t> seq;
-  std::atomic<uint64_t> rchar, wchar, syscr, syscw;
-  std::atomic<uint32_t> tids[kExitedTids];
-  uint32_t next;
-};
-constinit Exited g_exited{PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0, {}, 0};
-
-bool exited_tid(uint32_t tid) {
-  for (uint32_t i = 0; i < kExitedTids; ++i)
-    if (g_exited.tids[i].load(std::memory_order_relaxed) == tid) return true;
-  return false;
-}
-
-// The sum over the threads still listed, without those already counted as ended.
-IoCounts live_io() {
-  IoCounts c{};
-  int dir = sys::open("/proc/self/task", O_RDONLY | O_DIRECTORY);
-  if (dir < 0) return c;
-  char buf[2048];
-  for (;;) {
-    long n = ::syscall(SYS_getdents64, dir, buf, sizeof buf);
-    if (n <= 0) break;
-    for (long off = 0; off < n;) {
-      auto* d = reinterpret_cast<dirent64*>(buf + off);
-      uint64_t tid = 0;
-      if (parse_u64(d->d_name, &tid) && !exited_tid(static_cast<uint32_t>(tid))) {
-        char path[64];
-        Text(path, sizeof path).str("/proc/self/task/").str(d->d_name).str("/io");
-        add_io(path, &c);
-      }
-      off += d->d_reclen;
-    }
-  }
-  sys::close(dir);
-  return c;
-}
-
-// The kernel's read/write counts of this process: its live threads plus the threads that
-// ended. Not /proc/self/io, which also adds in every child the process has waited for (a child
-// reaped by waitpid moves its counts into its parent's there).
-IoCounts read_io() {
-  IoCounts c{};
-  for (int tries = 0; tries < 8; ++tries) {
-    const uint32_t s1 = g_exited.seq.load(std::memory_order_acquire);
-    if (s1 & 1) {
-      const timespec nap{0, 20000};
-      clock_nanosleep(CLOCK_MONOTONIC, 0, &nap, nullptr);
-      continue;
-    }
-    c = live_io();
-    c.rchar += g_exited.rchar.load(std::memory_order_relaxed);
-    c.wchar += g_exited.wchar.load(std::memory_order_relaxed);
-    c.syscr += g_exited.syscr.load(std::memory_order_relaxed);
-    c.syscw += g_exited.syscw.load(std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (g_exited.seq.load(std::memory_order_relaxed) == s1) break;
-  }
-  return c;
-}
 
 // Field 22 of /proc/self/stat: the start time in clock ticks. It survives exec and differs
 // between two processes that got the same pid, which is what tells the two apart.
@@ -233,21 +136,27 @@ bool resolve_dir(const Options& opts, char* out, size_t cap) {
 
 size_t align(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
-void layout(SegmentHeader* h, uint32_t ring_events) {
+void layout(SegmentHeader* h, uint32_t events) {
   size_t off = sizeof(SegmentHeader);
   auto place = [&](Section& s, uint32_t cap, uint32_t entry, size_t alignment) {
     off = align(off, alignment);
     s = Section{off, cap, entry};
     off += size_t{cap} * entry;
   };
+  place(h->shards, kMaxShards, sizeof(ShardHeader), 128);
   place(h->counters, kCounterRows, sizeof(CounterRow), 64);
   place(h->sites, kSiteRows, sizeof(SiteRow), 64);
   place(h->stacks, kStackRows, sizeof(StackRow), 64);
   place(h->modules, kModuleRows, sizeof(ModuleRow), 64);
   place(h->files, kFileRows, sizeof(FileRow), 64);
-  // Last and page-aligned, so its storage can be punched out after the final drain.
-  place(h->ring, ring_events, sizeof(EventRecord), 4096);
-  h->segment_size = align(off, 4096);
+  // Bodies are page-aligned, and so is the event buffer in each, so that its storage can be
+  // punched out after the final drain.
+  h->bodies_offset = align(off, 4096);
+  h->body_counters = kShardCounterRows;
+  h->body_events_offset = static_cast<uint32_t>(align(size_t{kShardCounterRows} * sizeof(CounterRow), 4096));
+  h->body_events = events;
+  h->body_size = static_cast<uint32_t>(h->body_events_offset + align(size_t{events} * sizeof(EventRecord), 4096));
+  h->segment_size = h->bodies_offset + uint64_t{kMaxShards} * h->body_size;
 }
 
 template <class T> T* section(SegmentHeader* h, const Section& s) {
@@ -263,8 +172,8 @@ void bind(Segment* seg) {
   seg->stacks = section<StackRow>(h, h->stacks);
   seg->modules = section<ModuleRow>(h, h->modules);
   seg->files = section<FileRow>(h, h->files);
-  seg->ring = section<EventRecord>(h, h->ring);
-  seg->ring_mask = h->ring.capacity ? h->ring.capacity - 1 : 0;
+  seg->shards = section<ShardHeader>(h, h->shards);
+  seg->bodies = reinterpret_cast<char*>(h) + h->bodies_offset;
 }
 
 bool create_events_file(Segment* seg) {
@@ -284,45 +193,6 @@ bool create_events_file(Segment* seg) {
 }
 
 } // namespace
-
-void segment_note_io_start() {
-  // A fork child: the parent's ended threads are not the child's (and a thread that held the
-  // lock at fork does not exist here).
-  pthread_mutex_init(&g_exited.lock, nullptr);
-  g_exited.seq.store(0);
-  g_exited.rchar.store(0);
-  g_exited.wchar.store(0);
-  g_exited.syscr.store(0);
-  g_exited.syscw.store(0);
-  for (auto& t : g_exited.tids)
-    t.store(0, std::memory_order_relaxed);
-  g_exited.next = 0;
-  g_io_start = read_io();
-}
-
-void segment_thread_exited(uint32_t tid) {
-  // Raw calls, not counted as valley's own I/O: the kernel adds this read to the thread only
-  // after answering it, so it is in neither figure.
-  char buf[512];
-  const int fd = static_cast<int>(
-      ::syscall(SYS_openat, AT_FDCWD, "/proc/thread-self/io", O_RDONLY | O_CLOEXEC));
-  if (fd < 0) return;
-  const long n = ::syscall(SYS_read, fd, buf, sizeof buf - 1);
-  ::syscall(SYS_close, fd);
-  if (n <= 0) return;
-  buf[n] = '\0';
-  IoCounts c{};
-  parse_io(buf, &c);
-  pthread_mutex_lock(&g_exited.lock);
-  g_exited.seq.fetch_add(1, std::memory_order_acq_rel);
-  g_exited.rchar.fetch_add(c.rchar, std::memory_order_relaxed);
-  g_exited.wchar.fetch_add(c.wchar, std::memory_order_relaxed);
-  g_exited.syscr.fetch_add(c.syscr, std::memory_order_relaxed);
-  g_exited.syscw.fetch_add(c.syscw, std::memory_order_relaxed);
-  g_exited.tids[g_exited.next++ % kExitedTids].store(tid, std::memory_order_relaxed);
-  g_exited.seq.fetch_add(1, std::memory_order_release);
-  pthread_mutex_unlock(&g_exited.lock);
-}
 
 void segment_calibrate(Segment* seg) {
   uint64_t t = clock::ticks();
@@ -355,9 +225,12 @@ bool segment_create(const Options& opts, Origin origin, const SegmentHeader* par
 
   SegmentHeader proto{};
   layout(&proto, opts.events ? opts.ring_events : 0);
-  // Reserve every byte now: on a full tmpfs a lazily backed page would SIGBUS the program on
-  // first touch, long after ftruncate said yes.
-  int err = posix_fallocate(fd, 0, static_cast<off_t>(proto.segment_size));
+  // Reserve the header and the shared tables now: on a full tmpfs a lazily backed page would
+  // SIGBUS the program on first touch, long after ftruncate said yes. The mapping covers every
+  // shard body too, but no page of a body is touched before segment_reserve_body.
+  int err = sys::file_may_reach(proto.bodies_offset)
+                ? posix_fallocate(fd, 0, static_cast<off_t>(proto.bodies_offset))
+                : EFBIG;
   if (err != 0) {
     errno = err;
     sys::close(fd);
@@ -434,47 +307,53 @@ void segment_unmap(Segment* seg) {
 }
 
 void segment_record_end(Segment* seg) {
-  SegmentHeader* h = seg->hdr;
   segment_calibrate(seg);
-  // Valley's own reads and writes (draining, /proc) are not the program's. Taken before the
-  // final /proc/self/io read, whose own counts the kernel adds only after answering it.
-  sys::OwnIo own = sys::own_io();
-  IoCounts now = read_io();
-  if (!now.ok || !g_io_start.ok) return;
-  Coverage& c = h->coverage;
-  auto sub = [](uint64_t a, uint64_t b) { return a > b ? a - b : 0; };
-  c.kernel_syscr = sub(now.syscr - g_io_start.syscr, own.reads);
-  c.kernel_syscw = sub(now.syscw - g_io_start.syscw, own.writes);
-  c.kernel_rchar = sub(now.rchar - g_io_start.rchar, own.rbytes);
-  c.kernel_wchar = sub(now.wchar - g_io_start.wchar, own.wbytes);
-  c.valid = 1;
+  coverage_kernel_side(&seg->hdr->coverage);
 }
 
-void segment_release_ring(Segment* seg) {
+bool segment_reserve_body(Segment& seg, uint32_t i) {
+  SegmentHeader* h = seg.hdr;
+  const int fd = sys::open(seg.seg_path, O_RDWR);
+  if (fd < 0) return false;
+  const off_t off = static_cast<off_t>(h->bodies_offset + uint64_t{i} * h->body_size);
+  const bool ok = sys::file_may_reach(static_cast<uint64_t>(off) + h->body_size) &&
+                  posix_fallocate(fd, off, static_cast<off_t>(h->body_size)) == 0;
+  sys::close(fd);
+  return ok;
+}
+
+void segment_release_events(Segment* seg, uint32_t i) {
   SegmentHeader* h = seg->hdr;
-  if (!h->ring.capacity) return;
-  const size_t len = size_t{h->ring.capacity} * sizeof(EventRecord);
-  void* want = seg->ring;
-  void* p = sys::mmap(want, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (!h->body_events) return;
+  const size_t len = h->body_size - h->body_events_offset;
+  void* p = sys::mmap(seg->body_events(i), len, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
   if (p == MAP_FAILED) return;
   int fd = sys::open(seg->seg_path, O_RDWR);
   if (fd >= 0) {
-    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(h->ring.offset),
-              static_cast<off_t>(len));
+    const off_t off = static_cast<off_t>(h->bodies_offset + uint64_t{i} * h->body_size + h->body_events_offset);
+    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, static_cast<off_t>(len));
     sys::close(fd);
   }
   at(h->state).fetch_or(kStateRingReleased, std::memory_order_release);
 }
 
-bool segment_restore_ring(Segment* seg) {
+bool segment_restore_events(Segment* seg) {
   SegmentHeader* h = seg->hdr;
   if (!(at(h->state).load(std::memory_order_acquire) & kStateRingReleased)) return true;
-  const size_t len = size_t{h->ring.capacity} * sizeof(EventRecord);
+  const size_t len = h->body_size - h->body_events_offset;
   int fd = sys::open(seg->seg_path, O_RDWR);
   if (fd < 0) return false;
-  bool ok = posix_fallocate(fd, static_cast<off_t>(h->ring.offset), static_cast<off_t>(len)) == 0 &&
-            sys::mmap(seg->ring, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
-                      static_cast<off_t>(h->ring.offset)) != MAP_FAILED;
+  bool ok = true;
+  const uint32_t used = at(h->shards_used).load(std::memory_order_acquire);
+  for (uint32_t i = 0; i < used && ok; ++i) {
+    if (!(at(seg->shards[i].state).load(std::memory_order_acquire) & kShardReserved)) continue;
+    const off_t off = static_cast<off_t>(h->bodies_offset + uint64_t{i} * h->body_size + h->body_events_offset);
+    ok = sys::file_may_reach(static_cast<uint64_t>(off) + len) &&
+         posix_fallocate(fd, off, static_cast<off_t>(len)) == 0 &&
+         sys::mmap(seg->body_events(i), len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+                   off) != MAP_FAILED;
+  }
   sys::close(fd);
   if (ok) at(h->state).fetch_and(~uint32_t{kStateRingReleased}, std::memory_order_release);
   return ok;

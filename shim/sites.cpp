@@ -138,46 +138,15 @@ uint32_t site_lookup(Segment& seg, uint64_t ra, bool nested, uint32_t max_frames
   return split;
 }
 
-namespace {
-// 0 unknown, 1 allowed, 2 not allowed; by site id. Reset with the segment at fork.
-constinit std::atomic<uint8_t> g_site_coalesce[4096]{};
-
-bool in_list(const char* list, const char* entry) {
-  const size_t n = str_len(entry);
-  for (const char* p = list; *p;) {
-    const char* end = p;
-    while (*end && *end != ',') ++end;
-    if (static_cast<size_t>(end - p) == n && __builtin_memcmp(p, entry, n) == 0) return true;
-    p = *end ? end + 1 : end;
-  }
-  return false;
-}
-} // namespace
-
-bool site_allows_coalescing(Segment& seg, uint64_t ra, const char* list, uint32_t max_frames) {
-  const uint32_t site = site_lookup(seg, ra, false, max_frames);
-  const bool cacheable = site < 4096 && seg.sites[site].key == ra;
-  if (cacheable) {
-    uint8_t v = g_site_coalesce[site].load(std::memory_order_relaxed);
-    if (v) return v == 1;
-  }
+bool site_text(Segment& seg, uint64_t ra, char* out, size_t cap) {
   const int m = module_of(seg, ra, true);
-  char entry[kPathMax + 24];
-  Text t(entry, sizeof entry);
-  if (m >= 0) {
-    const char* path = seg.modules[m].path;
-    const char* base = path;
-    for (const char* p = path; *p; ++p)
-      if (*p == '/') base = p + 1;
-    t.str(base).str("+0x").hex(ra - seg.modules[m].bias);
-  }
-  const bool ok = m >= 0 && in_list(list, entry);
-  if (cacheable) g_site_coalesce[site].store(ok ? 1 : 2, std::memory_order_relaxed);
-  return ok;
-}
-
-void site_table_reset_after_fork() {
-  for (auto& v : g_site_coalesce) v.store(0, std::memory_order_relaxed);
+  if (m < 0) return false;
+  const char* path = seg.modules[m].path;
+  const char* base = path;
+  for (const char* p = path; *p; ++p)
+    if (*p == '/') base = p + 1;
+  Text(out, cap).str(base).str("+0x").hex(ra - seg.modules[m].bias);
+  return true;
 }
 
 void site_sample(Segment& seg, uint32_t site, uint32_t max_frames) {

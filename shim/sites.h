@@ -13,13 +13,9 @@ namespace valley::shim {
 /// busy on this thread (a signal handler): then nothing that could take a lock is done.
 uint32_t site_lookup(Segment& seg, uint64_t ra, bool nested, uint32_t max_frames);
 
-/// Whether the call site of return address `ra` is in `list`: comma-separated
-/// "module+0xOFFSET" entries (module = file name of the image, OFFSET = ra - load bias, the
-/// form `valley report --emit-config` writes). Cached per call site.
-bool site_allows_coalescing(Segment& seg, uint64_t ra, const char* list, uint32_t max_frames);
-
-/// A fork child's segment numbers its sites afresh.
-void site_table_reset_after_fork();
+/// The call site of return address `ra` as `valley report` names it: "module+0xOFFSET"
+/// (module = file name of the image, OFFSET = ra - load bias). False when no module holds it.
+bool site_text(Segment& seg, uint64_t ra, char* out, size_t cap);
 
 /// Captures the current stack for `site` again (sampling); identical stacks add a hit.
 void site_sample(Segment& seg, uint32_t site, uint32_t max_frames);

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cerrno>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -75,6 +76,15 @@ ssize_t read_file(const char* path, char* buf, size_t n) {
   buf[got] = '\0';
   return static_cast<ssize_t>(got);
 }
+
+uint64_t file_size_limit() {
+  struct rlimit lim;
+  if (::syscall(SYS_prlimit64, 0, RLIMIT_FSIZE, nullptr, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY)
+    return ~uint64_t{0};
+  return lim.rlim_cur;
+}
+
+bool file_may_reach(uint64_t end) { return end <= file_size_limit(); }
 
 OwnIo own_io() {
   return {g_own_reads.load(std::memory_order_relaxed), g_own_writes.load(std::memory_order_relaxed),

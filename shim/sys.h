@@ -29,6 +29,11 @@ pid_t gettid();
 /// True when this process shares its memory with its parent: a vfork child (kcmp KCMP_VM).
 /// Also true where kcmp is missing or not allowed.
 bool shares_parent_memory();
+/// False when RLIMIT_FSIZE forbids a file of `end` bytes: growing it would raise SIGXFSZ in
+/// the program (whose default action kills it), so valley does not grow its own files there.
+bool file_may_reach(uint64_t end);
+/// RLIMIT_FSIZE's soft limit in bytes; UINT64_MAX for none.
+uint64_t file_size_limit();
 /// Reads a small file (a /proc entry) into buf, NUL-terminated. Returns bytes read or -1.
 ssize_t read_file(const char* path, char* buf, size_t n);
 

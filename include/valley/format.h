@@ -5,20 +5,36 @@
 ///
 /// A run directory holds, per traced process image (a process, or the new image after exec):
 ///
-///   <pid>-<n>.vseg    the segment: SegmentHeader, then the sections it names (counters, call
-///                     sites, stacks, modules, files, event ring). The shim maps it MAP_SHARED
-///                     while the process lives, so it is complete even after SIGKILL.
-///   <pid>-<n>.vev     the drained events: EventsHeader, then EventRecords in ring order.
+///   <pid>-<n>.vseg    the segment: SegmentHeader, then the sections it names (shard headers,
+///                     the shared counter table, call sites, stacks, modules, files) and the
+///                     shard bodies (each thread's counter rows and event buffer). The shim maps
+///                     it MAP_SHARED while the process lives, so it is complete even after
+///                     SIGKILL. Shard bodies are reserved when a thread first takes the shard:
+///                     the file may end before the last body (only taken shards have one).
+///   <pid>-<n>.vev     the drained events: EventsHeader, then blocks (an EventBlock followed by
+///                     its EventRecords).
 ///
 /// <n> is the smallest number free for that pid when the image started (0 normally, 1 after
 /// the first exec, …); SegmentHeader::proc_start_ticks tells an exec (same value as the
 /// previous <pid>-<n-1>) from pid reuse (different value).
 ///
-/// Reading events: records [0, ring_drained) are in the .vev file. Records
-/// [ring_drained, ring_head) are still in the ring (the process died before draining them):
-/// ring index i lives in slot i % ring.capacity and is valid only if its `commit` equals
-/// (uint32_t)(i + 1); otherwise it was torn (reserved, never committed). Records dropped
-/// because the ring was full are counted in events_dropped and never stored.
+/// Threads: each thread that makes a recorded call takes a shard (ShardHeader[i] and body i)
+/// and is its only writer until it ends and gives it back; a later thread may take it again.
+/// Counters are the sum of the shared table and every shard's rows with the same key. A thread
+/// that found no free shard counts into the shared table (SegmentHeader::shared_calls) and
+/// appends its events directly to the .vev file.
+///
+/// Reading events: a shard's events have indices 0, 1, … (ShardHeader::head is the next one);
+/// index i lives in slot i % body_events of its body. The .vev file holds, in blocks, the
+/// indices the shard's drains wrote; the rest, [max(drained, the end of the shard's last block),
+/// head), are still in the body: a slot is valid only if its `commit` equals (uint32_t)(i + 1)
+/// and its op is not 0 (op 0: a tombstone, a slot that was reserved and will never be written).
+/// Others were torn (reserved, never committed). A shard may also hold one run record
+/// (ShardHeader::held) that its thread had not committed yet: it follows the shard's other
+/// records. Blocks with shard kBlockDirect hold records appended one by one (after the image's
+/// final drain, or by threads without a shard). Within a shard records are in the order the
+/// thread made its calls; across shards, merge by `ticks`. Records dropped because a buffer was
+/// full are counted in the shard's `dropped` and never stored.
 ///
 /// Every integer is little-endian, fixed width; every struct has its layout asserted below.
 /// Readers must check magic, version and header_size, and treat every count and offset as
@@ -32,8 +48,8 @@ namespace valley {
 
 inline constexpr char kSegmentMagic[8] = {'V', 'A', 'L', 'L', 'E', 'Y', 'S', '\0'};
 inline constexpr char kEventsMagic[8] = {'V', 'A', 'L', 'L', 'E', 'Y', 'E', '\0'};
-/// Bump on any layout change; readers refuse newer versions.
-inline constexpr uint32_t kFormatVersion = 2; // 2: kEventRun records
+/// Bump on any layout change; readers refuse newer versions and name older ones.
+inline constexpr uint32_t kFormatVersion = 3;
 
 inline constexpr uint32_t kHistBuckets = 32; ///< log2 buckets, see bucket_of()
 inline constexpr uint32_t kMaxFrames = 62;   ///< frames kept per stack
@@ -88,7 +104,7 @@ enum class Origin : uint32_t {
 enum StateBits : uint32_t {
   kStateFinished = 1u << 0,     ///< the image ended through exit/_exit; coverage is valid
   kStateExec = 1u << 1,         ///< the image ended by a successful-looking exec
-  kStateRingReleased = 1u << 2, ///< the ring was drained and its storage given back
+  kStateRingReleased = 1u << 2, ///< the event buffers were drained and their storage given back
   kStateCountersFull = 1u << 3, ///< some calls landed in the catch-all counter row
 };
 
@@ -118,7 +134,7 @@ struct SegmentHeader {
   char magic[8];             ///< kSegmentMagic
   uint32_t version;          ///< kFormatVersion
   uint32_t header_size;      ///< sizeof(SegmentHeader) as written
-  uint64_t segment_size;     ///< bytes reserved for the file
+  uint64_t segment_size;     ///< bytes the file may grow to (every shard body reserved)
   uint32_t pid;              ///< process id
   uint32_t ppid;             ///< getppid() at start
   uint32_t seq;              ///< the <n> of the file name
@@ -134,41 +150,52 @@ struct SegmentHeader {
   uint64_t start_ticks;      ///< tick counter when tracing began
   uint64_t end_ticks;        ///< tick counter at the last drain or at exit
 
-  Section counters;          ///< CounterRow[]; row 0 is the catch-all when the table is full
+  Section counters;          ///< CounterRow[]: the shared table; row 0 is the catch-all
   Section sites;             ///< SiteRow[]; a call site's id is its row index
   Section stacks;            ///< StackRow[]; a stack's id is its row index + 1 (0 = none)
   Section modules;           ///< ModuleRow[], appended in load order
   Section files;             ///< FileRow[], one per classified fd; id = row index + 1
-  Section ring;              ///< EventRecord[capacity], capacity a power of two
+  Section shards;            ///< ShardHeader[], one per thread slot
 
-  // Live positions; the shim updates them atomically.
-  uint64_t ring_head;        ///< next ring index to reserve (= events stored in the ring ever)
-  uint64_t ring_drained;     ///< ring indices below this are in the .vev file
-  uint64_t events_dropped;   ///< events not stored: ring full, or event log off
-  uint64_t events_torn;      ///< ring slots skipped while draining because never committed
+  // Shard bodies: body i starts at bodies_offset + i * body_size, exists only if
+  // ShardHeader[i].state has kShardReserved, and holds CounterRow[body_counters] at its start
+  // and EventRecord[body_events] at body_events_offset.
+  uint64_t bodies_offset;
+  uint32_t body_size;          ///< bytes, a multiple of 4096
+  uint32_t body_counters;      ///< counter rows per shard (a hash table, like the shared one)
+  uint32_t body_events_offset; ///< bytes from the body's start, a multiple of 4096
+  uint32_t body_events;        ///< event slots per shard, a power of two (0: event log off)
+
+  uint64_t events_dropped;   ///< events not stored outside the shards (a failed direct append)
+  uint64_t events_torn;      ///< reserved
   uint64_t events_late;      ///< events after the final drain, appended to .vev directly
+  uint64_t shared_calls;     ///< calls counted in the shared table with locked instructions: by
+                             ///< threads without a shard, or keys a full shard table cannot hold
   uint32_t counters_used, sites_used, stacks_used, modules_used, files_used;
   uint32_t sites_full;       ///< call sites not given a row because the table was full
   uint32_t stacks_full;      ///< stacks not stored because the table was full
   uint32_t modules_full, files_full;
+  uint32_t shards_used;      ///< shard bodies reserved (the highest shard taken + 1)
+  uint32_t shards_full;      ///< threads that found no free shard
   uint32_t stack_sample;     ///< a stack is re-captured every this many calls per thread (0: never)
-  uint32_t flags;            ///< reserved, 0
 
   Coverage coverage;
   char exe[kPathMax + 16];   ///< readlink(/proc/self/exe), NUL-terminated
   char cmdline[kCmdlineMax]; ///< /proc/self/cmdline: NUL-separated argv, truncated
   uint32_t cmdline_len;      ///< bytes used in cmdline
-  uint8_t reserved[4096 - 2684];
+  uint8_t reserved[4096 - 2700];
 };
 static_assert(offsetof(SegmentHeader, version) == 8);
 static_assert(offsetof(SegmentHeader, counters) == 120);
-static_assert(offsetof(SegmentHeader, ring_head) == 216);
-static_assert(offsetof(SegmentHeader, coverage) == 304);
-static_assert(offsetof(SegmentHeader, cmdline) == 632);
+static_assert(offsetof(SegmentHeader, bodies_offset) == 216);
+static_assert(offsetof(SegmentHeader, coverage) == 320);
+static_assert(offsetof(SegmentHeader, cmdline) == 648);
 static_assert(sizeof(SegmentHeader) == 4096);
 
-/// Counters of one (call site, op, fd kind). They never lose data: when the table is full,
-/// calls are added to row 0 (key kCatchAllKey). All fields are updated with relaxed atomics.
+/// Counters of one (call site, op, fd kind). They never lose data: a key a shard's table cannot
+/// hold goes to the shared table, and when that is full, to its row 0 (key kCatchAllKey). The
+/// same key may have a row in several shards and in the shared table: its counts are the sum.
+/// A shard's rows are written by its thread only; the shared table's with locked atomics.
 struct CounterRow {
   uint64_t key;          ///< 0 = empty; else counter_key(); claimed by compare-and-swap
   uint32_t last_file;    ///< FileRow id (row + 1) of the fd used by the latest call, 0 = none
@@ -180,8 +207,8 @@ struct CounterRow {
   uint64_t ticks;        ///< time inside the real call, in ticks
   uint64_t zero_results; ///< calls that returned 0 (EOF on reads)
   uint64_t size_hist[kHistBuckets]; ///< by bucket_of(requested size)
-  uint64_t gap_hist[kHistBuckets];  ///< by bucket_of(ticks since the previous call on that fd);
-                                    ///< bucket 0 also counts first calls on an fd
+  uint64_t gap_hist[kHistBuckets];  ///< by bucket_of(ticks since the same thread's previous
+                                    ///< call on that fd); bucket 0 also counts first calls
 };
 static_assert(sizeof(CounterRow) == 576);
 
@@ -244,15 +271,26 @@ struct ModuleRow {
 };
 static_assert(sizeof(ModuleRow) == 304);
 
-/// An fd as classified on first sight (or after open/dup/close changed it).
+/// An fd as classified on first sight (or after open/dup/close, or a setsockopt of TCP_NODELAY
+/// or TCP_CORK, changed it): the events of an fd belong to its latest FileRow with
+/// first_ticks <= their ticks. A row with fd -1 and kind unknown names the path of an unlink or
+/// of an open that failed (the event's `offset` holds its id).
 struct FileRow {
   int32_t fd;
   uint8_t kind;         ///< FdKind
-  uint8_t reserved[3];
+  uint8_t reserved[3];  ///< [0]: FileBits (tcp sockets), the rest 0
   uint64_t first_ticks; ///< tick counter when classified
-  char path[kPathMax];  ///< readlink(/proc/self/fd/N): a path, "pipe:[ino]", "socket:[ino]", …
+  char path[kPathMax];  ///< readlink(/proc/self/fd/N): a path, "pipe:[ino]", "socket:[ino]", …;
+                        ///< for an unlink or a failed open, the path as the program passed it
 };
 static_assert(sizeof(FileRow) == 256);
+
+/// FileRow::reserved[0] bits, for TCP sockets: the socket options at classification.
+enum FileBits : uint8_t {
+  kFileTcpNodelay = 1u << 0, ///< TCP_NODELAY was set
+  kFileTcpCork = 1u << 1,    ///< TCP_CORK was set
+  kFileTcpValid = 1u << 7,   ///< the two bits above were read
+};
 
 /// EventRecord::flags bits.
 enum EventBits : uint8_t {
@@ -261,7 +299,8 @@ enum EventBits : uint8_t {
   kEventCoalesced = 1u << 2, ///< a program call the coalescer absorbed: no syscall was made
   kEventFlush = 1u << 3,     ///< a write valley made to flush coalesced bytes (site kSiteFlush)
   /// With kEventCoalesced: the record stands for a run of absorbed calls, identical but for
-  /// their time, made one after another by one thread with no other record between them.
+  /// their time and made one after another by one thread into one coalescer buffer, with no
+  /// other call of that thread recorded between them (a signal handler's may be).
   /// `duration` then holds the number of calls and `offset` the ticks of the last one (an
   /// absorbed call has no duration and no offset). A byte-at-a-time loop under the coalescer
   /// would otherwise cost 48 bytes of trace per byte it writes.
@@ -271,15 +310,21 @@ enum EventBits : uint8_t {
 /// One intercepted call. 48 bytes: at millions of calls a second, every byte of the record is
 /// paid for in copying it to the run directory.
 struct EventRecord {
-  uint32_t commit;   ///< (uint32_t)(ring index + 1), stored last with release order; 0 in
-                     ///< records appended after the final drain (kEventLate)
+  uint32_t commit;   ///< (uint32_t)(the shard's event index + 1), stored last with release
+                     ///< order; 0 in records appended directly (EventBlock::shard kBlockDirect)
   uint32_t tid;      ///< thread id
   uint64_t ticks;    ///< tick counter when the real call began
-  int64_t offset;    ///< file offset for positional ops, -1 otherwise
+  int64_t offset;    ///< file offset for positional ops, the range's start for sync_file_range,
+                     ///< the FileRow id of the path for unlink and a failed open, -1 otherwise
   int32_t result;    ///< return value (Linux moves at most 0x7ffff000 bytes per call), or -errno
-  uint32_t size;     ///< bytes requested (sum of iovecs / messages), saturated at UINT32_MAX
+  uint32_t size;     ///< bytes requested (sum of iovecs / messages; the count asked for by
+                     ///< sendfile, splice, tee, copy_file_range; the range's length for
+                     ///< sync_file_range and msync; 0 for fsync, fdatasync, open, close, unlink),
+                     ///< saturated at UINT32_MAX
   uint32_t duration; ///< ticks inside the real call, saturated at UINT32_MAX
-  int32_t fd;        ///< the fd; its FileRow is the latest one for this fd with first_ticks <= ticks
+  int32_t fd;        ///< the fd (the fd written to for the copy ops, the new fd for open, -1 for
+                     ///< unlink, msync and a failed open); its FileRow is the latest one for
+                     ///< this fd with first_ticks <= ticks
   uint32_t site;     ///< call-site id (SiteRow index), or kSiteUnknown
   uint8_t op;        ///< Op
   uint8_t fd_kind;   ///< FdKind
@@ -296,7 +341,45 @@ inline uint64_t event_last_ticks(const EventRecord& e) {
 }
 static_assert(offsetof(EventRecord, ticks) == 8 && offsetof(EventRecord, site) == 40);
 
-/// At offset 0 of a .vev file; EventRecords follow.
+/// ShardHeader::state bits.
+enum ShardBits : uint32_t {
+  kShardReserved = 1u << 0, ///< the shard's body exists in the file
+};
+
+/// One thread slot: who owns it and where its event buffer stands. 128 bytes, so two shards
+/// never share a cache line.
+struct ShardHeader {
+  uint32_t tid;         ///< the thread writing this shard now, 0 = free (counts stay)
+  uint32_t state;       ///< ShardBits
+  uint64_t head;        ///< next event index to reserve
+  uint64_t drained;     ///< indices below are in the .vev file, or tombstones, or dropped
+  uint64_t dropped;     ///< events not stored: the buffer was full, the event log is off, or
+                        ///< a drain could not write them (then they are below `drained`)
+  uint64_t torn;        ///< tombstones the drains skipped
+  uint32_t drain_tid;   ///< the thread draining this buffer now, 0 = none
+  uint32_t held;        ///< 1: `run` is a run record the thread has not committed yet
+  uint64_t reserved0[2];
+  EventRecord run;      ///< with held = 1: the thread's open run record (kEventRun or a single call)
+  uint8_t reserved1[16];
+};
+static_assert(sizeof(ShardHeader) == 128 && offsetof(ShardHeader, run) == 64);
+
+inline constexpr uint32_t kBlockMagic = 0x4b4c4256; ///< "VBLK"
+inline constexpr uint32_t kBlockDirect = 0xFFFFFFFFu; ///< EventBlock::shard of direct appends
+
+/// In a .vev file, ahead of `count` EventRecords. The size of an EventRecord, so a .vev body is
+/// a whole number of records.
+struct EventBlock {
+  uint32_t magic;  ///< kBlockMagic
+  uint32_t shard;  ///< the shard the records come from, or kBlockDirect
+  uint64_t first;  ///< the shard's index of the first record; the others follow one by one
+  uint32_t count;  ///< records in the block
+  uint32_t tid;    ///< the thread that wrote them
+  uint8_t reserved[24];
+};
+static_assert(sizeof(EventBlock) == sizeof(EventRecord));
+
+/// At offset 0 of a .vev file; blocks (an EventBlock, then its EventRecords) follow.
 struct EventsHeader {
   char magic[8];        ///< kEventsMagic
   uint32_t version;     ///< kFormatVersion
@@ -319,40 +402,41 @@ constexpr const char* op_name(Op op) {
   return nullptr;
 }
 
-/// True for ops that move data out of the program (write, send, …).
-constexpr bool op_is_output(Op op) {
+/// Properties of an Op, from ops.def.
+enum OpBits : uint32_t {
+  kOpOut = 1u << 0,  ///< direction out
+  kOpIn = 1u << 1,   ///< direction in
+  kOpPos = 1u << 2,  ///< has a file offset
+  kOpVec = 1u << 3,  ///< an iovec array
+  kOpMsg = 1u << 4,  ///< a msghdr
+  kOpMmsg = 1u << 5, ///< several messages: the result counts messages
+  kOpKr = 1u << 6,   ///< the kernel counts it in syscr
+  kOpKw = 1u << 7,   ///< the kernel counts it in syscw
+};
+
+constexpr uint32_t op_bits(Op op) {
+  constexpr uint32_t out = kOpOut, in = kOpIn, none = 0, pos = kOpPos, vec = kOpVec,
+                     msg = kOpMsg, mmsg = kOpMmsg, kr = kOpKr, kw = kOpKw;
+  (void)out, (void)in, (void)none, (void)pos, (void)vec, (void)msg, (void)mmsg, (void)kr, (void)kw;
   switch (op) {
-#define out true
-#define in false
-#define none false
 #define X(name, value, dir, flags) \
-  case Op::name: return dir;
+  case Op::name: return (dir) | (flags);
 #include "valley/ops.def"
 #undef X
-#undef none
-#undef out
-#undef in
   }
-  return false;
+  return 0;
 }
 
-/// True for ops that move program data in or out through the program's buffers (the read
-/// and write families); false for syncs, copies between fds, open, close and unlink.
-constexpr bool op_moves_data(Op op) {
-  switch (op) {
-#define out true
-#define in true
-#define none false
-#define X(name, value, dir, flags) \
-  case Op::name: return dir;
-#include "valley/ops.def"
-#undef X
-#undef none
-#undef out
-#undef in
-  }
-  return false;
-}
+/// True for ops that move data out of the program (write, send, …).
+constexpr bool op_is_output(Op op) { return op_bits(op) & kOpOut; }
+/// True for ops that move program data in or out through the program's buffers (the read and
+/// write families); false for syncs, copies between fds, open, close and unlink.
+constexpr bool op_moves_data(Op op) { return op_bits(op) & (kOpOut | kOpIn); }
+constexpr bool op_is_positional(Op op) { return op_bits(op) & kOpPos; }
+constexpr bool op_is_mmsg(Op op) { return op_bits(op) & kOpMmsg; }
+/// Whether /proc/PID/io's syscr (reads) or syscw (writes) counts the call.
+constexpr bool op_kernel_reads(Op op) { return op_bits(op) & kOpKr; }
+constexpr bool op_kernel_writes(Op op) { return op_bits(op) & kOpKw; }
 
 constexpr const char* fd_kind_name(FdKind k) {
   switch (k) {

@@ -272,8 +272,8 @@ TEST_F(DumpTest, DamagedTraceIsReportedAndOthersShown) {
   ASSERT_TRUE(r.exited(1)) << r.describe();
   EXPECT_LINE(r.out, "== process 3410-0: segment unreadable");
   EXPECT_LINE(r.out, "  problem: 3410-0.vseg: bad magic at offset 0x0: not a valley segment");
-  EXPECT_LINE(r.out, "  problem: 3410-0.vev: truncated record at offset 0x140: 45 of 48 bytes; "
-                     "the 6 complete records are kept");
+  EXPECT_LINE(r.out, "  problem: 3410-0.vev: truncated record at offset 0x1a0: 45 of 48 bytes; "
+                     "the records before it are kept");
   EXPECT_LINE(r.out, "== process 3411-0: pid 3411, ppid 3410, origin fork of 3410-0, state "
                      "killed-or-crashed, duration 1.00ms");
   EXPECT_LINE(r.out, "== 2 problem(s)");

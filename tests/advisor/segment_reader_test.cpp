@@ -178,6 +178,19 @@ TEST_F(ReaderTest, NewerVersion) {
   expect_healthy(run.traces[0]);
 }
 
+// Format 2 (one shared ring) is not read by this valley: the problem names both versions.
+TEST_F(ReaderTest, OlderVersionIsNamed) {
+  TraceBuilder b = sample_trace();
+  std::string bytes = b.segment();
+  put<uint32_t>(bytes, offsetof(SegmentHeader, version), 2);
+  RunDir run = read_beside_healthy(b, bytes);
+  EXPECT_FALSE(run.traces[1].header_valid);
+  EXPECT_PROBLEM(run.traces[1].problems, "3410-0.vseg",
+                 fmt::format("written by an older valley (format 2), this valley reads format {}; not read",
+                             kFormatVersion));
+  expect_healthy(run.traces[0]);
+}
+
 TEST_F(ReaderTest, NewerVersionOfEventsFile) {
   TraceBuilder b = sample_trace();
   b.write(dir.path());
@@ -293,7 +306,7 @@ TEST_F(ReaderTest, BadOpInEventRecord) {
   b.drained[3].fd_kind = 200;
   b.write(dir.path());
   Collected c = collect(read_trace(seg(b), ev(b)));
-  uint64_t rec1 = sizeof(EventsHeader) + sizeof(EventRecord);
+  uint64_t rec1 = sizeof(EventsHeader) + sizeof(EventBlock) + sizeof(EventRecord);
   EXPECT_PROBLEM(c.problems, "3410-0.vev",
                  fmt::format("record 1 at offset {:#x}: op 0 / fd kind 1 out of range", rec1));
   EXPECT_PROBLEM(c.problems, "3410-0.vev", "record 3 at offset");
@@ -307,10 +320,10 @@ TEST_F(ReaderTest, BadOpInRingSlot) {
   b.undrained[2].op = 77;
   b.write(dir.path());
   Collected c = collect(read_trace(seg(b), ev(b)));
-  // Undrained index 5 + 2 = 7 sits in slot 7 of the 8-slot ring.
-  uint64_t at = b.section_offset(&SegmentHeader::ring) + 7 * sizeof(EventRecord);
+  // Undrained index 5 + 2 = 7 sits in slot 7 of shard 0's 8 slots.
+  uint64_t at = b.events_offset() + 7 * sizeof(EventRecord);
   EXPECT_PROBLEM(c.problems, "3410-0.vseg",
-                 fmt::format("ring slot 7 (index 7) at offset {:#x}: op 77", at));
+                 fmt::format("shard 0 slot 7 (index 7) at offset {:#x}: op 77", at));
   EXPECT_EQ(c.tally.from_ring, 1u);
 }
 
@@ -322,10 +335,10 @@ TEST_F(ReaderTest, TruncatedEventsFileKeepsCompleteRecords) {
   events.resize(events.size() - 10);
   write_file(ev(b), events);
   Collected c = collect(read_trace(seg(b), ev(b)));
-  uint64_t last = sizeof(EventsHeader) + 4 * sizeof(EventRecord);
+  uint64_t last = sizeof(EventsHeader) + sizeof(EventBlock) + 4 * sizeof(EventRecord);
   EXPECT_PROBLEM(c.problems, "3410-0.vev",
-                 fmt::format("truncated record at offset {:#x}: {} of {} bytes; the 4 complete "
-                             "records are kept",
+                 fmt::format("truncated record at offset {:#x}: {} of {} bytes; the records "
+                             "before it are kept",
                              last, sizeof(EventRecord) - 10, sizeof(EventRecord)));
   EXPECT_PROBLEM(c.problems, "3410-0.vev", "1 missing");
   EXPECT_EQ(c.tally.from_file, 4u);
@@ -370,6 +383,51 @@ TEST_F(ReaderTest, TornRingSlotsAreCountedNotDelivered) {
   EXPECT_EQ(c.events[2].ticks, 2004u);
 }
 
+// A slot a jump left behind becomes a tombstone (committed, op 0): counted as torn, never
+// delivered, and the records after it still are.
+TEST_F(ReaderTest, TombstonesAreCountedAsTornAndPassed) {
+  TraceBuilder b(1);
+  for (int i = 0; i < 3; ++i)
+    b.undrained.push_back(make_event(Op::write, 1, FdKind::tty, 1, 1, 2000 + i, 0));
+  b.undrained[1].op = 0;
+  b.write(dir.path());
+  Collected c = collect(read_trace(seg(b), ev(b)));
+  EXPECT_TRUE(c.problems.empty()) << all_messages(c.problems);
+  EXPECT_EQ(c.tally.torn, 1u);
+  ASSERT_EQ(c.events.size(), 2u);
+  EXPECT_EQ(c.events[0].ticks, 2000u);
+  EXPECT_EQ(c.events[1].ticks, 2002u);
+}
+
+// A thread killed while it held a run record (the coalescer's loop of identical writes): the
+// record is in its ShardHeader, after the shard's other records.
+TEST_F(ReaderTest, HeldRunRecordOfAKilledThreadIsRead) {
+  TraceBuilder b(1);
+  b.header.state = 0;
+  b.undrained.push_back(make_event(Op::write, 3, FdKind::regular, 1, 1, 2000, 0));
+  std::string bytes = b.segment();
+  EventRecord run = make_event(Op::write, 3, FdKind::regular, 1, 1, 2100, 0);
+  run.flags = kEventCoalesced | kEventRun;
+  run.duration = 500; // calls
+  run.offset = 2900;  // ticks of the last one
+  run.commit = 0;
+  const uint64_t sh = b.shard_offset(0);
+  put<uint32_t>(bytes, sh + offsetof(ShardHeader, held), 1);
+  bytes.replace(sh + offsetof(ShardHeader, run), sizeof run, reinterpret_cast<const char*>(&run), sizeof run);
+  b.write(dir.path());
+  write_file(seg(b), bytes);
+  Collected c = collect(read_trace(seg(b), ev(b)));
+  EXPECT_TRUE(c.problems.empty()) << all_messages(c.problems);
+  ASSERT_FALSE(c.events.empty());
+  const EventRecord& last = c.events.back();
+  EXPECT_EQ(last.ticks, 2100u);
+  EXPECT_EQ(last.flags, kEventCoalesced | kEventRun);
+  EXPECT_EQ(event_calls(last), 500u);
+  uint64_t writes = 0;
+  for (const EventRecord& e : c.events) writes += e.op == static_cast<uint8_t>(Op::write);
+  EXPECT_EQ(writes, 2u) << "the undrained write and the held run, once each";
+}
+
 TEST_F(ReaderTest, KilledProcessUndrainedRingIsRead) {
   // SIGKILL before the first drain: no .vev, state neither finished nor exec, every event
   // still in the ring.
@@ -409,7 +467,7 @@ TEST_F(ReaderTest, RingTailWrapsAround) {
 }
 
 TEST_F(ReaderTest, KilledMidDrainDoesNotDuplicate) {
-  // The drain wrote indices 0..4 to the file but was killed before advancing ring_drained
+  // The drain wrote indices 0..4 to the file but was killed before advancing `drained`
   // past 2: indices 2..4 are in both places and must be delivered once.
   TraceBuilder b(1);
   b.header.state = 0;
@@ -464,10 +522,10 @@ TEST_F(ReaderTest, CountsAreClamped) {
 TEST_F(ReaderTest, UndrainedBeyondCapacityIsClamped) {
   TraceBuilder b = sample_trace();
   std::string bytes = b.segment();
-  put<uint64_t>(bytes, offsetof(SegmentHeader, ring_head), 1'000'000);
+  put<uint64_t>(bytes, b.shard_offset(0) + offsetof(ShardHeader, head), 1'000'000);
   write_file(seg(b), bytes);
   Collected c = collect(read_trace(seg(b), {}));
-  EXPECT_PROBLEM(c.problems, "3410-0.vseg", "exceed the ring capacity 8; only the last 8");
+  EXPECT_PROBLEM(c.problems, "3410-0.vseg", "shard 0: 999995 undrained events exceed its 8 slots; only the last 8");
   EXPECT_EQ(c.tally.from_ring + c.tally.torn, 8u);
 }
 

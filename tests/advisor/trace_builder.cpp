@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file trace_builder.cpp
-/// @brief Synthetic traces laid out as format.h says: header, counters, sites, stacks,
-/// modules, files, ring.
+/// @brief Synthetic traces laid out as format.h says: header, shard headers, counters, sites,
+/// stacks, modules, files, then shard 0's body (counter rows, event buffer).
 #include "trace_builder.h"
 
 #include <algorithm>
@@ -112,18 +112,26 @@ std::string TraceBuilder::name() const {
 uint64_t TraceBuilder::section_offset(const Section SegmentHeader::*which) const {
   uint64_t off = sizeof(SegmentHeader);
   const std::pair<const Section SegmentHeader::*, uint64_t> order[] = {
+      {&SegmentHeader::shards, uint64_t{kShards} * sizeof(ShardHeader)},
       {&SegmentHeader::counters, uint64_t{counter_capacity} * sizeof(CounterRow)},
       {&SegmentHeader::sites, uint64_t{site_capacity} * sizeof(SiteRow)},
       {&SegmentHeader::stacks, uint64_t{stack_capacity} * sizeof(StackRow)},
       {&SegmentHeader::modules, uint64_t{module_capacity} * sizeof(ModuleRow)},
       {&SegmentHeader::files, uint64_t{file_capacity} * sizeof(FileRow)},
-      {&SegmentHeader::ring, uint64_t{ring_capacity} * sizeof(EventRecord)},
   };
   for (const auto& [member, bytes] : order) {
     if (member == which) return off;
     off += bytes;
   }
-  return off; // end of file
+  return off; // the shard bodies
+}
+
+uint64_t TraceBuilder::bodies_offset() const { return section_offset(nullptr); }
+uint64_t TraceBuilder::events_offset() const {
+  return bodies_offset() + uint64_t{kShardCounters} * sizeof(CounterRow);
+}
+uint64_t TraceBuilder::shard_offset(uint32_t i) const {
+  return section_offset(&SegmentHeader::shards) + uint64_t{i} * sizeof(ShardHeader);
 }
 
 std::string TraceBuilder::segment() const {
@@ -131,31 +139,42 @@ std::string TraceBuilder::segment() const {
   auto section = [&](Section SegmentHeader::*member, uint32_t cap, uint32_t entry) {
     h.*member = Section{section_offset(member), cap, entry};
   };
+  section(&SegmentHeader::shards, kShards, sizeof(ShardHeader));
   section(&SegmentHeader::counters, counter_capacity, sizeof(CounterRow));
   section(&SegmentHeader::sites, site_capacity, sizeof(SiteRow));
   section(&SegmentHeader::stacks, stack_capacity, sizeof(StackRow));
   section(&SegmentHeader::modules, module_capacity, sizeof(ModuleRow));
   section(&SegmentHeader::files, file_capacity, sizeof(FileRow));
-  section(&SegmentHeader::ring, ring_capacity, sizeof(EventRecord));
+  h.bodies_offset = bodies_offset();
+  h.body_counters = kShardCounters;
+  h.body_events_offset = kShardCounters * sizeof(CounterRow);
+  h.body_events = ring_capacity;
+  h.body_size = h.body_events_offset + ring_capacity * static_cast<uint32_t>(sizeof(EventRecord));
   h.counters_used = static_cast<uint32_t>(counters.size());
   h.sites_used = static_cast<uint32_t>(sites.size());
   h.stacks_used = static_cast<uint32_t>(stacks.size());
   h.modules_used = static_cast<uint32_t>(modules.size());
   h.files_used = static_cast<uint32_t>(files.size());
-  h.ring_drained = drained.size();
-  h.ring_head = drained.size() + undrained.size();
+  h.shards_used = 1;
   h.events_late = late.size();
-  uint64_t size = section_offset(nullptr);
-  h.segment_size = size;
+  uint64_t size = bodies_offset() + h.body_size;
+  h.segment_size = bodies_offset() + uint64_t{kShards} * h.body_size;
 
   std::string out(size, '\0');
   put(out, 0, h);
-  auto rows = [&](auto& list, Section SegmentHeader::*member) {
+  ShardHeader s0{};
+  s0.tid = 4242;
+  s0.state = kShardReserved;
+  s0.drained = drained.size();
+  s0.head = drained.size() + undrained.size();
+  put(out, shard_offset(0), s0);
+  auto rows = [&](auto& list, uint64_t at) {
     for (const auto& [index, row] : list)
-      put(out, section_offset(member) + index * sizeof(row), row);
+      put(out, at + index * sizeof(row), row);
   };
-  rows(counters, &SegmentHeader::counters);
-  rows(sites, &SegmentHeader::sites);
+  rows(counters, section_offset(&SegmentHeader::counters));
+  rows(sites, section_offset(&SegmentHeader::sites));
+  rows(shard_counters, bodies_offset());
   auto dense = [&](auto& list, Section SegmentHeader::*member) {
     for (size_t i = 0; i < list.size(); ++i)
       put(out, section_offset(member) + i * sizeof(list[i]), list[i]);
@@ -163,12 +182,11 @@ std::string TraceBuilder::segment() const {
   dense(stacks, &SegmentHeader::stacks);
   dense(modules, &SegmentHeader::modules);
   dense(files, &SegmentHeader::files);
-  // The ring as the shim leaves it: drained slots still hold their (stale, committed) records.
-  uint64_t ring = section_offset(&SegmentHeader::ring);
+  // The buffer as the shim leaves it: drained slots still hold their (stale, committed) records.
   uint64_t index = 0;
   auto slot = [&](EventRecord e, bool commit) {
     e.commit = commit ? static_cast<uint32_t>(index + 1) : 0;
-    if (ring_capacity) put(out, ring + (index % ring_capacity) * sizeof(EventRecord), e);
+    if (ring_capacity) put(out, events_offset() + (index % ring_capacity) * sizeof(EventRecord), e);
     ++index;
   };
   for (const EventRecord& e : drained)
@@ -188,13 +206,24 @@ std::string TraceBuilder::events() const {
   eh.seq = header.seq;
   std::string out(sizeof eh, '\0');
   put(out, 0, eh);
+  auto block = [&](uint32_t shard, size_t count) {
+    EventBlock b{};
+    b.magic = kBlockMagic;
+    b.shard = shard;
+    b.count = static_cast<uint32_t>(count);
+    b.tid = 4242;
+    out.append(reinterpret_cast<const char*>(&b), sizeof b);
+  };
+  if (!drained.empty()) block(0, drained.size());
   uint64_t index = 0;
   for (EventRecord e : drained) {
     e.commit = static_cast<uint32_t>(++index);
     out.append(reinterpret_cast<const char*>(&e), sizeof e);
   }
+  if (!late.empty()) block(kBlockDirect, late.size());
   for (EventRecord e : late) {
     e.flags |= kEventLate;
+    e.commit = 0;
     out.append(reinterpret_cast<const char*>(&e), sizeof e);
   }
   return out;

@@ -27,14 +27,17 @@ struct TraceBuilder {
   std::vector<ModuleRow> modules;
   std::vector<FileRow> files;
 
-  std::vector<EventRecord> drained;   ///< in the .vev file, ring indices [0, n)
-  std::vector<EventRecord> late;      ///< appended to the .vev file after them
-  std::vector<EventRecord> undrained; ///< still in the ring after them
+  // Events of shard 0 (tid 4242), the only shard with a body; shard 1 is free.
+  std::vector<EventRecord> drained;   ///< in the .vev file as one block, indices [0, n)
+  std::vector<EventRecord> late;      ///< appended to the .vev file after it, one direct block
+  std::vector<EventRecord> undrained; ///< still in shard 0's buffer after them
   std::set<size_t> torn;              ///< indexes into `undrained` never committed
   bool events_file = true;            ///< write a .vev file at all
+  std::vector<std::pair<uint32_t, CounterRow>> shard_counters; ///< (row in shard 0, row)
 
   uint32_t counter_capacity = 16, site_capacity = 16, stack_capacity = 8, module_capacity = 8,
-           file_capacity = 8, ring_capacity = 8;
+           file_capacity = 8, ring_capacity = 8; ///< ring_capacity: shard 0's event slots
+  static constexpr uint32_t kShards = 2, kShardCounters = 4;
 
   CounterRow& add_counter(uint32_t row, uint32_t site, Op op, FdKind kind);
   SiteRow& add_site(uint32_t id, uint64_t return_address, uint32_t first_stack = 0);
@@ -51,6 +54,9 @@ struct TraceBuilder {
 
   /// Offset of each section in segment(), for tests that point into them.
   uint64_t section_offset(const Section SegmentHeader::*which) const;
+  uint64_t bodies_offset() const; ///< shard 0's body: its counter rows, then its events
+  uint64_t events_offset() const; ///< shard 0's event slot 0
+  uint64_t shard_offset(uint32_t i) const; ///< ShardHeader i
 };
 
 /// A trace with a bit of everything, the fixture most tests start from:
@@ -61,7 +67,7 @@ struct TraceBuilder {
 ///     row 9 site 5 read pipe: 7 calls
 ///   files: 1 = fd 3 /tmp/out.csv, 2 = fd 0 pipe:[1234]
 ///   events: 5 drained writes (ticks 2000, 2100, …), 2 late writes (3000, 3100), 3 undrained
-///     reads failing with EAGAIN (4000, 4100, 4200), the second one torn
+///     reads failing with EAGAIN (4000, 4100, 4200), the second one torn; all of shard 0
 TraceBuilder sample_trace(uint32_t pid = 3410);
 
 EventRecord make_event(Op op, int fd, FdKind kind, uint32_t size, int64_t result, uint64_t ticks,

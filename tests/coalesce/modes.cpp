@@ -74,18 +74,19 @@ Result Runs::run(const Spec& spec, Mode mode) {
   fs::create_directories(dir / "work");
   fs::create_directories(dir / "home");
   std::vector<std::string> target;
-  if (mode != Mode::bare) {
+  if (mode == Mode::coalesce) {
     target = {std::string("LD_PRELOAD=") + VALLEY_SHIM, "VALLEY_DIR=" + (dir / "trace").string(),
               "VALLEY_COALESCE=1", "VALLEY_COALESCE_KINDS=file,pipe,fifo,tcp,unix-stream"};
     if (spec.stdio) target.push_back("VALLEY_COALESCE_STDIO=1");
     target.insert(target.end(), spec.coalesce_env.begin(), spec.coalesce_env.end());
-    if (mode == Mode::naive) target.push_back("VALLEY_COALESCE_NAIVE=1");
+  } else if (mode == Mode::naive) {
+    target = {std::string("LD_PRELOAD=") + VALLEY_NAIVE};
   }
   int limit = mode == Mode::naive ? std::min(spec.timeout_seconds, spec.naive_timeout) : spec.timeout_seconds;
   Result r{mode, e2e::run_pipeline(spec.stages, dir / "work", "", e2e::base_environment(dir / "home"),
                                    target, limit),
            dir / "work", json()};
-  if (mode != Mode::bare && fs::exists(dir / "trace")) {
+  if (mode == Mode::coalesce && fs::exists(dir / "trace")) {
     e2e::RunResult d = e2e::run_pipeline({{VALLEY_BIN, "dump", "--json", (dir / "trace").string()}},
                                          dir, "", e2e::base_environment(dir / "home"), {}, 60);
     r.dump = json::parse(d.out, nullptr, false);

@@ -4,8 +4,8 @@
 ///   bare      no preload at all;
 ///   coalesce  libvalley.so with VALLEY_COALESCE=1 and every stream kind (file, pipe, fifo,
 ///             tcp, unix-stream), so the hazard's fd really is a candidate;
-///   naive     the same with VALLEY_COALESCE_NAIVE=1: the deliberately wrong buffer each test
-///             must catch.
+///   naive     naive/naive.c preloaded instead: the deliberately wrong buffer each test must
+///             catch (every writable fd, flushed only when full or at exit).
 /// Reuses the e2e harness's pipeline runner (timeout per stage, fresh environment).
 #pragma once
 
@@ -26,11 +26,11 @@ const char* mode_name(Mode m);
 
 struct Spec {
   std::vector<Argv> stages;               ///< a pipeline; victims named by victim()
-  std::vector<std::string> coalesce_env;  ///< extra target settings in both preloaded modes
+  std::vector<std::string> coalesce_env;  ///< extra target settings of the coalesce mode
   int timeout_seconds = 20;               ///< naive runs get at most naive_timeout
   int naive_timeout = 4;
   /// VALLEY_COALESCE_STDIO=1: fds 0-2 are buffered too (the shim leaves them alone by
-  /// default); most victims write their hazard to stdout.
+  /// default); most victims write their hazard to stdout. The naive buffer takes them anyway.
   bool stdio = true;
 };
 
@@ -38,7 +38,7 @@ struct Result {
   Mode mode;
   e2e::RunResult run;
   fs::path work;  ///< the work directory after the run (kept until the Runs object dies)
-  json dump;      ///< `valley dump --json` (null when bare)
+  json dump;      ///< `valley dump --json` (null unless coalesce)
   int status(size_t stage = 0) const { return run.stages.at(stage).status; }
   bool exited0(size_t stage = 0) const;
   bool timed_out() const; ///< any stage ended by `timeout`

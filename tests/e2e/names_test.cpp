@@ -43,11 +43,20 @@ json report(const Differential& d) {
 
 std::string file_name(const std::string& path) { return fs::path(path).filename().string(); }
 
-// The report's sites whose own frame (the return address of the call) is in `module`.
+// Syncs, copies, open, close and unlink are sites too; these tests are about the data calls.
+bool moves_data(const json& site) {
+  static const std::set<std::string> other{"fsync", "fdatasync", "sync_file_range", "msync",
+                                           "sendfile", "splice", "tee", "copy_file_range",
+                                           "open", "close", "unlink"};
+  return !other.count(site["op"].get<std::string>());
+}
+
+// The report's data sites whose own frame (the return address of the call) is in `module`.
 std::vector<const json*> sites_in(const json& rep, const std::string& module) {
   std::vector<const json*> out;
   for (const json& s : rep["sites"])
-    if (s["frame"]["module"].is_string() && file_name(s["frame"]["module"]) == module)
+    if (s["frame"]["module"].is_string() && file_name(s["frame"]["module"]) == module &&
+        moves_data(s))
       out.push_back(&s);
   return out;
 }

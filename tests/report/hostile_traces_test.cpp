@@ -296,7 +296,7 @@ TEST(HostileTraces, RunRecordsTheShimCannotWriteAreInvalid) {
   ASSERT_EQ(p["problems"].size(), 3u);
   EXPECT_EQ(
       p["problems"][0]["message"],
-      "record 1 at offset 0x50: a run record of 10 calls (read on pipe, result 1, flags 0x14, "
+      "record 1 at offset 0x80: a run record of 10 calls (read on pipe, result 1, flags 0x14, "
       "last at tick 3000) is not one the shim writes; event skipped");
   Outcome r = valley({"report", "--format", "json", dir.path().string()});
   ASSERT_TRUE(r.exited(0)) << r.describe();

@@ -37,3 +37,25 @@ TEST(Format, EveryOpAndKindHasAName) {
   EXPECT_FALSE(op_is_output(Op::recvfrom_chk));
   EXPECT_EQ(std::string(op_name(Op::pread64_chk)), "pread64_chk");
 }
+
+// The values the advisor's traces use (append only); the direction and kernel columns decide
+// what the report and the coverage figures count.
+TEST(Format, OpPropertiesComeFromTheTable) {
+  EXPECT_EQ(static_cast<int>(Op::fsync), 30);
+  EXPECT_EQ(static_cast<int>(Op::sendfile), 34);
+  EXPECT_EQ(static_cast<int>(Op::unlink), 40);
+  EXPECT_EQ(kOpMax, 40);
+  for (Op op : {Op::fsync, Op::fdatasync, Op::sync_file_range, Op::msync, Op::sendfile, Op::splice,
+                Op::tee, Op::copy_file_range, Op::open, Op::close, Op::unlink}) {
+    EXPECT_FALSE(op_moves_data(op)) << op_name(op);
+    EXPECT_FALSE(op_is_output(op)) << op_name(op);
+  }
+  EXPECT_TRUE(op_moves_data(Op::recv) && op_moves_data(Op::write));
+  EXPECT_TRUE(op_kernel_reads(Op::sendfile) && op_kernel_writes(Op::sendfile));
+  EXPECT_TRUE(op_kernel_reads(Op::copy_file_range) && op_kernel_writes(Op::copy_file_range));
+  EXPECT_FALSE(op_kernel_reads(Op::splice) || op_kernel_writes(Op::tee));
+  EXPECT_FALSE(op_kernel_writes(Op::send)) << "sockets are not in syscw";
+  EXPECT_TRUE(op_kernel_reads(Op::pread64_chk) && !op_kernel_writes(Op::pread64_chk));
+  EXPECT_TRUE(op_is_positional(Op::pwritev64v2) && !op_is_positional(Op::writev));
+  EXPECT_TRUE(op_is_mmsg(Op::recvmmsg) && !op_is_mmsg(Op::recvmsg));
+}

@@ -26,7 +26,7 @@ bool parse(std::vector<std::string> vars, Options* o) {
 TEST(Options, Defaults) {
   Options o;
   ASSERT_TRUE(parse({"PATH=/bin"}, &o));
-  EXPECT_EQ(o.ring_events, 65536u);
+  EXPECT_EQ(o.ring_events, 4096u);
   EXPECT_TRUE(o.events);
   EXPECT_EQ(o.stack_sample, 4096u);
   EXPECT_EQ(o.max_frames, 62u);

@@ -34,13 +34,25 @@ struct TempSegment {
     std::filesystem::remove_all(dir);
   }
 
+  /// The records of the .vev file, block by block; a malformed block fails the test.
   std::vector<EventRecord> drained() const {
     std::ifstream in(seg.ev_path, std::ios::binary);
     EventsHeader h{};
     in.read(reinterpret_cast<char*>(&h), sizeof h);
     std::vector<EventRecord> out;
-    EventRecord r;
-    while (in.read(reinterpret_cast<char*>(&r), sizeof r)) out.push_back(r);
+    EventBlock b;
+    while (in.read(reinterpret_cast<char*>(&b), sizeof b)) {
+      EXPECT_EQ(b.magic, kBlockMagic);
+      if (b.magic != kBlockMagic) break;
+      for (uint32_t i = 0; i < b.count; ++i) {
+        EventRecord r;
+        if (!in.read(reinterpret_cast<char*>(&r), sizeof r)) {
+          ADD_FAILURE() << "block cut short";
+          return out;
+        }
+        out.push_back(r);
+      }
+    }
     return out;
   }
 };

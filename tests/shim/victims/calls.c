@@ -3,7 +3,8 @@
 // preadv2 1; unix stream: send 8, recv 8, sendmsg 2, recvmsg 2; udp: sendto 3, recvfrom 3,
 // sendmmsg 1 (4 messages, 16 bytes), recvmmsg 1; pipe: write 2, read 2; /dev/null: write 1 (its
 // classification probes TCGETS, which fails: errno must not show it); plus one failing call per
-// entry point on fd -1 (each an error of that op). Exit 0, or 1 naming the op that broke errno.
+// entry point on fd -1 (each an error of that op); open: file 1, chardev 1 (/dev/null). Exit 0,
+// or 1 naming the op that broke errno.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
-// Ground truth: 1000 writes to /dev/null, then the process kills itself with SIGKILL: no exit
-// path runs, the trace must still hold all 1000 calls (counters) and events (undrained ring).
+// Ground truth: one open and 1000 writes to /dev/null, then the process kills itself with SIGKILL: no exit
+// path runs, the trace must still hold every call (counters) and event (undrained buffer).
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>

@@ -1,5 +1,6 @@
 // Ground truth: argv[1] threads each make argv[2] 1-byte writes to /dev/null, from one call site
-// in writer(); the main thread makes none. Total write calls = threads * count, exactly.
+// in writer(); the main thread makes none (it opens /dev/null once). Total write calls =
+// threads * count, exactly.
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
 /// @file coalesce.h
-/// @brief Transparent write-combining (opt-in). Small writes to an eligible fd go into one
-/// process-wide buffer and reach the kernel later in one syscall, with the invariant that
-/// anything that could notice sees the same bytes as without valley. One buffer at a time:
-/// any intercepted call other than a further write to the same fd flushes it first, which
-/// keeps the order of writes across fds, dup'ed fds (2>&1) and threads exactly as the program
-/// made them. A flusher thread bounds the age of buffered bytes.
+/// @brief Transparent write-combining (opt-in), a layer above the recorder. Small writes to an
+/// eligible fd go into one process-wide buffer and reach the kernel later in one syscall, with
+/// the invariant that anything that could notice sees the same bytes as without valley. One
+/// buffer at a time: any intercepted call other than a further write to the same fd flushes it
+/// first, which keeps the order of writes across fds, dup'ed fds (2>&1) and threads exactly as
+/// the program made them. A flusher thread bounds the age of buffered bytes.
+///
+/// The recorder offers it writes (coalesce_offer) with what it knows of the fd and the call
+/// site; the coalescer asks back only for a FileRow's path and a site's name (recorder.h), and
+/// tells the recorder of the writes it makes (record_flush). Flush points are hooks of its own.
 #pragma once
 
 #include <atomic>
@@ -21,9 +25,6 @@ namespace valley::shim {
 
 struct CoalesceOptions {
   bool on;
-  bool naive;            ///< tests only: the hazard tests' deliberately wrong buffer: one buffer
-                         ///< per fd (up to 8), every writable fd, flushed only when full or in
-                         ///< valley's destructor; no flush points, no age bound, no errors
   uint32_t size;         ///< buffer bytes
   uint32_t max_age_us;   ///< oldest buffered byte, at most
   uint32_t kinds;        ///< bit per FdKind value that may be coalesced
@@ -38,13 +39,40 @@ extern CoalesceOptions g_coalesce;
 /// Set while bytes are buffered; the cheap test every hook makes before flushing.
 extern std::atomic<bool> g_pending;
 
-/// Reads VALLEY_COALESCE*, or the [coalesce] table of $VALLEY_CONFIG. On an error prints one
-/// `valley:` line and leaves coalescing off (tracing goes on).
-void coalesce_configure(char** env);
+/// The coalescing settings' defaults, from the settings table.
+void coalesce_defaults(CoalesceOptions* o);
+/// Stores a checked flag or count of a coalescing setting (others are ignored).
+void coalesce_set(CoalesceOptions* o, settings::Id id, uint64_t v);
+/// Empties a list setting (kinds, paths, sites) before its entries are added.
+void coalesce_list_clear(CoalesceOptions* o, settings::Id id);
+/// Checks one entry of kinds, paths or sites and adds it; the same check for VALLEY_* and
+/// valley.toml. Returns what is wrong with it (Problem::ok: added).
+settings::Problem coalesce_list_add(CoalesceOptions* o, const settings::Setting& s, const char* e,
+                                    size_t n);
+/// Whether a setting is one of the coalescer's.
+bool coalesce_setting(settings::Id id);
 
-/// Whether writes to fd may be buffered: decided once per fd when it is classified, from its
-/// kind, open flags and path.
-bool coalesce_eligible(int fd, FdKind kind, const char* path);
+/// A write the recorder offers: the fd as the recorder knows it and the call's site.
+struct OfferedWrite {
+  int fd;
+  FdKind kind;
+  uint32_t file; ///< FileRow id: a new one whenever the fd names something new (0: none)
+  uint32_t site; ///< call-site id
+  uint64_t ra;   ///< return address into the caller
+  const iovec* iov;
+  int iovcnt;
+  bool kernel_counted; ///< the kernel's syscw counts this op (write, writev; not send)
+};
+
+enum class Offer {
+  taken,   ///< in the buffer: *result is the byte count, *gen the buffer it joined
+  around,  ///< the caller makes the real call (any flush it needed has happened)
+  refused, ///< *result is -1 with errno: an earlier flush's error, or EAGAIN behind the buffer
+};
+
+/// Called by the recorder inside its frame for the thread (not for a nested call). Keeps the
+/// program's errno unless refused.
+Offer coalesce_offer(const OfferedWrite& w, ssize_t* result, uint64_t* gen);
 
 /// Flushes the buffer (B-18.3). `wait`: the caller is about to act on the buffered fd itself
 /// (close it, shut it down, change its mode, end the image), where the program's own write
@@ -61,28 +89,27 @@ void coalesce_flush(bool wait);
 /// the program holds across sem_post); what does not fit stays buffered for the flusher
 /// thread, where the program's own write would have waited without valley.
 inline void flush_before() {
-  if (g_pending.load(std::memory_order_acquire) && !g_coalesce.naive) coalesce_flush(false);
+  if (g_pending.load(std::memory_order_acquire)) coalesce_flush(false);
 }
 
 /// A call on fd that needs the buffered bytes out of that very fd number first (close, fsync,
 /// dup2 onto it): waits if fd is the buffered fd, otherwise as flush_before().
 void coalesce_flush_for_fd(int fd);
 inline void flush_before_fd(int fd) {
-  if (g_pending.load(std::memory_order_acquire) && !g_coalesce.naive) coalesce_flush_for_fd(fd);
+  if (g_pending.load(std::memory_order_acquire)) coalesce_flush_for_fd(fd);
 }
 
 /// close_range/closefrom: waits if the buffered fd is in [lo, hi].
 void coalesce_flush_for_range(unsigned lo, unsigned hi);
 inline void flush_before_range(unsigned lo, unsigned hi) {
-  if (g_pending.load(std::memory_order_acquire) && !g_coalesce.naive)
-    coalesce_flush_for_range(lo, hi);
+  if (g_pending.load(std::memory_order_acquire)) coalesce_flush_for_range(lo, hi);
 }
 
 /// A call that acts on the file, pipe or socket fd names, through whichever fd (shutdown,
 /// F_SETFL, FIONBIO, splice into it): waits if fd names the buffered fd's object.
 void coalesce_flush_for_object(int fd);
 inline void flush_before_object(int fd) {
-  if (g_pending.load(std::memory_order_acquire) && !g_coalesce.naive) coalesce_flush_for_object(fd);
+  if (g_pending.load(std::memory_order_acquire)) coalesce_flush_for_object(fd);
 }
 
 /// Before a write to fd that does not go through the buffer (sendmsg, send with flags, a
@@ -90,10 +117,9 @@ inline void flush_before_object(int fd) {
 /// blocking; bytes buffered for the same pipe or socket must go first, so the write waits for
 /// them, or, when it would not block (`nonblocking`: O_NONBLOCK or MSG_DONTWAIT), fails with
 /// EAGAIN as the kernel would with those bytes in the way. Returns 0 or EAGAIN.
-/// `kind`, when known, saves the check whether fd names the buffered object.
-int coalesce_before_write(int fd, bool nonblocking, FdKind kind = FdKind::unknown);
+int coalesce_before_write(int fd, bool nonblocking);
 inline int flush_before_write(int fd, bool nonblocking = false) {
-  if (!g_pending.load(std::memory_order_acquire) || g_coalesce.naive) return 0;
+  if (!g_pending.load(std::memory_order_acquire)) return 0;
   return coalesce_before_write(fd, nonblocking);
 }
 
@@ -109,8 +135,7 @@ void coalesce_flush_ending();
 /// written, and flushes without blocking.
 void coalesce_before_signal(bool to_self, int sig);
 inline void flush_before_signal(bool to_self, int sig) {
-  if (g_pending.load(std::memory_order_acquire) && !g_coalesce.naive)
-    coalesce_before_signal(to_self, sig);
+  if (g_pending.load(std::memory_order_acquire)) coalesce_before_signal(to_self, sig);
 }
 
 /// F_SETFL or FIONBIO succeeded on some fd: the blocking mode of any open file description
@@ -119,13 +144,6 @@ void coalesce_flags_changed();
 
 /// shutdown(SHUT_WR) on fd: writes to it fail from now on, so they are never buffered again.
 void coalesce_shut_for_writing(int fd);
-
-/// Offers a write to the buffer. Returns true when handled: *result is what the program gets
-/// (the byte count, or -1 with errno for an error left over from an earlier flush). Returns
-/// false when the caller must make the real call (after any needed flush has happened).
-/// `counted_by_kernel`: the op is one the kernel's syscw counts (write, writev; not send).
-bool coalesce_write(int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t now,
-                    bool counted_by_kernel, ssize_t* result);
 
 /// The fd number names another file now: forget how writes to it behaved.
 void coalesce_forget_fd(int fd);
@@ -139,15 +157,14 @@ void coalesce_start();
 /// valley's own fatal-signal handler is installed for sig (the program sees SIG_DFL there).
 void note_own_handler(int sig, bool ours);
 bool own_handler(int sig);
-/// valley's handler, for re-installing it when the program sets SIG_DFL.
-void install_own_handler(int sig);
 
 /// Process events.
-/// Last flush; pass-through from now on (waits as coalesce_flush_ending). `destructor`: called
-/// from valley's destructor (the only place the naive test mode flushes).
-void coalesce_final(bool destructor);
+/// Last flush; pass-through from now on (waits as coalesce_flush_ending).
+void coalesce_final();
 /// A thread that wrote into the current buffer is ending: its bytes go out first (waiting).
 void coalesce_thread_exiting();
+/// The thread `tid` was found to have left a coalescer frame by longjmp: what it held is free.
+void coalesce_thread_recovered(uint32_t tid);
 void coalesce_fork_prepare(); ///< flush without blocking, hold the buffer across fork if free
 void coalesce_fork_parent();
 void coalesce_fork_child();
@@ -155,10 +172,6 @@ void coalesce_untraced_child(); ///< in a child of _Fork: drop the copy, write s
 
 /// fdopen'ed fds are written by stdio too, so never buffered; a new file on the fd clears it.
 void note_stdio_fd(int fd, bool on);
-bool stdio_fd(int fd);
-
-/// True on valley's flusher thread.
-bool on_flusher_thread();
 
 /// What the coalescer absorbed, for coverage: its flushes are counted like any write (site
 /// kSiteFlush), these calls made no syscall. Only write/writev (the calls syscw counts).

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /// @file hooks_flush.cpp
 /// @brief Calls that could observe bytes the coalescer still holds (waits, polls, offsets,
-/// metadata, mappings, in-kernel copies, durability, locks, child processes, abort): each
-/// flushes first, then calls through. With nothing buffered (always, when coalescing is off)
-/// that costs one load. Not recorded: they move no data of their own.
+/// metadata, mappings, locks, child processes, abort): each flushes first, then calls through.
+/// With nothing buffered (always, when coalescing is off) that costs one load. Not recorded:
+/// they move no data of their own (the recorded syncs and copies are in shim/hooks_sync.cpp).
 #include "hooks.h"
 #include "sys.h"
 
@@ -19,10 +19,10 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/select.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+using namespace valley;
 using namespace valley::shim;
 
 // Flush (without blocking: coalesce.h), then the real function; before it is resolved, the
@@ -145,40 +145,6 @@ VALLEY_EXPORT void* mmap(void* addr, size_t len, int prot, int flags, int fd, of
 VALLEY_EXPORT void* mmap64(void* addr, size_t len, int prot, int flags, int fd, off_t off) noexcept {
   VALLEY_FLUSH_THEN(mmap64, (addr, len, prot, flags, fd, off), sys::mmap(addr, len, prot, flags, fd, off));
 }
-// In-kernel copies write into `out` behind the buffered bytes of that pipe or socket.
-#define VALLEY_COPY_THEN(out, name, args, fallback) \
-  flush_before_object(out);                        \
-  auto f = VALLEY_REAL(name);                      \
-  return f ? f args : (fallback)
-VALLEY_EXPORT ssize_t sendfile(int out, int in, off_t* off, size_t n) noexcept {
-  VALLEY_COPY_THEN(out, sendfile, (out, in, off, n), syscall(SYS_sendfile, out, in, off, n));
-}
-VALLEY_EXPORT ssize_t sendfile64(int out, int in, off_t* off, size_t n) noexcept {
-  VALLEY_COPY_THEN(out, sendfile64, (out, in, off, n), syscall(SYS_sendfile, out, in, off, n));
-}
-VALLEY_EXPORT ssize_t splice(int in, loff_t* off_in, int out, loff_t* off_out, size_t n, unsigned flags) {
-  VALLEY_COPY_THEN(out, splice, (in, off_in, out, off_out, n, flags), syscall(SYS_splice, in, off_in, out, off_out, n, flags));
-}
-VALLEY_EXPORT ssize_t tee(int in, int out, size_t n, unsigned flags) {
-  VALLEY_COPY_THEN(out, tee, (in, out, n, flags), syscall(SYS_tee, in, out, n, flags));
-}
-VALLEY_EXPORT ssize_t copy_file_range(int in, loff_t* off_in, int out, loff_t* off_out, size_t n, unsigned flags) {
-  VALLEY_COPY_THEN(out, copy_file_range, (in, off_in, out, off_out, n, flags),
-                   syscall(SYS_copy_file_range, in, off_in, out, off_out, n, flags));
-}
-
-VALLEY_EXPORT int fsync(int fd) {
-  flush_before_fd(fd);
-  auto f = VALLEY_REAL(fsync);
-  int r = f ? f(fd) : static_cast<int>(syscall(SYS_fsync, fd));
-  return sticky_or(fd, r);
-}
-VALLEY_EXPORT int fdatasync(int fd) {
-  flush_before_fd(fd);
-  auto f = VALLEY_REAL(fdatasync);
-  int r = f ? f(fd) : static_cast<int>(syscall(SYS_fdatasync, fd));
-  return sticky_or(fd, r);
-}
 VALLEY_EXPORT void sync() noexcept {
   flush_before();
   auto f = VALLEY_REAL(sync);
@@ -187,9 +153,6 @@ VALLEY_EXPORT void sync() noexcept {
 }
 VALLEY_EXPORT int syncfs(int fd) noexcept {
   VALLEY_FLUSH_THEN(syncfs, (fd), static_cast<int>(syscall(SYS_syncfs, fd)));
-}
-VALLEY_EXPORT int sync_file_range(int fd, off_t off, off_t n, unsigned flags) {
-  VALLEY_COPY_THEN(fd, sync_file_range, (fd, off, n, flags), static_cast<int>(syscall(SYS_sync_file_range, fd, off, n, flags)));
 }
 VALLEY_EXPORT int flock(int fd, int op) noexcept {
   VALLEY_FLUSH_THEN(flock, (fd, op), static_cast<int>(syscall(SYS_flock, fd, op)));
@@ -255,9 +218,12 @@ VALLEY_EXPORT FILE* fdopen(int fd, const char* mode) noexcept {
 VALLEY_EXPORT int fclose(FILE* stream) {
   const int fd = stream ? fileno(stream) : -1;
   flush_before_fd(fd);
+  fd_closing(fd);
+  const uint64_t t0 = clock::ticks();
   auto f = VALLEY_REAL(fclose);
   int r = f ? f(stream) : EOF;
-  return fd >= 0 ? fd_closed(fd, r) : r;
+  if (fd < 0) return r;
+  return fd_closed(fd, static_cast<int>(io_done(Op::close, fd, 0, 0, -1, r, t0, VALLEY_RA)));
 }
 VALLEY_EXPORT void closefrom(int lowfd) noexcept {
   flush_before_range(static_cast<unsigned>(lowfd < 0 ? 0 : lowfd), ~0u);

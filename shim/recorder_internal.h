@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+/// @file recorder_internal.h
+/// @brief State shared by the recorder's hot path (recorder.cpp) and the image's life
+/// (image.cpp): the phase, the options, the segment, and the per-thread steps between them.
+#pragma once
+
+#include "options.h"
+#include "segment.h"
+#include "thread.h"
+
+#include <atomic>
+
+namespace valley::shim {
+
+enum Phase : int {
+  kUninit,   // nothing done yet
+  kIniting,  // one thread is setting up; others pass through unrecorded
+  kActive,   // recording
+  kOff,      // disabled (option, error, secure execution): pure pass-through
+  kFinished, // the final drain is done: counters still count, events go straight to the file
+};
+
+extern constinit Options g_opts;
+extern constinit std::atomic<int> g_phase;
+extern constinit Segment g_seg;
+
+/// A thread's first call: its tid, its end-of-thread destructor, its shard.
+void first_call_of_thread(Thread& t);
+
+/// Commits the run record the thread's shard holds: into its buffer while recording, straight
+/// to the .vev file after the final drain.
+void commit_held(Thread& t, int phase);
+
+/// False in a child that no fork handler reached (vfork, _Fork, raw fork or clone): it shares
+/// or copies this process's memory without being the traced process.
+bool traced_process();
+
+/// Fills the coverage's seen_* figures from every counter row.
+void summarize_coverage(Segment& seg);
+
+} // namespace valley::shim
