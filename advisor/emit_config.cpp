@@ -43,6 +43,12 @@ EmittedConfig emit_config(const std::vector<Finding>& findings, const AdvisorSet
   std::string notes;
   for (const Finding& f : findings) {
     if (!f.coalescible || !f.promise) continue;
+    if (!f.coalescer_why.empty()) {
+      const std::string name = comment_text(site_text(*f.site));
+      out.left_out.push_back(fmt::format("{} [{}]: {}", site_text(*f.site), f.rule, f.coalescer_why));
+      notes += fmt::format("# not listed: {} [{}]: {}\n", name, f.rule, comment_text(f.coalescer_why));
+      continue;
+    }
     const char* k = f.coalesce_kind.empty() ? coalesce_kind(f.site->kind) : f.coalesce_kind.c_str();
     if (!k) continue;
     // Every site of the pattern: a burst's sends are coalesced only if each of them is.
@@ -87,7 +93,7 @@ EmittedConfig emit_config(const std::vector<Finding>& findings, const AdvisorSet
     kinds.insert(k);
     if (f.replay) size = std::max(size, f.replay->buffer_size);
     std::string line = fmt::format("{} [{}]: {} -> {:.0f} syscalls", site_text(*f.site), f.rule,
-                                   f.before, f.after);
+                                   f.before, f.coalescer_after.value_or(f.after));
     if (f.saved_wait_ns > 0) line += fmt::format(", {} less waiting", format_ns(f.saved_wait_ns));
     notes += "# " + comment_text(line) + "\n";
     out.listed.push_back(std::move(line));
