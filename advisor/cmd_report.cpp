@@ -3,6 +3,7 @@
 /// @brief `valley report [RUN_DIR] [--format text|json] [--config FILE] [--emit-config FILE]`:
 /// findings ranked by predicted saving, with evidence, change, replay and blind spots.
 #include "commands.h"
+#include "output_file.h"
 #include "report.h"
 #include "text.h"
 
@@ -10,14 +11,14 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 namespace valley::advisor {
 
 const char* const kReportHelp =
-    R"(usage: valley report [RUN_DIR] [--format text|json] [--config FILE] [--emit-config FILE]
+    R"(usage: valley report [RUN_DIR] [--format text|json] [--config FILE]
+                     [--emit-config FILE [--force]]
        valley report --compare RUN_A RUN_B [--format text|json]
 
 Read every process of the run in RUN_DIR (default: the newest ./valley.* directory, as
@@ -30,7 +31,9 @@ the change and the syscalls it saves, predicted by replaying the recorded events
                        (schema: advisor/report-json.md)
   --config FILE        thresholds from FILE's [advisor] table (see config/valley.toml)
   --emit-config FILE   write a valley.toml whose [coalesce] table turns the shim's coalescer
-                       on for the sites where the replay says it is safe and worth it
+                       on for the sites where the replay says it is safe and worth it, and
+                       print what it holds and leaves out instead of the text report
+  --force              let --emit-config replace an existing FILE
   --compare A B        per call site, program calls, syscalls and time in syscalls of run A
                        (before) next to run B (after), e.g. without and with the coalescer
 
@@ -44,6 +47,7 @@ struct ReportOptions {
   std::string dir;
   bool json = false;
   std::string config, emit;
+  bool force = false;
   std::vector<std::string> compare;
   bool dir_given = false;
 };
@@ -82,6 +86,8 @@ ReportOptions parse_args(Args args) {
       o.config = value("--config");
     } else if (a == "--emit-config" || a.starts_with("--emit-config=")) {
       o.emit = value("--emit-config");
+    } else if (a == "--force") {
+      o.force = true;
     } else if (a == "--compare") {
       if (i + 2 >= args.size()) throw UsageError("report: --compare needs two run directories");
       o.compare = {args[i + 1], args[i + 2]};
@@ -96,8 +102,31 @@ ReportOptions parse_args(Args args) {
     }
   }
   o.dir_given = dir_seen;
+  if (o.force && o.emit.empty()) throw UsageError("report: --force goes with --emit-config");
   if (!dir_seen && o.compare.empty()) o.dir = newest_run_dir();
   return o;
+}
+
+void print_emit_summary(std::FILE* out, const std::string& path, const std::string& dir,
+                        const EmittedConfig& e) {
+  if (e.sites == 0) {
+    fmt::print(out, "valley: wrote {}: coalescing stays off (no finding the coalescer can act on)\n",
+               printable(path));
+  } else {
+    std::string kinds;
+    for (const std::string& k : e.kinds) kinds += (kinds.empty() ? "" : ", ") + k;
+    fmt::print(out, "valley: wrote {}: coalescing on for {} call site{} (fd kinds: {}{})\n",
+               printable(path), e.sites, e.sites == 1 ? "" : "s", kinds.empty() ? "file" : kinds,
+               e.stdio ? "; stdout/stderr included" : "");
+    for (const std::string& l : e.listed) fmt::print(out, "  {}\n", printable(l));
+  }
+  if (!e.left_out.empty()) {
+    fmt::print(out, "left out:\n");
+    for (const std::string& l : e.left_out) fmt::print(out, "  {}\n", printable(l));
+  }
+  if (e.sites)
+    fmt::print(out, "next: valley run --config {} -- COMMAND, then valley report --compare {} NEW_RUN\n",
+               printable(path), printable(dir));
 }
 
 } // namespace
@@ -109,6 +138,9 @@ int run_report(Args args) {
       std::filesystem::equivalent(o.emit, o.config, same_ec))
     throw UsageError(
         fmt::format("report: --emit-config {} would overwrite the --config file", o.emit));
+  std::error_code exists_ec;
+  if (!o.emit.empty() && !o.force && std::filesystem::exists(std::filesystem::symlink_status(o.emit, exists_ec)))
+    throw UsageError(fmt::format("report: --emit-config {} exists; --force replaces it", printable(o.emit)));
   Settings settings;
   if (!o.config.empty()) {
     try {
@@ -134,6 +166,8 @@ int run_report(Args args) {
   find_packages(m.unnamed_modules);
   if (o.json) {
     render_json(stdout, m, findings, settings.advisor);
+  } else if (!o.emit.empty()) {
+    // The report itself is one `valley report` away; this says what the config will do.
   } else {
     TextStyle st;
     const bool tty = ::isatty(STDOUT_FILENO);
@@ -144,9 +178,11 @@ int run_report(Args args) {
     render_text(stdout, m, findings, settings.advisor, st);
   }
   if (!o.emit.empty()) {
-    std::ofstream f(o.emit, std::ios::trunc);
-    f << coalesce_config(findings, settings.advisor);
-    if (!f.flush()) throw std::runtime_error(fmt::format("cannot write {}", o.emit));
+    const EmittedConfig e = emit_config(findings, settings.advisor);
+    OutputFile out(o.emit, o.dir);
+    std::fputs(e.text.c_str(), out.file());
+    out.commit();
+    if (!o.json) print_emit_summary(stdout, o.emit, o.dir, e);
   }
   if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw std::runtime_error("cannot write the output");
   for (const Problem& p : m.problems)

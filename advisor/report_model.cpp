@@ -237,6 +237,22 @@ bool has_uring(const Trace& t) {
 /// Per pipe, FIFO, socket or tty (by the path the shim read: "pipe:[123]"), the process images
 /// that read from it (by their counters' latest fd): a second reader, or an fd inherited from
 /// the parent, makes reading ahead take bytes that belong to someone else.
+// Why buffering this process's writes to fds 0-2 could reorder its output: the kernel saw
+// writes valley did not (stdio flushing its FILE buffer, a raw syscall), and those would
+// overtake the bytes the coalescer holds. "" when every write went through valley.
+std::string stdio_unsafe(const ProcessSummary& ps) {
+  if (!ps.coverage_valid)
+    return fmt::format("process {} ({}) has no kernel syscall counts to rule out writes valley "
+                       "did not see",
+                       ps.name, ps.program);
+  if (ps.kernel_writes > ps.seen_writes)
+    return fmt::format("process {} ({}) made {} writes valley did not intercept (stdio's own "
+                       "flushes or raw syscalls), which buffered bytes on the same fd could "
+                       "overtake",
+                       ps.name, ps.program, ps.kernel_writes - ps.seen_writes);
+  return "";
+}
+
 class SharedInputs {
 public:
   explicit SharedInputs(const RunDir& run) {
@@ -395,8 +411,13 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s,
       for (uint32_t b = 0; b < kHistBuckets; ++b) a.size_hist[b] += r.size_hist[b];
       a.pids.insert(t.pid);
       if (r.last_file >= 1 && r.last_file <= t.files.size()) {
-        std::string p(fixed_string(t.files[r.last_file - 1].path));
+        const FileRow& file = t.files[r.last_file - 1];
+        std::string p(fixed_string(file.path));
         if (a.paths.size() < 8 || a.paths.count(p)) a.paths[p] += r.calls;
+        if (file.fd >= 0 && file.fd <= 2 && a.output) {
+          a.stdio_fds.insert(file.fd);
+          if (a.stdio_unsafe.empty()) a.stdio_unsafe = stdio_unsafe(ps);
+        }
       }
       if (a.shared_input.empty()) a.shared_input = shared.why(run, ti, r);
       if (sm) {

@@ -78,6 +78,13 @@ struct SiteAgg {
   /// is a pipe, FIFO, socket or tty inherited from the parent or also open in another process
   /// of the run. Empty when not.
   std::string shared_input;
+  /// The fds 0-2 this site's calls went to (the shim's coalescer leaves them alone unless
+  /// `stdio = true`).
+  std::set<int32_t> stdio_fds;
+  /// Why `--emit-config` must not turn `stdio` on for this site, or "": a process of the site
+  /// made writes valley did not intercept (stdio's own flushes, raw syscalls), which buffered
+  /// bytes could overtake, or its coverage is unknown.
+  std::string stdio_unsafe;
 
   // From the events.
   uint64_t events = 0;

@@ -186,6 +186,9 @@ void render_json(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
     fj["replay"] = nlohmann::json::array();
     for (const ReplayResult& r : f.replay_rows) fj["replay"].push_back(replay_json(r));
     if (f.replay) fj["chosen_buffer"] = replay_json(*f.replay);
+    fj["coalescer_syscalls_after"] =
+        f.coalescer_after ? nlohmann::json(*f.coalescer_after) : nlohmann::json(nullptr);
+    fj["coalescer_note"] = f.coalescer_why;
     fj["stacks"] = nlohmann::json::array();
     for (const StackView& sv : a.stacks) {
       nlohmann::json frames = nlohmann::json::array();

@@ -3,15 +3,21 @@
 /// @brief The what-if replay of write buffers and buffered readers, per fd and buffer size.
 #include "analyses/replay.h"
 
+#include "valley/flush_rules.h"
+
 #include <algorithm>
 
 namespace valley::advisor {
 
 namespace {
 std::unique_ptr<Analysis> make(const AdvisorSettings& s) { return std::make_unique<Replay>(s); }
+std::unique_ptr<Analysis> make_coalescer(const AdvisorSettings& s) {
+  return std::make_unique<CoalescerReplay>(s);
+}
 } // namespace
 
 const AnalysisDef Replay::def{"replay", make};
+const AnalysisDef CoalescerReplay::def{"coalescer-replay", make_coalescer};
 
 struct Replay::Buffer { ///< what one replayed buffer holds
   uint64_t bytes = 0;
@@ -29,6 +35,7 @@ struct Replay::Buffer { ///< what one replayed buffer holds
 };
 
 struct Replay::Fd : FdData {
+  int32_t fd = -1;
   uint64_t last_ticks = 0;
   std::vector<size_t> holders; ///< sites that wrote to or read from the fd (each once, sorted)
   int64_t next_offset = -1;    ///< where the latest positional call ended
@@ -37,11 +44,33 @@ struct Replay::Fd : FdData {
   std::vector<std::pair<int64_t, uint64_t>> read_avail; ///< per buffer size: (site, bytes left)
 };
 
-Replay::Replay(const AdvisorSettings& s) : s_(s) {}
+Replay::Replay(const AdvisorSettings& s, bool coalescer) : s_(s), coalescer_(coalescer) {}
+Replay::~Replay() = default;
 
 void Replay::begin_process(const ProcessContext& p) {
   ns_per_tick_ = p.ns_per_tick;
   age_ticks_ = 0;
+  buf_.assign(coalescer_ ? s_.buffer_sizes.size() : 0, Buffer{});
+  buf_fd_ = -1;
+}
+
+Replay::Buffer& Replay::write_buffer(Fd& f, size_t i) { return coalescer_ ? buf_[i] : f.buffers[i]; }
+
+void Replay::flush_process(uint64_t now, ReplayFlush why) {
+  for (size_t i = 0; i < buf_.size(); ++i)
+    flush(buf_[i], i, now, why);
+  buf_fd_ = -1;
+}
+
+void Replay::before_call(Op op, FdKind kind, int32_t fd, uint64_t now) {
+  if (buf_fd_ < 0) return;
+  const FlushCause c = flush_before_call(op, kind, fd == buf_fd_);
+  if (c != FlushCause::none) flush_process(now, static_cast<ReplayFlush>(c));
+}
+
+const Replay::Causes* Replay::causes(const SiteAgg& a, size_t i) const {
+  const std::vector<Causes>* c = causes_.find(a);
+  return c && i < c->size() ? &(*c)[i] : nullptr;
 }
 
 std::vector<ReplayResult>& Replay::rows(size_t site) {
@@ -63,7 +92,7 @@ const std::vector<ReplayResult>& Replay::of(const SiteAgg& a) const {
 // A flush is one syscall, shared among the sites whose calls it carries (in proportion). No
 // byte waits longer than the age bound: the coalescer's flusher writes it out then, so a
 // buffer found older at the next call was flushed when it reached the bound.
-void Replay::flush(Buffer& buf, size_t i, uint64_t now) {
+void Replay::flush(Buffer& buf, size_t i, uint64_t now, ReplayFlush why) {
   if (buf.empty()) return;
   uint64_t total = 0;
   for (auto& [s, n] : buf.calls)
@@ -75,6 +104,11 @@ void Replay::flush(Buffer& buf, size_t i, uint64_t now) {
     ReplayResult& r = rows(s)[i];
     r.syscalls_after += static_cast<double>(n) / static_cast<double>(total);
     r.max_delay_ns = std::max(r.max_delay_ns, age);
+    if (coalescer_) {
+      std::vector<Causes>& c = causes_[s];
+      if (c.size() != s_.buffer_sizes.size()) c.assign(s_.buffer_sizes.size(), Causes{});
+      c[i][static_cast<size_t>(why)] += static_cast<double>(n) / static_cast<double>(total);
+    }
   }
   buf = Buffer{};
 }
@@ -92,7 +126,8 @@ void Replay::hold(Fd& f, size_t site) {
 void Replay::retire(FdData& data) {
   Fd& f = static_cast<Fd&>(data);
   for (size_t i = 0; i < f.buffers.size(); ++i)
-    flush(f.buffers[i], i, f.last_ticks);
+    flush(f.buffers[i], i, f.last_ticks, ReplayFlush::end);
+  if (coalescer_ && f.fd == buf_fd_) flush_process(f.last_ticks, ReplayFlush::end);
   for (size_t site : f.holders)
     --held_[site];
   f.holders.clear();
@@ -102,7 +137,8 @@ void Replay::call(const Call& c, std::unique_ptr<FdData>& data) {
   if (!c.site) return;
   if (!data) {
     auto f = std::make_unique<Fd>();
-    f->buffers.resize(s_.buffer_sizes.size());
+    f->fd = c.e.fd;
+    if (!coalescer_) f->buffers.resize(s_.buffer_sizes.size());
     f->read_avail.assign(s_.buffer_sizes.size(), {-1, 0});
     data = std::move(f);
   }
@@ -112,11 +148,12 @@ void Replay::call(const Call& c, std::unique_ptr<FdData>& data) {
   const size_t site = a.id;
   const size_t n = s_.buffer_sizes.size();
   f.last_ticks = e.ticks;
+  if (coalescer_) before_call(static_cast<Op>(e.op), static_cast<FdKind>(a.kind), e.fd, e.ticks);
   if (!op_moves_data(static_cast<Op>(e.op))) {
-    // A sync, a copy into or out of the fd, its close: the coalescer writes the buffer first,
-    // and no read-ahead survives a copy that moved the offset.
+    // A sync, a copy into or out of the fd, its close: the buffer is written first, and no
+    // read-ahead survives a copy that moved the offset.
     for (size_t i = 0; i < n; ++i) {
-      flush(f.buffers[i], i, e.ticks);
+      if (!coalescer_) flush(f.buffers[i], i, e.ticks, ReplayFlush::fd_call);
       f.read_avail[i] = {-1, 0};
     }
     return;
@@ -138,7 +175,7 @@ void Replay::call(const Call& c, std::unique_ptr<FdData>& data) {
     for (size_t i = 0; i < n; ++i) {
       f.read_avail[i] = {-1, 0}; // a reply may depend on this write: no read-ahead across it
       const uint64_t cap = s_.buffer_sizes[i];
-      Buffer& buf = f.buffers[i];
+      Buffer& buf = write_buffer(f, i);
       const double age =
           static_cast<double>(e.ticks - std::min(e.ticks, buf.first_ticks)) * ns_per_tick_;
       if (!buf.empty() && (buf.bytes + e.size > cap || age > age_limit)) flush(buf, i, e.ticks);
@@ -148,11 +185,12 @@ void Replay::call(const Call& c, std::unique_ptr<FdData>& data) {
       }
       if (buf.empty()) buf.first_ticks = e.ticks;
       buf.absorb(site, 1, e.size);
+      if (coalescer_) buf_fd_ = e.fd;
     }
   } else {
     hold(f, site);
     for (size_t i = 0; i < n; ++i) {
-      flush(f.buffers[i], i, e.ticks); // flush before any read of the fd
+      if (!coalescer_) flush(f.buffers[i], i, e.ticks, ReplayFlush::read); // before any read of the fd
       // A buffered reader: one read of the buffer size serves the following small reads.
       const uint64_t cap = s_.buffer_sizes[i];
       auto& [owner, avail] = f.read_avail[i];
@@ -234,11 +272,13 @@ void Replay::run(const Call& first, const Spread& t, std::unique_ptr<FdData>& da
       r[i].syscalls_after += static_cast<double>(t.last); // each its own syscall
       continue;
     }
-    replay_run(f.buffers[i], i, a.id, first.e.size, t);
+    replay_run(write_buffer(f, i), i, a.id, first.e.size, t);
   }
+  if (coalescer_) buf_fd_ = first.e.fd;
 }
 
 void Replay::end_process() {
+  if (coalescer_) flush_process(0, ReplayFlush::end); // what the image's exit writes out
   for (size_t s = 0; s < max_held_.size(); ++s) {
     if (max_held_[s] == 0) continue;
     for (ReplayResult& r : rows(s))

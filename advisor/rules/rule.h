@@ -39,6 +39,12 @@ struct Finding {
   std::vector<ReplayResult> replay_rows; ///< every buffer size the replay tried
   bool coalescible = false;         ///< the shim's coalescer can do it (goes into --emit-config)
   std::string coalesce_kind;        ///< the [coalesce] kind it needs, when not the site's own
+  /// The syscalls of the finding's sites under `valley run --config` (the coalescer's replay,
+  /// at the chosen buffer size); unset when the rule chose no buffer.
+  std::optional<double> coalescer_after;
+  /// Why the coalescer would write most of these calls out one by one anyway (the replay's
+  /// commonest flush cause), or "": then --emit-config leaves the sites out.
+  std::string coalescer_why;
 
   /// What the ranking uses: wall time the change saves.
   double saved_wall_ns() const { return saved_ns + saved_wait_ns; }

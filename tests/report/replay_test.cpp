@@ -268,3 +268,68 @@ TEST(Replay, BelowTheBoundBuffersLiveUntilTheEnd) {
   EXPECT_EQ(h.rows(0)[0].max_fds, 100u);
   EXPECT_EQ(h.rows(1)[0].max_fds, 100u);
 }
+
+namespace {
+// The coalescer's replay alone over `sites` (one process).
+struct CoalescerHarness {
+  std::vector<SiteAgg>& sites;
+  Trace trace;
+  TraceModel model;
+  CoalescerReplay replay;
+  EventPass pass;
+  CoalescerHarness(std::vector<SiteAgg>& s, const AdvisorSettings& settings)
+      : sites(s), replay(settings), pass(s, 1.0, {&replay}) {
+    for (size_t i = 0; i < s.size(); ++i) s[i].id = i;
+    replay.begin_process(ProcessContext{trace, model, 1.0});
+  }
+  double after(size_t i) { return replay.of(sites[i])[0].syscalls_after; }
+};
+} // namespace
+
+// Issue 12: the coalescer's replay flushes where include/valley/flush_rules.h says the shim's
+// coalescer does, with its one buffer per process. dd's loop (a 1-byte read of fd 0 before each
+// 1-byte write of fd 1) gains nothing from it, while the program-change replay buffers fd 1's
+// writes across the reads; two files written in turn flush at every switch; one file's writes
+// alone are one flush.
+TEST(CoalescerReplay, FlushesWhereTheCoalescerDoes) {
+  AdvisorSettings s;
+  s.buffer_sizes = {4096};
+  std::vector<SiteAgg> dd{site(Op::read, FdKind::chardev), site(Op::write, FdKind::regular)};
+  CoalescerHarness h(dd, s);
+  Harness program(dd, s, 1.0);
+  uint64_t t = 0;
+  for (int i = 0; i < 1000; ++i) {
+    t += 10;
+    h.pass.event(ev(Op::read, 0, 1, 1, t), 0);
+    program.pass.event(ev(Op::read, 0, 1, 1, t), 0);
+    t += 10;
+    h.pass.event(ev(Op::write, 1, 1, 1, t), 1);
+    program.pass.event(ev(Op::write, 1, 1, 1, t), 1);
+  }
+  h.pass.finish();
+  program.pass.finish();
+  EXPECT_DOUBLE_EQ(h.after(1), 1000.0);
+  EXPECT_DOUBLE_EQ(program.rows(1)[0].syscalls_after, 1.0);
+  const Replay::Causes* c = h.replay.causes(dd[1], 0);
+  ASSERT_NE(c, nullptr);
+  EXPECT_DOUBLE_EQ((*c)[static_cast<size_t>(ReplayFlush::read)], 999.0);
+
+  std::vector<SiteAgg> two{site(Op::write, FdKind::regular), site(Op::write, FdKind::regular)};
+  CoalescerHarness w(two, s);
+  t = 0;
+  for (int i = 0; i < 500; ++i) {
+    w.pass.event(ev(Op::write, 3, 1, 1, t += 10), 0);
+    w.pass.event(ev(Op::write, 4, 1, 1, t += 10), 1);
+  }
+  w.pass.finish();
+  EXPECT_DOUBLE_EQ(w.after(0), 500.0);
+  EXPECT_DOUBLE_EQ(w.after(1), 500.0);
+
+  std::vector<SiteAgg> alone{site(Op::write, FdKind::regular)};
+  CoalescerHarness one(alone, s);
+  t = 0;
+  for (int i = 0; i < 1000; ++i)
+    one.pass.event(ev(Op::write, 1, 1, 1, t += 10), 0);
+  one.pass.finish();
+  EXPECT_DOUBLE_EQ(one.after(0), 1.0);
+}

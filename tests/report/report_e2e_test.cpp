@@ -48,6 +48,10 @@ protected:
     EXPECT_TRUE(rep.exited(0)) << rep.describe();
     return nlohmann::json::parse(rep.out);
   }
+  static std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
   static std::string victim(const std::string& name) {
     return std::string(VALLEY_VICTIM_DIR) + "/valley_report_victim_" + name;
   }
@@ -174,6 +178,66 @@ TEST_F(ReportE2E, EmittedConfigDrivesTheCoalescer) {
   EXPECT_TRUE(found) << j.dump(1);
   EXPECT_GT(j["flush_writes_after"].get<uint64_t>(), 0u);
   EXPECT_EQ(j["flush_writes_before"], 0);
+}
+
+// Issue 12 section 3. Small writes to stdout redirected to a file: every write went through
+// valley, so the emitted config turns `stdio` on for that site, and the run with it makes a
+// handful of syscalls for the same bytes. When the program also wrote through stdio (a write
+// valley did not see, which buffered bytes could overtake), stdio stays off and the summary
+// says why.
+TEST_F(ReportE2E, EmittedConfigCoversStdoutOnlyWhenEveryWriteWasSeen) {
+  trace_and_report(victim("stdout_lines"), {"out.txt"});
+  const fs::path cfg = tmp_ / "valley.toml";
+  Outcome emit = run({VALLEY_BIN, "report", "--emit-config", cfg.string(), (tmp_ / "run").string()});
+  ASSERT_TRUE(emit.exited(0)) << emit.describe();
+  EXPECT_NE(emit.out.find("stdout/stderr included"), std::string::npos) << emit.out;
+  EXPECT_EQ(emit.out.find("1. ["), std::string::npos) << "a summary, not the report: " << emit.out;
+  const std::string text = slurp(cfg);
+  EXPECT_NE(text.find("\nstdio = true"), std::string::npos) << text;
+  fs::rename(tmp_ / "run", tmp_ / "before");
+  nlohmann::json after =
+      trace_and_report(victim("stdout_lines"), {"out2.txt"}, {"--config", cfg.string()});
+  EXPECT_EQ(slurp((tmp_ / "out.txt").string()),
+            slurp((tmp_ / "out2.txt").string()));
+  bool seen = false;
+  for (const auto& s : after["sites"])
+    if (s["location"]["function"] == "put_line") {
+      seen = true;
+      EXPECT_EQ(s["calls"], 3000);
+      EXPECT_LT(s["syscalls"].get<uint64_t>(), 30u) << s.dump(1);
+    }
+  EXPECT_TRUE(seen) << after.dump(1);
+
+  // The same program with a header through stdio first.
+  fs::remove_all(tmp_ / "run");
+  trace_and_report(victim("stdout_lines"), {"out3.txt", "mixed"});
+  const fs::path cfg2 = tmp_ / "mixed.toml";
+  Outcome emit2 = run({VALLEY_BIN, "report", "--emit-config", cfg2.string(), (tmp_ / "run").string()});
+  ASSERT_TRUE(emit2.exited(0)) << emit2.describe();
+  EXPECT_EQ(slurp(cfg2).find("stdio = true"), std::string::npos)
+      << slurp(cfg2);
+  EXPECT_NE(emit2.out.find("writes to fd 1, and process"), std::string::npos) << emit2.out;
+  EXPECT_NE(emit2.out.find("valley did not intercept"), std::string::npos) << emit2.out;
+}
+
+// --emit-config never replaces a file without --force, and with it replaces the file whole.
+TEST_F(ReportE2E, EmitConfigKeepsAnExistingFileUnlessForced) {
+  trace_and_report(victim("small_writes"), {"out.log"});
+  const fs::path cfg = tmp_ / "mine.toml";
+  {
+    std::ofstream f(cfg);
+    f << "# my settings\n";
+  }
+  Outcome r = run({VALLEY_BIN, "report", "--emit-config", cfg.string(), (tmp_ / "run").string()});
+  EXPECT_TRUE(r.exited(2)) << r.describe();
+  EXPECT_NE(r.err.find("exists; --force replaces it"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(cfg), "# my settings\n");
+  Outcome forced = run({VALLEY_BIN, "report", "--emit-config", cfg.string(), "--force",
+                        (tmp_ / "run").string()});
+  ASSERT_TRUE(forced.exited(0)) << forced.describe();
+  EXPECT_NE(slurp(cfg).find("sites = ["), std::string::npos);
+  Outcome lone = run({VALLEY_BIN, "report", "--force", (tmp_ / "run").string()});
+  EXPECT_TRUE(lone.exited(2)) << lone.describe();
 }
 
 // Issue 11 section 3. A client sends header and body in two send()s on loopback TCP, then waits
