@@ -160,6 +160,15 @@ VALLEY_HOT FdInfo fd_lookup(Segment& seg, int fd, uint64_t now) {
   return {static_cast<FdKind>((w >> 8) & 0xff), static_cast<uint32_t>((w >> 16) & 0xffffff)};
 }
 
+uint64_t fd_identity(int fd) {
+  if (fd < 0 || fd >= kSlots) return 0;
+  const uint64_t w = g_slots[fd].word.load(std::memory_order_acquire);
+  const uint64_t gen = g_gen.load(std::memory_order_relaxed);
+  // File id 0 (the file table was full) names nothing in particular.
+  if (!(w & kValid) || (w >> 48) != (gen & 0xffff) || ((w >> 16) & 0xffffff) == 0) return 0;
+  return w & ~uint64_t{0xfe};
+}
+
 void fd_forget(int fd) {
   if (fd < 0 || fd >= kSlots) return;
   g_slots[fd].word.store(0, std::memory_order_release);

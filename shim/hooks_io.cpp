@@ -95,7 +95,7 @@ VALLEY_EXPORT ssize_t pwritev64v2(int fd, const iovec* iov, int cnt, off_t off, 
 
 VALLEY_EXPORT_HOT ssize_t read(int fd, void* buf, size_t n) {
   const uint64_t t0 = clock::ticks();
-  flush_before();
+  flush_before_read(fd);
   auto f = VALLEY_REAL(read);
   ssize_t r = f ? f(fd, buf, n) : syscall(SYS_read, fd, buf, n);
   return io_done(Op::read, fd, n, -1, r, t0, VALLEY_RA);
@@ -103,7 +103,7 @@ VALLEY_EXPORT_HOT ssize_t read(int fd, void* buf, size_t n) {
 
 VALLEY_EXPORT_HOT ssize_t __read(int fd, void* buf, size_t n) {
   const uint64_t t0 = clock::ticks();
-  flush_before();
+  flush_before_read(fd);
   auto f = VALLEY_REAL(__read);
   ssize_t r = f ? f(fd, buf, n) : syscall(SYS_read, fd, buf, n);
   return io_done(Op::read, fd, n, -1, r, t0, VALLEY_RA);
@@ -111,7 +111,7 @@ VALLEY_EXPORT_HOT ssize_t __read(int fd, void* buf, size_t n) {
 
 VALLEY_EXPORT_HOT ssize_t readv(int fd, const iovec* iov, int cnt) {
   const uint64_t t0 = clock::ticks();
-  flush_before();
+  flush_before_read(fd);
   const uint64_t n = iov_bytes(iov, cnt);
   auto f = VALLEY_REAL(readv);
   ssize_t r = f ? f(fd, iov, cnt) : syscall(SYS_readv, fd, iov, cnt);
@@ -120,7 +120,7 @@ VALLEY_EXPORT_HOT ssize_t readv(int fd, const iovec* iov, int cnt) {
 
 VALLEY_EXPORT ssize_t pread(int fd, void* buf, size_t n, off_t off) {
   const uint64_t t0 = clock::ticks();
-  flush_before();
+  flush_before_read(fd);
   auto f = VALLEY_REAL(pread);
   ssize_t r = f ? f(fd, buf, n, off) : syscall(SYS_pread64, fd, buf, n, off);
   return io_done(Op::pread, fd, n, off, r, t0, VALLEY_RA);
@@ -128,7 +128,7 @@ VALLEY_EXPORT ssize_t pread(int fd, void* buf, size_t n, off_t off) {
 
 VALLEY_EXPORT ssize_t pread64(int fd, void* buf, size_t n, off_t off) {
   const uint64_t t0 = clock::ticks();
-  flush_before();
+  flush_before_read(fd);
   auto f = VALLEY_REAL(pread64);
   ssize_t r = f ? f(fd, buf, n, off) : syscall(SYS_pread64, fd, buf, n, off);
   return io_done(Op::pread64, fd, n, off, r, t0, VALLEY_RA);
@@ -136,7 +136,7 @@ VALLEY_EXPORT ssize_t pread64(int fd, void* buf, size_t n, off_t off) {
 
 VALLEY_EXPORT ssize_t preadv(int fd, const iovec* iov, int cnt, off_t off) {
   const uint64_t t0 = clock::ticks();
-  flush_before();
+  flush_before_read(fd);
   const uint64_t n = iov_bytes(iov, cnt);
   auto f = VALLEY_REAL(preadv);
   ssize_t r = f ? f(fd, iov, cnt, off) : syscall(SYS_preadv, fd, iov, cnt, off_lo(off), off_hi(off));
@@ -145,7 +145,7 @@ VALLEY_EXPORT ssize_t preadv(int fd, const iovec* iov, int cnt, off_t off) {
 
 VALLEY_EXPORT ssize_t preadv64(int fd, const iovec* iov, int cnt, off_t off) {
   const uint64_t t0 = clock::ticks();
-  flush_before();
+  flush_before_read(fd);
   const uint64_t n = iov_bytes(iov, cnt);
   auto f = VALLEY_REAL(preadv64);
   ssize_t r = f ? f(fd, iov, cnt, off) : syscall(SYS_preadv, fd, iov, cnt, off_lo(off), off_hi(off));
@@ -154,7 +154,7 @@ VALLEY_EXPORT ssize_t preadv64(int fd, const iovec* iov, int cnt, off_t off) {
 
 VALLEY_EXPORT ssize_t preadv2(int fd, const iovec* iov, int cnt, off_t off, int flags) {
   const uint64_t t0 = clock::ticks();
-  flush_before();
+  flush_before_read(fd);
   const uint64_t n = iov_bytes(iov, cnt);
   auto f = VALLEY_REAL(preadv2);
   ssize_t r = f ? f(fd, iov, cnt, off, flags)
@@ -164,7 +164,7 @@ VALLEY_EXPORT ssize_t preadv2(int fd, const iovec* iov, int cnt, off_t off, int 
 
 VALLEY_EXPORT ssize_t preadv64v2(int fd, const iovec* iov, int cnt, off_t off, int flags) {
   const uint64_t t0 = clock::ticks();
-  flush_before();
+  flush_before_read(fd);
   const uint64_t n = iov_bytes(iov, cnt);
   auto f = VALLEY_REAL(preadv64v2);
   ssize_t r = f ? f(fd, iov, cnt, off, flags)
@@ -176,7 +176,7 @@ VALLEY_EXPORT ssize_t preadv64v2(int fd, const iovec* iov, int cnt, off_t off, i
 // reaches libc's internal read, which no interposer sees, so these need hooks of their own.
 VALLEY_EXPORT_HOT ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
   const uint64_t t0 = clock::ticks();
-  flush_before();
+  flush_before_read(fd);
   auto f = VALLEY_REAL(__read_chk);
   ssize_t r = f ? f(fd, buf, n, buflen) : syscall(SYS_read, fd, buf, n);
   return io_done(Op::read_chk, fd, n, -1, r, t0, VALLEY_RA);
@@ -184,7 +184,7 @@ VALLEY_EXPORT_HOT ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen)
 
 VALLEY_EXPORT ssize_t __pread_chk(int fd, void* buf, size_t n, off_t off, size_t buflen) {
   const uint64_t t0 = clock::ticks();
-  flush_before();
+  flush_before_read(fd);
   auto f = VALLEY_REAL(__pread_chk);
   ssize_t r = f ? f(fd, buf, n, off, buflen) : syscall(SYS_pread64, fd, buf, n, off);
   return io_done(Op::pread_chk, fd, n, off, r, t0, VALLEY_RA);
@@ -192,7 +192,7 @@ VALLEY_EXPORT ssize_t __pread_chk(int fd, void* buf, size_t n, off_t off, size_t
 
 VALLEY_EXPORT ssize_t __pread64_chk(int fd, void* buf, size_t n, off_t off, size_t buflen) {
   const uint64_t t0 = clock::ticks();
-  flush_before();
+  flush_before_read(fd);
   auto f = VALLEY_REAL(__pread64_chk);
   ssize_t r = f ? f(fd, buf, n, off, buflen) : syscall(SYS_pread64, fd, buf, n, off);
   return io_done(Op::pread64_chk, fd, n, off, r, t0, VALLEY_RA);

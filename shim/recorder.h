@@ -41,6 +41,9 @@ void record_flush(Op op, int fd, uint64_t requested, uint64_t written, int err, 
 /// For the coalescer's verdicts: the path of FileRow `file` (false: none), and a call site as
 /// "module+0xOFFSET" (false: no module holds `ra`).
 bool file_path(uint32_t file, char* out, size_t cap);
+/// What the fd table knows of fd without classifying it: a word that changes whenever fd names
+/// something else (a new FileRow, a fork), with bits 1-7 zero; 0 when fd is not known yet.
+uint64_t fd_identity(int fd);
 bool site_name(uint64_t ra, char* out, size_t cap);
 
 /// fd bookkeeping after calls that create, replace or close fds. Preserve errno.

@@ -62,9 +62,9 @@ void Replay::flush_process(uint64_t now, ReplayFlush why) {
   buf_fd_ = -1;
 }
 
-void Replay::before_call(Op op, FdKind kind, int32_t fd, uint64_t now) {
+void Replay::before_call(Op op, FdKind kind, int32_t fd, bool mem_device, uint64_t now) {
   if (buf_fd_ < 0) return;
-  const FlushCause c = flush_before_call(op, kind, fd == buf_fd_);
+  const FlushCause c = flush_before_call(op, kind, fd == buf_fd_, mem_device);
   if (c != FlushCause::none) flush_process(now, static_cast<ReplayFlush>(c));
 }
 
@@ -148,7 +148,11 @@ void Replay::call(const Call& c, std::unique_ptr<FdData>& data) {
   const size_t site = a.id;
   const size_t n = s_.buffer_sizes.size();
   f.last_ticks = e.ticks;
-  if (coalescer_) before_call(static_cast<Op>(e.op), static_cast<FdKind>(a.kind), e.fd, e.ticks);
+  if (coalescer_) {
+    uint8_t& mem = mem_device_[site]; // 0: not looked at yet, 1: no, 2: a memory device
+    if (mem == 0) mem = mem_device_path(a.top_path()) ? 2 : 1;
+    before_call(static_cast<Op>(e.op), static_cast<FdKind>(a.kind), e.fd, mem == 2, e.ticks);
+  }
   if (!op_moves_data(static_cast<Op>(e.op))) {
     // A sync, a copy into or out of the fd, its close: the buffer is written first, and no
     // read-ahead survives a copy that moved the offset.

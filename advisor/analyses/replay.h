@@ -60,7 +60,7 @@ private:
   void flush(Buffer& buf, size_t size_index, uint64_t now, ReplayFlush why = ReplayFlush::full_or_age);
   Buffer& write_buffer(Fd& f, size_t size_index);
   /// Coalescer mode: applies flush_before_call to the process's buffer for a call on `fd`.
-  void before_call(Op op, FdKind kind, int32_t fd, uint64_t now);
+  void before_call(Op op, FdKind kind, int32_t fd, bool mem_device, uint64_t now);
   void flush_process(uint64_t now, ReplayFlush why);
   void hold(Fd& f, size_t site);
   void replay_run(Buffer& buf, size_t size_index, size_t site, uint32_t size, const Spread& t);
@@ -74,6 +74,7 @@ private:
   std::vector<Buffer> buf_;           ///< coalescer mode: the process's buffer, per size
   int32_t buf_fd_ = -1;               ///< the fd whose bytes buf_ holds
   PerSite<std::vector<Causes>> causes_;
+  PerSite<uint8_t> mem_device_; ///< coalescer mode: whether the site's fd is a memory device
 };
 
 /// What `valley run --config` will do: the replay in coalescer mode. A separate analysis (not a

@@ -27,6 +27,9 @@ struct Buffer {
   uint64_t first_ns = 0; // when the oldest buffered byte arrived
   uint64_t gen = 1;      // counts buffers: a new one starts each time the buffer empties
   uint64_t ra = 0;       // call site of the latest buffered write
+  // The buffered file's identity, for reads of other files (B-19): set when a buffer for a
+  // regular file starts, read without the lock (a read racing a new buffer is unordered anyway).
+  uint64_t dev = 0, ino = 0;
 };
 extern Buffer g_buf;
 extern char g_data[kMaxBuffer];

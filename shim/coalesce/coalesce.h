@@ -92,6 +92,14 @@ inline void flush_before() {
   if (g_pending.load(std::memory_order_acquire)) coalesce_flush(false);
 }
 
+/// A read of fd: flushes as flush_before() unless the read can neither see the buffered bytes
+/// nor wait for someone who needs them (include/valley/flush_rules.h: a regular file or memory
+/// device that is not the buffered object; B-19).
+void coalesce_flush_for_read(int fd);
+inline void flush_before_read(int fd) {
+  if (g_pending.load(std::memory_order_acquire)) coalesce_flush_for_read(fd);
+}
+
 /// A call on fd that needs the buffered bytes out of that very fd number first (close, fsync,
 /// dup2 onto it): waits if fd is the buffered fd, otherwise as flush_before().
 void coalesce_flush_for_fd(int fd);

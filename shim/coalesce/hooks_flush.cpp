@@ -6,10 +6,12 @@
 /// they move no data of their own (the recorded syncs and copies are in shim/hooks_sync.cpp).
 #include "hooks.h"
 #include "sys.h"
+#include "valley/flush_rules.h"
 
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -203,8 +205,15 @@ VALLEY_EXPORT int pthread_kill(pthread_t thread, int sig) noexcept {
 VALLEY_EXPORT int pthread_sigqueue(pthread_t thread, int sig, const union sigval value) noexcept {
   VALLEY_SIGNAL_THEN(true, sig, pthread_sigqueue, (thread, sig, value), ENOSYS);
 }
+// B-20: glibc's sem_t keeps, after its 64-bit value, the futex flag sem_init chose: 0 for a
+// semaphore that is not process-shared, 128 (FUTEX_PRIVATE_FLAG's value, which glibc's
+// lowlevellock uses to mean shared) for sem_open's and pshared != 0. Anything but 0 flushes.
 VALLEY_EXPORT int sem_post(sem_t* sem) noexcept {
-  VALLEY_FLUSH_THEN(sem_post, (sem), no_syscall<int>());
+  int futex_flag = 0;
+  std::memcpy(&futex_flag, reinterpret_cast<const char*>(sem) + 8, sizeof futex_flag);
+  if (sem_post_flushes(futex_flag != 0)) flush_before();
+  auto f = VALLEY_REAL(sem_post);
+  return f ? f(sem) : no_syscall<int>();
 }
 
 // stdio on an fd valley may buffer: flush first, and from fdopen on never buffer it again;

@@ -4,10 +4,12 @@
 #include "buffer.h"
 
 #include "clock.h"
+#include "sys.h"
 
 #include <climits>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -95,6 +97,10 @@ Offer offer(const OfferedWrite& w, ssize_t* result, uint64_t* gen) {
     std::atomic_ref(g_buf.first_ns).store(clock::monotonic_ns(), std::memory_order_relaxed);
     g_buf.fd = fd;
     g_buf.kind = kind;
+    struct stat st {};
+    const bool known = kind == FdKind::regular && sys::fstat(fd, &st) == 0;
+    std::atomic_ref(g_buf.dev).store(known ? st.st_dev : 0, std::memory_order_relaxed);
+    std::atomic_ref(g_buf.ino).store(known ? st.st_ino : 0, std::memory_order_relaxed);
   }
   g_buf.ra = w.ra;
   for (int i = 0; i < w.iovcnt; ++i) {

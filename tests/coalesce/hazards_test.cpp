@@ -625,5 +625,22 @@ TEST_P(LastThread, ProcessEndsWithItsLastThread) {
 }
 INSTANTIATE_TEST_SUITE_P(B18_7, LastThread, ::testing::Values("pthread_exit", "fork_from_thread"));
 
+// B-19: reads of another regular file and of /dev/zero between the writes do not flush the
+// buffer (a few flushes for 2000 writes, not one per write), and a read of the same file
+// through another fd still sees every byte written.
+TEST_F(Hazard, B19_ReadsThatCannotSeeTheBufferKeepIt) {
+  three({.stages = {v("b19_reads")}}, prints("seen=2000\n"));
+  expect_coalesced("file");
+  EXPECT_LT(ev.flushes_by_kind["file"], 200u) << ev.str();
+}
+
+// B-20: a semaphore that is not process-shared is no flush point (a few flushes for 1000
+// posts), and the thread it wakes still sees every byte when it reads the file.
+TEST_F(Hazard, B20_PrivateSemaphorePostKeepsTheBuffer) {
+  three({.stages = {v("b20_private_sem")}}, prints("seen=1000\n"));
+  expect_coalesced("file");
+  EXPECT_LT(ev.flushes_by_kind["file"], 100u) << ev.str();
+}
+
 } // namespace
 } // namespace valley::coalesce_test

@@ -314,6 +314,19 @@ TEST(CoalescerReplay, FlushesWhereTheCoalescerDoes) {
   ASSERT_NE(c, nullptr);
   EXPECT_DOUBLE_EQ((*c)[static_cast<size_t>(ReplayFlush::read)], 999.0);
 
+  // The same loop reading /dev/zero by name: a memory device, which no read of can see the
+  // buffer (B-19), so the writes are buffered across the reads.
+  std::vector<SiteAgg> zero{site(Op::read, FdKind::chardev), site(Op::write, FdKind::regular)};
+  zero[0].paths["/dev/zero"] = 1000;
+  CoalescerHarness z(zero, s);
+  t = 0;
+  for (int i = 0; i < 1000; ++i) {
+    z.pass.event(ev(Op::read, 0, 1, 1, t += 10), 0);
+    z.pass.event(ev(Op::write, 1, 1, 1, t += 10), 1);
+  }
+  z.pass.finish();
+  EXPECT_DOUBLE_EQ(z.after(1), 1.0);
+
   std::vector<SiteAgg> two{site(Op::write, FdKind::regular), site(Op::write, FdKind::regular)};
   CoalescerHarness w(two, s);
   t = 0;
