@@ -88,11 +88,11 @@ TEST_F(Coalesced, DdByteAtATimeToFile) {
                 .expect_status = {"exit 0"}});
   Split s = split(d->dump(), "dd", "file");
   EXPECT_EQ(s.program_calls, 5000u) << "every call of the program is still recorded";
-  // dd reads between its writes, and a read flushes: each buffer holds one write, so after 8
-  // of them the fd is written straight through, with a retry of the buffer every 64th write.
-  EXPECT_EQ(s.absorbed_bytes, 8u + (5000u - 8u) / 64u);
+  // dd reads /dev/zero between its writes; that read cannot see the buffer (B-19), so every
+  // write is buffered and a few flushes (size, age bound, exit) carry them all.
+  EXPECT_EQ(s.absorbed_bytes, 5000u);
   EXPECT_EQ(s.flush_bytes, s.absorbed_bytes);
-  EXPECT_EQ(s.flush_calls, s.absorbed_bytes);
+  EXPECT_LT(s.flush_calls, 50u);
 }
 
 TEST_F(Coalesced, DdByteAtATimeIntoPipeToCat) {
@@ -101,9 +101,11 @@ TEST_F(Coalesced, DdByteAtATimeIntoPipeToCat) {
                 .expect_status = {"exit 0", "exit 0"}});
   Split s = split(d->dump(), "dd", "pipe");
   EXPECT_EQ(s.program_calls, lines(300, "dd").size());
-  // As above: a read between writes flushes, so buffering soon stops.
-  EXPECT_EQ(s.absorbed_bytes, 8u + (s.program_bytes - 8u) / 64u);
+  // dd reads a regular file, which cannot see the pipe's buffer (B-19): most writes are
+  // buffered (a flush at most PIPE_BUF), and cat gets every byte in order.
+  EXPECT_GT(s.absorbed_bytes, s.program_bytes / 2);
   EXPECT_EQ(s.flush_bytes, s.absorbed_bytes);
+  EXPECT_LT(s.flush_calls, s.absorbed_bytes / 10);
 }
 
 TEST_F(Coalesced, DdIntoDevFull) {
