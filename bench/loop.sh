@@ -2,23 +2,37 @@
 # The closed loop (issue 12): for each program, trace it, ask `valley report --emit-config` for
 # a config, run it again with `valley run --config`, and compare what the report predicted with
 # what the second run made. Prints one markdown row per program: syscalls of the sites the
-# config lists before, the coalescer replay's prediction (`coalescer_syscalls_after`), measured
-# after (their remaining syscalls plus the coalescer's flushes), the ratio measured/predicted, whether the output was byte-identical,
-# and the median wall time (hyperfine) of the program bare and with the config.
-# Usage: bench/loop.sh [BUILD_DIR] [CASE...]   (needs hyperfine, jq, perl, python3.11)
+# config lists, before; the coalescer replay's prediction (`coalescer_syscalls_after`); measured
+# after (those sites' remaining syscalls plus the coalescer's flushes); the ratio; whether the
+# output was byte-identical to a bare run; and the median wall time (hyperfine) of the program
+# bare and under `valley run --config` (recording included). Sites the report left out of the
+# config are listed under the row with the report's reason.
+#
+# Usage: bench/loop.sh [--check] [BUILD_DIR] [CASE...]
+#   --check  no timing; exit 1 unless every output is byte-identical and every measured count
+#            is within 10% (or 3 syscalls) of the prediction (the ctest Loop.Check runs this)
+# Needs jq, perl, Debian's python3.11, and hyperfine unless --check.
 set -euo pipefail
+check=0
+if [[ ${1:-} == --check ]]; then
+  check=1
+  shift
+fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 shift || true
 valley=$build/bin/valley
 shim=$build/lib/libvalley.so
 runs=${RUNS:-5}
-for t in hyperfine jq perl /usr/bin/python3.11 dd; do
-  command -v $t > /dev/null || { echo "bench: $t is needed" >&2; exit 1; }
+need=(jq perl /usr/bin/python3.11 dd)
+((check)) || need+=(hyperfine)
+for t in "${need[@]}"; do
+  command -v "$t" > /dev/null || { echo "loop: $t is needed" >&2; exit 2; }
 done
-[[ -x $valley && -f $shim ]] || { echo "bench: no valley build in $build" >&2; exit 1; }
+[[ -x $valley && -f $shim ]] || { echo "loop: no valley build in $build" >&2; exit 2; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/valley-loop.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+bin=$build/bin
 
 # name | shell command; it runs in its own empty directory and must leave its output in ./out
 cases=(
@@ -27,8 +41,16 @@ cases=(
   "perl-stdout|perl -e '\$|=1; print \"line \$_\\n\" for 1..100000' > out"
   "dd-bs1|dd if=/dev/zero of=out bs=1 count=200000 status=none"
   "python-logging|/usr/bin/python3.11 -c 'import logging; h = logging.FileHandler(\"out\"); l = logging.getLogger(\"x\"); l.addHandler(h); l.setLevel(logging.INFO); [l.info(\"record %d\", i) for i in range(30000)]'"
+  # The Nagle-stall client (header and body sent apart, then a wait for the answer); it prints
+  # its own timing, so its output is only that it finished.
+  "nagle-client|$bin/valley_report_victim_nagle 30 > /dev/null && echo done > out"
+  # The project's coalescible victims.
+  "victim-small-writes|$bin/valley_report_victim_small_writes out"
+  "victim-stdout-lines|$bin/valley_report_victim_stdout_lines out"
+  "demo|$bin/valley_demo out > /dev/null"
 )
 
+failures=0
 row() {
   local name=$1 d=$work/$1
   mkdir -p "$d/bare" "$d/traced" "$d/looped" "$d/h"
@@ -41,9 +63,9 @@ row() {
   "$valley" report "$d/B" --format json > "$d/b.json"
   local same=no
   cmp -s "$d/bare/out" "$d/looped/out" && same=yes
-  # The coalescible findings' sites: before and predicted after from A, measured after from B.
-  local before predicted measured flushes
+  # The findings the config acts on: before and predicted after from A, measured after from B.
   local sel='.findings[] | select(.coalescible and .coalescer_note == "")'
+  local before predicted measured flushes
   before=$(jq "[$sel | .syscalls_before] | add // 0" "$d/a.json")
   predicted=$(jq "[$sel | .coalescer_syscalls_after // .syscalls_after] | add // 0 | round" "$d/a.json")
   measured=$(jq --slurpfile a "$d/a.json" \
@@ -53,19 +75,33 @@ row() {
   measured=$((measured + flushes))
   local ratio="-"
   [[ $predicted != 0 ]] && ratio=$(awk -v m="$measured" -v p="$predicted" 'BEGIN { printf "%.2f", m / p }')
-  # Wall time: the program bare, and under `valley run --config` (recording included).
-  local ms
-  hyperfine --style none --runs "$runs" --warmup 1 --export-json "$d/wall.json" \
-    --prepare "rm -rf $d/h $d/hr; mkdir -p $d/h" \
-    "cd $d/h && sh $d/cmd.sh" \
-    "cd $d/h && $valley run --config $d/c.toml --dir $d/hr -- sh $d/cmd.sh > /dev/null 2>&1" \
-    > /dev/null 2>&1 &&
-    ms=$(jq -r '[.results[].median * 1000 | round | tostring] | join(" ")' "$d/wall.json")
+  local ms="- -"
+  if ((!check)); then
+    hyperfine --style none --runs "$runs" --warmup 1 --export-json "$d/wall.json" \
+      --prepare "rm -rf $d/h $d/hr; mkdir -p $d/h" \
+      "cd $d/h && sh $d/cmd.sh" \
+      "cd $d/h && $valley run --config $d/c.toml --dir $d/hr -- sh $d/cmd.sh > /dev/null 2>&1" \
+      > /dev/null 2>&1 &&
+      ms=$(jq -r '[.results[].median * 1000 | round | tostring] | join(" ")' "$d/wall.json")
+  fi
+  # shellcheck disable=SC2086 # ms is two words
   printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$before" "$predicted" "$measured" \
-    "$ratio" "$same" ${ms:-- -}
-  # Findings the report left out of the config, and why: the reader's cue for a 0 row.
-  jq -r '.findings[] | select(.coalescible and .coalescer_note != "") | "  (left out: \(.site_text): \(.coalescer_note))"' \
-    "$d/a.json" >&2
+    "$ratio" "$same" $ms
+  jq -r '.findings[] | select(.coalescible and .coalescer_note != "")
+         | "  (left out: \(.site_text): \(.coalescer_note))"' "$d/a.json"
+  if ((check)); then
+    local bad=""
+    [[ $same == yes ]] || bad="the output differs from a bare run"
+    if [[ -z $bad && $before != 0 ]]; then
+      local diff=$((measured > predicted ? measured - predicted : predicted - measured))
+      ((diff * 10 <= predicted || diff <= 3)) ||
+        bad="measured $measured syscalls, predicted $predicted (more than 10% apart)"
+    fi
+    if [[ -n $bad ]]; then
+      echo "loop: $name: $bad (config: $(tr '\n' ' ' < "$d/c.toml"))" >&2
+      failures=$((failures + 1))
+    fi
+  fi
 }
 
 echo "| program | syscalls before | predicted after | measured after | measured/predicted | same output | bare ms | with config ms |"
@@ -79,3 +115,4 @@ for c in "${cases[@]}"; do
   fi
   row "$name" "${c#*|}"
 done
+((failures == 0)) || { echo "loop: $failures program(s) did not get what the report predicted" >&2; exit 1; }
