@@ -152,9 +152,15 @@ int run_report(Args args) {
   }
   if (!o.compare.empty()) {
     if (o.dir_given) throw UsageError("report: --compare takes the two runs; no other run directory");
-    RunModel a = build_run_model(o.compare[0], settings.advisor, {});
+    RunModel a = build_report_model(o.compare[0], settings.advisor);
     RunModel b = build_run_model(o.compare[1], settings.advisor, {});
-    render_compare(stdout, a, b, o.json);
+    // What run A's --emit-config would predict for the sites it lists (when B ran with it).
+    std::map<std::string, double> predicted;
+    for (const Finding& f : evaluate_rules(a, settings.advisor)) {
+      if (!f.coalescible || !f.promise || !f.coalescer_why.empty()) continue;
+      predicted[f.site->key] = f.coalescer_after.value_or(f.after);
+    }
+    render_compare(stdout, a, b, o.json, predicted);
     return 0;
   }
   if (o.dir.empty())

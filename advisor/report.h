@@ -7,6 +7,7 @@
 #include "rules/rule.h"
 
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,9 @@ inline std::string coalesce_config(const std::vector<Finding>& findings, const A
 }
 
 /// Per call site, run `a` (before) next to run `b` (after): calls, syscalls, time.
-void render_compare(std::FILE* out, const RunModel& a, const RunModel& b, bool json);
+/// `predicted`: per site key, the syscalls run A's report predicts for the config it emits.
+void render_compare(std::FILE* out, const RunModel& a, const RunModel& b, bool json,
+                    const std::map<std::string, double>& predicted = {});
 
 /// Blind spots of the run, one sentence each.
 std::vector<std::string> blind_spots(const RunModel& m);

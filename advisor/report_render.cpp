@@ -236,7 +236,20 @@ void render_json(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
   fmt::print(out, "{}\n", json_text(j, 2));
 }
 
-void render_compare(std::FILE* out, const RunModel& a, const RunModel& b, bool json) {
+// Why two runs may not be comparable: their first processes ran different programs.
+std::string compare_warning(const RunModel& a, const RunModel& b) {
+  if (a.processes.empty() || b.processes.empty()) return "";
+  const ProcessSummary& x = a.processes.front();
+  const ProcessSummary& y = b.processes.front();
+  if (x.exe == y.exe && x.program == y.program) return "";
+  return fmt::format("the runs are of different commands ({} started {}, {} started {}): call "
+                     "sites are matched by module and offset, so most will not match",
+                     a.dir, x.program.empty() ? x.exe : x.program, b.dir,
+                     y.program.empty() ? y.exe : y.program);
+}
+
+void render_compare(std::FILE* out, const RunModel& a, const RunModel& b, bool json,
+                    const std::map<std::string, double>& predicted) {
   struct Row {
     const SiteAgg* before = nullptr;
     const SiteAgg* after = nullptr;
@@ -253,28 +266,42 @@ void render_compare(std::FILE* out, const RunModel& a, const RunModel& b, bool j
   });
   if (json) {
     nlohmann::json j{{"schema_version", 1}, {"before", a.dir}, {"after", b.dir},
-                     {"flush_writes_before", a.flush_writes}, {"flush_writes_after", b.flush_writes}};
+                     {"flush_writes_before", a.flush_writes}, {"flush_writes_after", b.flush_writes},
+                     {"warning", compare_warning(a, b)}};
     j["sites"] = nlohmann::json::array();
     for (const auto& [key, r] : sorted) {
       const SiteAgg* any = r.before ? r.before : r.after;
+      const auto p = predicted.find(key);
       j["sites"].push_back({{"site", key}, {"location", frame_json(location(*any))},
                             {"calls_before", calls(r.before)}, {"calls_after", calls(r.after)},
                             {"syscalls_before", sys(r.before)}, {"syscalls_after", sys(r.after)},
+                            {"syscalls_predicted", p == predicted.end() ? nlohmann::json(nullptr)
+                                                                        : nlohmann::json(p->second)},
                             {"time_ns_before", ns(r.before)}, {"time_ns_after", ns(r.after)}});
     }
     fmt::print(out, "{}\n", json_text(j, 2));
     return;
   }
-  fmt::print(out, "valley report --compare: before {} / after {}\n\n", printable(a.dir),
+  fmt::print(out, "valley report --compare: before {} / after {}\n", printable(a.dir),
              printable(b.dir));
-  fmt::print(out, "{:>10} {:>10} {:>10} {:>10}  {}\n", "syscalls", "-> after", "time", "-> after", "call site (op, fd kind)");
+  if (const std::string w = compare_warning(a, b); !w.empty())
+    fmt::print(out, "warning: {}\n", printable(w));
+  fmt::print(out, "\n{:>10} {:>10} {:>10} {:>10} {:>10}  {}\n", "syscalls", "-> after", "predicted",
+             "time", "-> after", "call site (op, fd kind)");
   for (const auto& [key, r] : sorted) {
     const SiteAgg* any = r.before ? r.before : r.after;
-    fmt::print(out, "{:>10} {:>10} {:>10} {:>10}  {} ({}, {})\n", sys(r.before), sys(r.after),
-               format_ns(ns(r.before)), format_ns(ns(r.after)), printable(site_text(*any)),
-               op_name(static_cast<Op>(any->op)), fd_kind_name(static_cast<FdKind>(any->kind)));
+    const auto p = predicted.find(key);
+    const std::string pred = p == predicted.end() ? "" : fmt::format("{:.0f}", p->second);
+    fmt::print(out, "{:>10} {:>10} {:>10} {:>10} {:>10}  {} ({}, {})\n", sys(r.before),
+               sys(r.after), pred, format_ns(ns(r.before)), format_ns(ns(r.after)),
+               printable(site_text(*any)), op_name(static_cast<Op>(any->op)),
+               fd_kind_name(static_cast<FdKind>(any->kind)));
   }
-  fmt::print(out, "{:>10} {:>10}  valley's own flush writes\n", a.flush_writes, b.flush_writes);
+  fmt::print(out, "{:>10} {:>10} {:>10} {:>10} {:>10}  valley's own flush writes\n", a.flush_writes, b.flush_writes, "", "", "");
+  if (!predicted.empty())
+    fmt::print(out, "(predicted: the syscalls `valley report --emit-config` on the first run "
+                    "expects of the sites it lists, with the flushes that carry their calls; a "
+                    "coalesced run counts those as valley's own flush writes)\n");
 }
 
 } // namespace valley::advisor

@@ -173,11 +173,25 @@ TEST_F(ReportE2E, EmittedConfigDrivesTheCoalescer) {
       found = true;
       EXPECT_EQ(s["syscalls_before"], 5000);
       EXPECT_EQ(s["calls_after"], 5000);
+      // The first run's prediction for the site, next to what the second made (plus flushes).
+      ASSERT_TRUE(s["syscalls_predicted"].is_number()) << s.dump(1);
+      EXPECT_NEAR(s["syscalls_predicted"].get<double>(),
+                  s["syscalls_after"].get<double>() + j["flush_writes_after"].get<double>(), 2.0);
       EXPECT_LT(s["syscalls_after"].get<uint64_t>(), 100u);
     }
   EXPECT_TRUE(found) << j.dump(1);
   EXPECT_GT(j["flush_writes_after"].get<uint64_t>(), 0u);
   EXPECT_EQ(j["flush_writes_before"], 0);
+  EXPECT_EQ(j["warning"], "");
+
+  // A run of another program: the comparison says so.
+  fs::rename(tmp_ / "run", tmp_ / "small");
+  trace_and_report(victim("byte_reads"), {"in.txt"});
+  Outcome other = run({VALLEY_BIN, "report", "--compare", (tmp_ / "before").string(),
+                       (tmp_ / "run").string()});
+  ASSERT_TRUE(other.exited(0)) << other.describe();
+  EXPECT_NE(other.out.find("warning: the runs are of different commands"), std::string::npos)
+      << other.out;
 }
 
 // Issue 12 section 3. Small writes to stdout redirected to a file: every write went through
