@@ -275,12 +275,13 @@ int path_done(Op op, const char* path, int result, uint64_t t0, uint64_t ra) {
   return result;
 }
 
-void record_flush(Op op, int fd, uint64_t requested, uint64_t written, int err, uint64_t t0, uint64_t t1) {
+void record_flush(Op op, int fd, uint64_t requested, uint64_t written, int err, uint64_t t0, uint64_t t1,
+                  int64_t note) {
   const int saved = errno;
   const int phase = recording_phase();
   // The coalescer flushes inside a frame of its thread (the flusher thread has none).
   if (phase >= 0)
-    record_call(phase, {op, fd, requested, written, -1, err ? -1 : static_cast<ssize_t>(written),
+    record_call(phase, {op, fd, requested, written, note, err ? -1 : static_cast<ssize_t>(written),
                         err, t0, t1, 0, kSiteFlush, kEventFlush, 0},
                 t_thread.busy != 0);
   errno = saved;

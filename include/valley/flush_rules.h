@@ -24,6 +24,49 @@ enum class FlushCause : uint8_t {
   fd_call = 3,      ///< a sync, a copy between fds, an open, a close or an unlink
 };
 
+/// Why the coalescer wrote its buffer out, as the shim records it on each flush event (format.h:
+/// EventRecord::offset of a kEventFlush record). Values are stable.
+enum class FlushReason : uint8_t {
+  unknown = 0, ///< a trace from before reasons were recorded
+  full = 1,    ///< the next write did not fit
+  age = 2,     ///< the oldest byte reached the age bound (the flusher thread)
+  read = 3,    ///< a read that could see the bytes or wait for someone who needs them
+  other_fd = 4, ///< a write to another fd, or one that goes around the buffer
+  fd_call = 5,  ///< a call on the buffered fd or its object: close, dup, fcntl, fsync, shutdown, …
+  call = 6,     ///< another call that could observe the bytes: poll and waits, a shared
+                ///< semaphore post, stat, lseek, mmap, a lock, …
+  process = 7,  ///< fork, a signal to another process or thread
+  end = 8,      ///< the end of the image or of the writing thread (exit, exec, a fatal signal)
+  count
+};
+
+constexpr const char* flush_reason_name(FlushReason r) {
+  switch (r) {
+  case FlushReason::unknown: return "unknown";
+  case FlushReason::full: return "buffer full";
+  case FlushReason::age: return "age bound";
+  case FlushReason::read: return "a read";
+  case FlushReason::other_fd: return "a write to another fd";
+  case FlushReason::fd_call: return "a call on the fd";
+  case FlushReason::call: return "a poll, wait, lock or other call";
+  case FlushReason::process: return "fork or a signal";
+  case FlushReason::end: return "exit or thread end";
+  case FlushReason::count: break;
+  }
+  return "?";
+}
+
+/// A flush event's `offset`: the call site of the buffer's latest write and the reason.
+constexpr int64_t flush_note(uint32_t site, FlushReason r) {
+  return static_cast<int64_t>(uint64_t{static_cast<uint8_t>(r)} << 32 | site);
+}
+constexpr uint32_t flush_note_site(int64_t note) { return static_cast<uint32_t>(note); }
+constexpr FlushReason flush_note_reason(int64_t note) {
+  const uint64_t r = (static_cast<uint64_t>(note) >> 32) & 0xff;
+  return r < static_cast<uint64_t>(FlushReason::count) ? static_cast<FlushReason>(r)
+                                                       : FlushReason::unknown;
+}
+
 /// Whether a read of an fd of kind `kind` could neither see bytes buffered for another object
 /// nor wait for someone who needs them (B-19): a regular file, or a memory device
 /// (`mem_device`: /dev/null, /dev/zero, /dev/full, /dev/random, /dev/urandom, the character

@@ -65,6 +65,7 @@ Offer offer(const OfferedWrite& w, ssize_t* result, uint64_t* gen) {
     // be the one that drains it. If some stay, this write goes straight through, unless both
     // fds name one pipe or socket (a dup, 2>&1): then it waits behind them, as it would
     // without valley.
+    const FlushBecause why(FlushReason::other_fd);
     flush_locked(Flush::nowait);
     if (g_buf.len && !same_object(g_buf.fd, fd)) {
       unlock();
@@ -73,7 +74,10 @@ Offer offer(const OfferedWrite& w, ssize_t* result, uint64_t* gen) {
     if (g_buf.len) flush_locked(Flush::write);
   }
   // This fd's own full buffer: wait for the fd, as the program's write would.
-  if (g_buf.len && g_buf.len + total > cap) flush_locked(Flush::write);
+  if (g_buf.len && g_buf.len + total > cap) {
+    const FlushBecause why(FlushReason::full);
+    flush_locked(Flush::write);
+  }
   if (g_buf.len && (g_buf.fd != fd || g_buf.len + total > cap)) {
     // The fd turned non-blocking behind valley's back and is full: this write is refused as
     // the kernel would refuse it, the rest goes out from the flusher thread.
@@ -103,6 +107,7 @@ Offer offer(const OfferedWrite& w, ssize_t* result, uint64_t* gen) {
     std::atomic_ref(g_buf.ino).store(known ? st.st_ino : 0, std::memory_order_relaxed);
   }
   g_buf.ra = w.ra;
+  g_buf.site = w.site;
   for (int i = 0; i < w.iovcnt; ++i) {
     __builtin_memcpy(g_data + g_buf.len, w.iov[i].iov_base, w.iov[i].iov_len);
     g_buf.len += w.iov[i].iov_len;

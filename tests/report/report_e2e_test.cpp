@@ -160,6 +160,12 @@ TEST_F(ReportE2E, EmittedConfigDrivesTheCoalescer) {
       seen = true;
       EXPECT_EQ(s["calls"], 5000);
       EXPECT_LT(s["syscalls"].get<uint64_t>(), 100u);
+      // Why each flush happened: the buffer filled up, and the close wrote out the rest.
+      uint64_t flushes = 0;
+      for (const auto& [reason, n] : s["flush_reasons"].items()) flushes += n.get<uint64_t>();
+      EXPECT_EQ(flushes, after["flush_writes"].get<uint64_t>()) << s.dump(1);
+      EXPECT_GT(s["flush_reasons"].value("buffer full", 0u), 0u) << s.dump(1);
+      EXPECT_EQ(s["flush_reasons"].value("a call on the fd", 0u), 1u) << s.dump(1);
     }
   EXPECT_TRUE(seen);
   // --compare: the same site, 5000 syscalls before, a few after; the flushes are counted.
