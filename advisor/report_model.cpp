@@ -455,6 +455,9 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s,
           auto it = by_counter_key.find(counter_key(e.site, static_cast<Op>(e.op), static_cast<FdKind>(e.fd_kind)));
           CounterRef* ref = it == by_counter_key.end() ? nullptr : &it->second;
           const int agg = ref ? ref->agg : -1;
+          if (agg >= 0 && e.reserved && e.reserved < static_cast<uint8_t>(Straight::count) &&
+              !(e.flags & kEventCoalesced))
+            ++m.sites[static_cast<size_t>(agg)].straight[e.reserved];
           if (!(e.flags & kEventRun)) {
             if (ref && ref->calls_left) --ref->calls_left;
             pass.event(e, agg);
@@ -481,8 +484,10 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s,
     if (a.stacks.size() > s.top_stacks) a.stacks.resize(s.top_stacks);
   }
   m.unnamed_modules = unnamed_modules(m.sites, symbolizer);
+  // A run had the coalescer on when it absorbed a call or said why it let one go around.
   for (const SiteAgg& a : m.sites)
-    if (a.coalesced) m.coalesced_run = true;
+    for (uint64_t n : a.straight)
+      if (a.coalesced || n) m.coalesced_run = true;
   if (m.flush_writes) m.coalesced_run = true;
   std::sort(m.sites.begin(), m.sites.end(),
             [](const SiteAgg& x, const SiteAgg& y) { return x.key < y.key; });

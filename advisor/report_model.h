@@ -93,6 +93,8 @@ struct SiteAgg {
   /// The coalescer's flushes of buffers whose latest write came from this site, by
   /// FlushReason (include/valley/flush_rules.h), from the flush events.
   std::array<uint64_t, static_cast<size_t>(FlushReason::count)> flush_reasons{};
+  /// Calls the coalescer (on) let go around its buffer, by why (Straight), from the events.
+  std::array<uint64_t, static_cast<size_t>(Straight::count)> straight{};
   std::map<uint32_t, uint64_t> sizes; ///< exact requested sizes (capped at kMaxSizes entries)
   std::array<uint64_t, 64> gap_hist{}; ///< log2 of ns since the previous call on the fd
   DurationHist durations;        ///< of the calls that made a syscall

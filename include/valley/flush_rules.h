@@ -56,6 +56,54 @@ constexpr const char* flush_reason_name(FlushReason r) {
   return "?";
 }
 
+/// Why the coalescer (on) let a program's write make its own syscall, as the shim records it in
+/// that call's EventRecord::reserved. Values are stable; 0 is also every call of a run without
+/// the coalescer.
+enum class Straight : uint8_t {
+  none = 0,
+  fd = 1,      ///< not open for writing (or F_GETFL failed)
+  stdio = 2,   ///< fds 0-2 without `stdio = true`, or an fd given to fdopen
+  fsize = 3,   ///< a file written under a finite RLIMIT_FSIZE
+  flags = 4,   ///< O_NONBLOCK, O_SYNC, O_DSYNC or O_DIRECT, or shut down for writing
+  kind = 5,    ///< an fd kind the settings' `kinds` leave out, or one never buffered
+  path = 6,    ///< its path matches none of `paths`
+  site = 7,    ///< its call site is not in `sites`
+  lone = 8,    ///< request/response traffic: each buffer held one write, so the fd goes straight
+  busy = 9,    ///< another fd's bytes in the way, or another thread flushing
+  too_big = 10, ///< larger than the buffer
+  count
+};
+
+constexpr const char* straight_name(Straight r) {
+  switch (r) {
+  case Straight::none: return "none";
+  case Straight::fd: return "fd not open for writing";
+  case Straight::stdio: return "stdout/stderr or an fdopen'ed fd";
+  case Straight::fsize: return "a file size limit";
+  case Straight::flags: return "non-blocking, O_SYNC or O_DIRECT";
+  case Straight::kind: return "fd kind not in kinds";
+  case Straight::path: return "path not in paths";
+  case Straight::site: return "call site not in sites";
+  case Straight::lone: return "request/response traffic";
+  case Straight::busy: return "another fd's bytes in the way";
+  case Straight::too_big: return "larger than the buffer";
+  case Straight::count: break;
+  }
+  return "?";
+}
+
+/// The one setting that would let such calls be buffered, or "" when none would.
+constexpr const char* straight_setting(Straight r) {
+  switch (r) {
+  case Straight::stdio: return "stdio = true";
+  case Straight::kind: return "kinds";
+  case Straight::path: return "paths";
+  case Straight::site: return "sites";
+  case Straight::too_big: return "buffer_size";
+  default: return "";
+  }
+}
+
 /// A flush event's `offset`: the call site of the buffer's latest write and the reason.
 constexpr int64_t flush_note(uint32_t site, FlushReason r) {
   return static_cast<int64_t>(uint64_t{static_cast<uint8_t>(r)} << 32 | site);

@@ -331,7 +331,8 @@ struct EventRecord {
   uint8_t op;        ///< Op
   uint8_t fd_kind;   ///< FdKind
   uint8_t flags;     ///< EventBits
-  uint8_t reserved;
+  uint8_t reserved;  ///< for an output call the coalescer (on) let go around its buffer: why, a
+                     ///< Straight of flush_rules.h; 0 otherwise
 };
 static_assert(sizeof(EventRecord) == 48);
 

@@ -35,6 +35,7 @@ constinit thread_local bool t_in_flush __attribute__((tls_model("initial-exec"))
 constinit thread_local uint64_t t_wrote_gen __attribute__((tls_model("initial-exec"))) = 0;
 constinit thread_local FlushReason t_flush_reason __attribute__((tls_model("initial-exec"))) =
     FlushReason::call;
+constinit thread_local Straight t_straight __attribute__((tls_model("initial-exec"))) = Straight::none;
 
 namespace {
 

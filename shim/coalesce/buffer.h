@@ -45,6 +45,8 @@ extern thread_local bool t_in_flush;  ///< inside flush_locked: a handler must n
 extern thread_local uint64_t t_wrote_gen; ///< g_buf.gen of the last buffer this thread wrote into
 /// Why this thread's next flush happens (recorded with it): set by the flush point.
 extern thread_local FlushReason t_flush_reason;
+/// Why this thread's latest offered write went around the buffer (coalesce_last_straight).
+extern thread_local Straight t_straight;
 
 /// Sets the reason for the flushes inside a flush point, and restores the outer one after.
 class FlushBecause {
@@ -114,7 +116,7 @@ void note_absorbed(uint64_t bytes);
 /// O_NONBLOCK and friends as last seen (policy.cpp).
 void note_flags(int fd, bool unfit);
 /// Whether this write may go into the buffer: its fd, site and the fd's state allow it.
-bool may_buffer(const OfferedWrite& w);
+Straight may_buffer(const OfferedWrite& w);
 /// A fork child: its FileRow and site ids are new, the verdicts cached for them are not its.
 void new_fork_generation();
 
