@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "valley/flush_rules.h"
+
 #include <algorithm>
 #include <cmath>
 #include <unordered_map>
@@ -361,6 +363,7 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s,
       uint64_t calls_left; ///< calls of the row not yet accounted for by events
     };
     std::unordered_map<uint64_t, CounterRef> by_counter_key;
+    std::unordered_map<uint32_t, int> writer_agg; ///< site id -> the site's output aggregate
     for (const CounterEntry& c : t.counters) {
       const CounterRow& r = c.data;
       if (r.key == kCatchAllKey) continue;
@@ -401,6 +404,7 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s,
       SiteAgg& a = m.sites[it->second];
       if (sm && !sm->frame.module.empty()) a.shim_sites.insert(module_offset_name(sm->frame));
       by_counter_key[r.key] = {static_cast<int>(it->second), r.calls};
+      if (a.output) writer_agg.try_emplace(site, static_cast<int>(it->second));
       a.runtimes |= ps.runtimes;
       a.calls += r.calls;
       a.errors += r.errors;
@@ -440,11 +444,20 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s,
     EventTally tally = read_events(
         t,
         [&](const EventRecord& e, EventSource src) {
-          if (e.site == kSiteFlush || (e.flags & kEventFlush)) return;
-          if (e.op != 0 && e.op <= kOpMax && !op_moves_data(static_cast<Op>(e.op))) return;
+          if (e.site == kSiteFlush || (e.flags & kEventFlush)) {
+            // Why the coalescer wrote out the buffer whose latest write came from this site.
+            const auto w = writer_agg.find(flush_note_site(e.offset));
+            if (w != writer_agg.end())
+              ++m.sites[static_cast<size_t>(w->second)]
+                    .flush_reasons[static_cast<size_t>(flush_note_reason(e.offset))];
+            return;
+          }
           auto it = by_counter_key.find(counter_key(e.site, static_cast<Op>(e.op), static_cast<FdKind>(e.fd_kind)));
           CounterRef* ref = it == by_counter_key.end() ? nullptr : &it->second;
           const int agg = ref ? ref->agg : -1;
+          if (agg >= 0 && e.reserved && e.reserved < static_cast<uint8_t>(Straight::count) &&
+              !(e.flags & kEventCoalesced))
+            ++m.sites[static_cast<size_t>(agg)].straight[e.reserved];
           if (!(e.flags & kEventRun)) {
             if (ref && ref->calls_left) --ref->calls_left;
             pass.event(e, agg);
@@ -471,8 +484,10 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s,
     if (a.stacks.size() > s.top_stacks) a.stacks.resize(s.top_stacks);
   }
   m.unnamed_modules = unnamed_modules(m.sites, symbolizer);
+  // A run had the coalescer on when it absorbed a call or said why it let one go around.
   for (const SiteAgg& a : m.sites)
-    if (a.coalesced) m.coalesced_run = true;
+    for (uint64_t n : a.straight)
+      if (a.coalesced || n) m.coalesced_run = true;
   if (m.flush_writes) m.coalesced_run = true;
   std::sort(m.sites.begin(), m.sites.end(),
             [](const SiteAgg& x, const SiteAgg& y) { return x.key < y.key; });

@@ -10,6 +10,7 @@
 #include "segment_reader.h"
 #include "settings.h"
 #include "symbolizer.h"
+#include "valley/flush_rules.h"
 
 #include <array>
 #include <cstdint>
@@ -89,6 +90,11 @@ struct SiteAgg {
   // From the events.
   uint64_t events = 0;
   uint64_t coalesced = 0;        ///< program calls absorbed by the coalescer (no syscall)
+  /// The coalescer's flushes of buffers whose latest write came from this site, by
+  /// FlushReason (include/valley/flush_rules.h), from the flush events.
+  std::array<uint64_t, static_cast<size_t>(FlushReason::count)> flush_reasons{};
+  /// Calls the coalescer (on) let go around its buffer, by why (Straight), from the events.
+  std::array<uint64_t, static_cast<size_t>(Straight::count)> straight{};
   std::map<uint32_t, uint64_t> sizes; ///< exact requested sizes (capped at kMaxSizes entries)
   std::array<uint64_t, 64> gap_hist{}; ///< log2 of ns since the previous call on the fd
   DurationHist durations;        ///< of the calls that made a syscall

@@ -65,6 +65,9 @@ nlohmann::json replay_json(const ReplayResult& r) {
 
 } // namespace
 
+std::string flush_reasons_text(const SiteAgg& a);
+std::string straight_text(const SiteAgg& a);
+
 void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& findings,
                  const AdvisorSettings& s, const TextStyle& st) {
   auto c = [&](const char* code, const std::string& t) {
@@ -137,9 +140,19 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
   if (findings.empty()) fmt::print(out, "No findings: no call site does small I/O often enough.\n\n");
   if (m.coalesced_run) {
     fmt::print(out, "{}\n", c("1", "Coalescing (this run had the coalescer on): program calls vs syscalls"));
-    for (const SiteAgg& a : m.sites)
-      if (a.output && a.coalesced)
-        fmt::print(out, "  {}: {} calls, {} syscalls\n", printable(site_text(a)), a.calls, a.syscalls());
+    for (const SiteAgg& a : m.sites) {
+      bool straight = false;
+      for (uint64_t n : a.straight) straight = straight || n;
+      if (!a.output || !(a.coalesced || straight)) continue;
+      fmt::print(out, "  {}: {} calls, {} syscalls\n", printable(site_text(a)), a.calls, a.syscalls());
+      if (const std::string why = flush_reasons_text(a); !why.empty())
+        fmt::print(out, "    {}\n", wrap("flushes of its buffers: " + why, 4, w));
+      if (a.syscalls())
+        fmt::print(out, "    {}\n",
+                   wrap(fmt::format("{} of its calls made their own syscall{}", a.syscalls(),
+                                    straight_text(a)),
+                        4, w));
+    }
     fmt::print(out, "  valley's own flush writes: {}\n\n", m.flush_writes);
   }
   if (!m.unnamed_modules.empty()) {
@@ -154,6 +167,50 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
   for (const Problem& p : m.problems)
     fmt::print(out, "  - {}\n", wrap(printable(fmt::format("{}: {}", p.file, p.message)), 4, w));
   (void)s;
+}
+
+// "buffer full 260, exit or thread end 1, …": the flushes of a site's buffers by reason, most
+// first; "" without flush events.
+std::string flush_reasons_text(const SiteAgg& a) {
+  std::vector<std::pair<uint64_t, size_t>> by;
+  for (size_t r = 0; r < a.flush_reasons.size(); ++r)
+    if (a.flush_reasons[r]) by.push_back({a.flush_reasons[r], r});
+  std::stable_sort(by.begin(), by.end(), [](auto& x, auto& y) { return x.first > y.first; });
+  std::string out;
+  for (const auto& [n, r] : by)
+    out += fmt::format("{}{} {}", out.empty() ? "" : ", ",
+                       flush_reason_name(static_cast<FlushReason>(r)), n);
+  return out;
+}
+
+// ": call site not in sites 120 (setting: sites), …" for the calls the coalescer let go around
+// its buffer, most first; "" when no event says why.
+std::string straight_text(const SiteAgg& a) {
+  std::vector<std::pair<uint64_t, size_t>> by;
+  for (size_t r = 1; r < a.straight.size(); ++r)
+    if (a.straight[r]) by.push_back({a.straight[r], r});
+  std::stable_sort(by.begin(), by.end(), [](auto& x, auto& y) { return x.first > y.first; });
+  std::string out;
+  for (const auto& [n, r] : by) {
+    const auto why = static_cast<Straight>(r);
+    out += fmt::format("{}{} {}", out.empty() ? ": " : ", ", straight_name(why), n);
+    if (*straight_setting(why)) out += fmt::format(" (setting: {})", straight_setting(why));
+  }
+  return out;
+}
+
+nlohmann::json straight_json(const SiteAgg& a) {
+  nlohmann::json j = nlohmann::json::object();
+  for (size_t r = 1; r < a.straight.size(); ++r)
+    if (a.straight[r]) j[straight_name(static_cast<Straight>(r))] = a.straight[r];
+  return j;
+}
+
+nlohmann::json flush_reasons_json(const SiteAgg& a) {
+  nlohmann::json j = nlohmann::json::object();
+  for (size_t r = 0; r < a.flush_reasons.size(); ++r)
+    if (a.flush_reasons[r]) j[flush_reason_name(static_cast<FlushReason>(r))] = a.flush_reasons[r];
+  return j;
 }
 
 void render_json(std::FILE* out, const RunModel& m, const std::vector<Finding>& findings,
@@ -205,7 +262,9 @@ void render_json(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
                           {"fd_kind", fd_kind_name(static_cast<FdKind>(a.kind))},
                           {"calls", a.calls}, {"syscalls", a.syscalls()}, {"coalesced", a.coalesced},
                           {"bytes", a.bytes}, {"time_ns", a.time_ns}, {"cost_ns", a.cost_ns},
-                          {"wait_ns", a.wait_ns}, {"processes", a.pids.size()}});
+                          {"wait_ns", a.wait_ns}, {"processes", a.pids.size()},
+                          {"flush_reasons", flush_reasons_json(a)},
+                          {"not_buffered", straight_json(a)}});
   j["processes"] = nlohmann::json::array();
   for (const ProcessSummary& p : m.processes)
     j["processes"].push_back({{"trace", p.name}, {"pid", p.pid}, {"program", p.program},

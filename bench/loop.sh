@@ -11,7 +11,7 @@
 # Usage: bench/loop.sh [--check] [BUILD_DIR] [CASE...]
 #   --check  no timing; exit 1 unless every output is byte-identical and every measured count
 #            is within 10% (or 3 syscalls) of the prediction (the ctest Loop.Check runs this)
-# Needs jq, perl, Debian's python3.11, and hyperfine unless --check.
+# Needs jq, perl, curl, Debian's python3.11, and hyperfine unless --check.
 set -euo pipefail
 check=0
 if [[ ${1:-} == --check ]]; then
@@ -24,7 +24,7 @@ shift || true
 valley=$build/bin/valley
 shim=$build/lib/libvalley.so
 runs=${RUNS:-5}
-need=(jq perl /usr/bin/python3.11 dd)
+need=(jq perl /usr/bin/python3.11 dd curl)
 ((check)) || need+=(hyperfine)
 for t in "${need[@]}"; do
   command -v "$t" > /dev/null || { echo "loop: $t is needed" >&2; exit 2; }
@@ -41,6 +41,9 @@ cases=(
   "perl-stdout|perl -e '\$|=1; print \"line \$_\\n\" for 1..100000' > out"
   "dd-bs1|dd if=/dev/zero of=out bs=1 count=200000 status=none"
   "python-logging|/usr/bin/python3.11 -c 'import logging; h = logging.FileHandler(\"out\"); l = logging.getLogger(\"x\"); l.addHandler(h); l.setLevel(logging.INFO); [l.info(\"record %d\", i) for i in range(30000)]'"
+  # Python's http.server (HTTP/1.1 keep-alive) answering 50 requests of curl on one connection:
+  # its header and body sends stall on Nagle's algorithm. The port is picked per run.
+  "http-keepalive|mkdir -p www && head -c 2000 /dev/zero > www/f.bin && port=\$((20000 + \$\$ % 20000)) && (/usr/bin/python3.11 -m http.server --protocol HTTP/1.1 --bind 127.0.0.1 --directory www \$port > /dev/null 2>&1 & echo \$! > srv.pid) && for i in \$(seq 100); do curl -s -o /dev/null http://127.0.0.1:\$port/ && break; sleep 0.05; done && curl -s \$(for i in \$(seq 50); do printf 'http://127.0.0.1:%d/f.bin ' \$port; done) > got && kill \$(cat srv.pid); wc -c < got > out"
   # The Nagle-stall client (header and body sent apart, then a wait for the answer); it prints
   # its own timing, so its output is only that it finished.
   "nagle-client|$bin/valley_report_victim_nagle 30 > /dev/null && echo done > out"

@@ -124,7 +124,7 @@ VALLEY_EXPORT int setsockopt(int fd, int level, int name, const void* value, soc
 
 VALLEY_EXPORT_HOT ssize_t recv(int fd, void* buf, size_t n, int flags) {
   const uint64_t t0 = clock::ticks();
-  flush_before();
+  flush_before_read(fd);
   auto f = VALLEY_REAL(recv);
   ssize_t r = f ? f(fd, buf, n, flags) : syscall(SYS_recvfrom, fd, buf, n, flags, nullptr, nullptr);
   return io_done(Op::recv, fd, n, -1, r, t0, VALLEY_RA);
@@ -133,7 +133,7 @@ VALLEY_EXPORT_HOT ssize_t recv(int fd, void* buf, size_t n, int flags) {
 VALLEY_EXPORT_HOT ssize_t recvfrom(int fd, void* buf, size_t n, int flags, sockaddr* addr,
                                    socklen_t* len) {
   const uint64_t t0 = clock::ticks();
-  flush_before();
+  flush_before_read(fd);
   auto f = VALLEY_REAL(recvfrom);
   ssize_t r = f ? f(fd, buf, n, flags, addr, len) : syscall(SYS_recvfrom, fd, buf, n, flags, addr, len);
   return io_done(Op::recvfrom, fd, n, -1, r, t0, VALLEY_RA);
@@ -141,7 +141,7 @@ VALLEY_EXPORT_HOT ssize_t recvfrom(int fd, void* buf, size_t n, int flags, socka
 
 VALLEY_EXPORT ssize_t recvmsg(int fd, msghdr* msg, int flags) {
   const uint64_t t0 = clock::ticks();
-  flush_before();
+  flush_before_read(fd);
   const uint64_t n = msg_bytes(msg);
   auto f = VALLEY_REAL(recvmsg);
   ssize_t r = f ? f(fd, msg, flags) : syscall(SYS_recvmsg, fd, msg, flags);
@@ -150,7 +150,7 @@ VALLEY_EXPORT ssize_t recvmsg(int fd, msghdr* msg, int flags) {
 
 VALLEY_EXPORT int recvmmsg(int fd, mmsghdr* vec, unsigned vlen, int flags, timespec* timeout) {
   const uint64_t t0 = clock::ticks();
-  flush_before();
+  flush_before_read(fd);
   const uint64_t n = mmsg_requested(vec, vlen);
   auto f = VALLEY_REAL(recvmmsg);
   int r = f ? f(fd, vec, vlen, flags, timeout)
@@ -160,7 +160,7 @@ VALLEY_EXPORT int recvmmsg(int fd, mmsghdr* vec, unsigned vlen, int flags, times
 
 VALLEY_EXPORT ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags) {
   const uint64_t t0 = clock::ticks();
-  flush_before();
+  flush_before_read(fd);
   auto f = VALLEY_REAL(__recv_chk);
   ssize_t r = f ? f(fd, buf, n, buflen, flags) : syscall(SYS_recvfrom, fd, buf, n, flags, nullptr, nullptr);
   return io_done(Op::recv_chk, fd, n, -1, r, t0, VALLEY_RA);
@@ -169,7 +169,7 @@ VALLEY_EXPORT ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int
 VALLEY_EXPORT ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t buflen, int flags,
                                      sockaddr* addr, socklen_t* len) {
   const uint64_t t0 = clock::ticks();
-  flush_before();
+  flush_before_read(fd);
   auto f = VALLEY_REAL(__recvfrom_chk);
   ssize_t r = f ? f(fd, buf, n, buflen, flags, addr, len)
                 : syscall(SYS_recvfrom, fd, buf, n, flags, addr, len);

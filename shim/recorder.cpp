@@ -30,7 +30,12 @@ struct Call {
   uint32_t site; // used when ra == 0
   uint8_t flags;
   uint64_t gen; // the coalescer's buffer, for an absorbed call
+  uint8_t note; // EventRecord::reserved: why the coalescer let an output call go around it
 };
+
+// Set by offer_output when the coalescer let the write go around, taken by the io_done of the
+// same call (the hook makes the real call in between).
+constinit thread_local uint8_t t_straight_note __attribute__((tls_model("initial-exec"))) = 0;
 
 uint32_t sat32(uint64_t v) { return v > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(v); }
 
@@ -97,7 +102,7 @@ void fill(EventRecord& r, const Call& c, uint32_t tid, uint32_t site, FdKind kin
   r.op = static_cast<uint8_t>(c.op);
   r.fd_kind = static_cast<uint8_t>(kind);
   r.flags = flags;
-  r.reserved = 0;
+  r.reserved = c.note;
 }
 
 // A further absorbed call identical to the held run record (into the same buffer) only counts
@@ -256,8 +261,11 @@ VALLEY_HOT ssize_t io_done(Op op, int fd, uint64_t requested, uint64_t transferr
   const uint64_t t1 = clock::ticks();
   const int err = errno;
   const int phase = recording_phase();
+  const uint8_t note = t_straight_note;
+  t_straight_note = 0;
   if (phase >= 0)
-    record_call(phase, {op, fd, requested, transferred, offset, result, err, t0, t1, ra, 0, flags, 0},
+    record_call(phase,
+                {op, fd, requested, transferred, offset, result, err, t0, t1, ra, 0, flags, 0, note},
                 false);
   errno = err;
   return result;
@@ -269,19 +277,20 @@ int path_done(Op op, const char* path, int result, uint64_t t0, uint64_t ra) {
   const int phase = recording_phase();
   if (phase >= 0) {
     const uint32_t file = path ? path_row(g_seg, path, t0) : 0;
-    record_call(phase, {op, -1, 0, 0, file, result, err, t0, t1, ra, 0, 0, 0}, false);
+    record_call(phase, {op, -1, 0, 0, file, result, err, t0, t1, ra, 0, 0, 0, 0}, false);
   }
   errno = err;
   return result;
 }
 
-void record_flush(Op op, int fd, uint64_t requested, uint64_t written, int err, uint64_t t0, uint64_t t1) {
+void record_flush(Op op, int fd, uint64_t requested, uint64_t written, int err, uint64_t t0, uint64_t t1,
+                  int64_t note) {
   const int saved = errno;
   const int phase = recording_phase();
   // The coalescer flushes inside a frame of its thread (the flusher thread has none).
   if (phase >= 0)
-    record_call(phase, {op, fd, requested, written, -1, err ? -1 : static_cast<ssize_t>(written),
-                        err, t0, t1, 0, kSiteFlush, kEventFlush, 0},
+    record_call(phase, {op, fd, requested, written, note, err ? -1 : static_cast<ssize_t>(written),
+                        err, t0, t1, 0, kSiteFlush, kEventFlush, 0, 0},
                 t_thread.busy != 0);
   errno = saved;
 }
@@ -301,13 +310,14 @@ VALLEY_HOT bool offer_output(Op op, int fd, const iovec* iov, int iovcnt, uint64
   const Offer o =
       coalesce_offer({fd, fi.kind, fi.file, site, ra, iov, iovcnt, op_kernel_writes(op)}, result, &gen);
   const int err = errno;
+  if (o == Offer::around) t_straight_note = coalesce_last_straight();
   if (o != Offer::around) {
     uint64_t requested = 0;
     for (int i = 0; i < iovcnt; ++i) requested += iov[i].iov_len;
     const ssize_t r = *result;
     count_and_log(kActive, t, false,
                   {op, fd, requested, r > 0 ? static_cast<uint64_t>(r) : 0, -1, r, err, t0, t0, ra,
-                   0, o == Offer::taken ? uint8_t{kEventCoalesced} : uint8_t{0}, gen},
+                   0, o == Offer::taken ? uint8_t{kEventCoalesced} : uint8_t{0}, gen, 0},
                   fi, site);
   }
   leave_valley(t);

@@ -36,7 +36,8 @@ bool offer_output(Op op, int fd, const iovec* iov, int iovcnt, uint64_t ra, uint
                   ssize_t* result);
 
 /// Records a write valley made to flush `requested` buffered bytes (site kSiteFlush).
-void record_flush(Op op, int fd, uint64_t requested, uint64_t written, int err, uint64_t t0, uint64_t t1);
+void record_flush(Op op, int fd, uint64_t requested, uint64_t written, int err, uint64_t t0, uint64_t t1,
+                  int64_t note);
 
 /// For the coalescer's verdicts: the path of FileRow `file` (false: none), and a call site as
 /// "module+0xOFFSET" (false: no module holds `ra`).

@@ -8,6 +8,7 @@
 /// usually the biggest cost of the run, so it ranks first. Victim: tests/report/victims/nagle.c.
 #include "rules/rule.h"
 #include "text.h"
+#include "valley/flush_rules.h"
 
 #include <fmt/format.h>
 
@@ -90,8 +91,11 @@ public:
   void begin_process(const ProcessContext& p) override { p_ = &p; }
 
   void call(const Call& c, std::unique_ptr<FdData>& data) override {
-    ++seq_;
-    if (!c.site || c.site->kind != static_cast<uint8_t>(FdKind::tcp)) return;
+    // Only a call that makes the coalescer write out a socket's buffer separates two sends
+    // (include/valley/flush_rules.h): reading the body from a file between them does not (B-19).
+    const bool tcp = c.site && c.site->kind == static_cast<uint8_t>(FdKind::tcp);
+    if (tcp || !c.site || separates(c)) ++seq_;
+    if (!tcp) return;
     if (!op_moves_data(static_cast<Op>(c.e.op))) return;
     if (!data) data = std::make_unique<Fd>();
     Fd& f = static_cast<Fd&>(*data);
@@ -136,6 +140,12 @@ public:
       static_cast<Fd&>(*data).last_seq = seq_;
     if (data && first.site && first.site->kind == static_cast<uint8_t>(FdKind::tcp))
       static_cast<Fd&>(*data).absorbed = true; // the coalescer sent these as one
+  }
+
+  static bool separates(const Call& c) {
+    const FdKind kind = static_cast<FdKind>(c.site->kind);
+    const bool mem = kind == FdKind::chardev && mem_device_path(c.site->top_path());
+    return flush_before_call(static_cast<Op>(c.e.op), kind, false, mem) != FlushCause::none;
   }
 
   const Group* of(const SiteAgg& a) const {
@@ -249,7 +259,8 @@ std::optional<Finding> evaluate(const SiteAgg& a, const RunModel& m, const Advis
       p.stalled, g->multi.count(), per, format_ns(p.stalled_ns / static_cast<double>(p.stalled)),
       format_ns(p.base_ns));
   // The coalescer sends what it holds before any other call of the process: it joins only
-  // sends made back to back (a server that reads the body from a file between them is not).
+  // sends made back to back, or with only calls between them that leave its buffer alone (a
+  // read of a regular file, B-19); a server that polls or reads a pipe between them is not.
   const bool back_to_back = 2 * g->apart <= g->multi.count();
   f.change =
       "send each burst at once: one writev()/sendmsg() with an iovec per piece; or MSG_MORE on "
@@ -263,8 +274,8 @@ std::optional<Finding> evaluate(const SiteAgg& a, const RunModel& m, const Advis
   else
     f.change += fmt::format(
         "valley's coalescer cannot fix the binary as it is: in {} of these bursts the program "
-        "made other calls between the sends (reading the body from a file, for example), and "
-        "the coalescer sends what it holds before any other call",
+        "made other calls between the sends (a poll, or a read of a pipe or socket), and "
+        "the coalescer sends what it holds before such calls",
         g->apart);
   f.idiom = idiom(f.language);
   f.notes.push_back("the wait without the stall is " + p.basis);

@@ -315,7 +315,9 @@ struct EventRecord {
   uint32_t tid;      ///< thread id
   uint64_t ticks;    ///< tick counter when the real call began
   int64_t offset;    ///< file offset for positional ops, the range's start for sync_file_range,
-                     ///< the FileRow id of the path for unlink and a failed open, -1 otherwise
+                     ///< the FileRow id of the path for unlink and a failed open; for a
+                     ///< kEventFlush record, flush_note() of flush_rules.h (the call site of
+                     ///< the buffer's latest write, and why it was written out); -1 otherwise
   int32_t result;    ///< return value (Linux moves at most 0x7ffff000 bytes per call), or -errno
   uint32_t size;     ///< bytes requested (sum of iovecs / messages; the count asked for by
                      ///< sendfile, splice, tee, copy_file_range; the range's length for
@@ -329,7 +331,8 @@ struct EventRecord {
   uint8_t op;        ///< Op
   uint8_t fd_kind;   ///< FdKind
   uint8_t flags;     ///< EventBits
-  uint8_t reserved;
+  uint8_t reserved;  ///< for an output call the coalescer (on) let go around its buffer: why, a
+                     ///< Straight of flush_rules.h; 0 otherwise
 };
 static_assert(sizeof(EventRecord) == 48);
 

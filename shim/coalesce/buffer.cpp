@@ -33,6 +33,9 @@ constinit std::atomic<uint32_t> g_sticky[kFdSlots]{};
 constinit thread_local bool t_flusher __attribute__((tls_model("initial-exec"))) = false;
 constinit thread_local bool t_in_flush __attribute__((tls_model("initial-exec"))) = false;
 constinit thread_local uint64_t t_wrote_gen __attribute__((tls_model("initial-exec"))) = 0;
+constinit thread_local FlushReason t_flush_reason __attribute__((tls_model("initial-exec"))) =
+    FlushReason::call;
+constinit thread_local Straight t_straight __attribute__((tls_model("initial-exec"))) = Straight::none;
 
 namespace {
 
@@ -147,13 +150,13 @@ void flush_locked(Flush how) {
   // send(MSG_DONTWAIT) is logged as a send: the kernel's syscw does not count it.
   const Op op = nowait && socket ? Op::send : Op::write;
   if (stopped) {
-    if (done) record_flush(op, fd, done, done, 0, t0, t1);
+    if (done) record_flush(op, fd, done, done, 0, t0, t1, flush_note(g_buf.site, t_flush_reason));
     __builtin_memmove(g_data, g_data + done, g_buf.len - done);
     g_buf.len -= done;
     t_in_flush = false;
     return;
   }
-  record_flush(op, fd, g_buf.len, done, err, t0, t1);
+  record_flush(op, fd, g_buf.len, done, err, t0, t1, flush_note(g_buf.site, t_flush_reason));
   note_flushed_writes(fd, g_buf.writes);
   if (err && fd >= 0 && fd < kFdSlots) {
     // The program was told these bytes were written; its next call on the fd (or its close)

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "coalesce.h"
+#include "valley/flush_rules.h"
 
 #include <atomic>
 #include <cerrno>
@@ -27,6 +28,7 @@ struct Buffer {
   uint64_t first_ns = 0; // when the oldest buffered byte arrived
   uint64_t gen = 1;      // counts buffers: a new one starts each time the buffer empties
   uint64_t ra = 0;       // call site of the latest buffered write
+  uint32_t site = 0;     // its call-site id, for the flush events' notes
   // The buffered file's identity, for reads of other files (B-19): set when a buffer for a
   // regular file starts, read without the lock (a read racing a new buffer is unordered anyway).
   uint64_t dev = 0, ino = 0;
@@ -41,6 +43,22 @@ extern std::atomic<uint32_t> g_sticky[kFdSlots];
 extern thread_local bool t_flusher;   ///< valley's flusher thread
 extern thread_local bool t_in_flush;  ///< inside flush_locked: a handler must not write these bytes again
 extern thread_local uint64_t t_wrote_gen; ///< g_buf.gen of the last buffer this thread wrote into
+/// Why this thread's next flush happens (recorded with it): set by the flush point.
+extern thread_local FlushReason t_flush_reason;
+/// Why this thread's latest offered write went around the buffer (coalesce_last_straight).
+extern thread_local Straight t_straight;
+
+/// Sets the reason for the flushes inside a flush point, and restores the outer one after.
+class FlushBecause {
+public:
+  explicit FlushBecause(FlushReason r) : prev_(t_flush_reason) { t_flush_reason = r; }
+  ~FlushBecause() { t_flush_reason = prev_; }
+  FlushBecause(const FlushBecause&) = delete;
+  FlushBecause& operator=(const FlushBecause&) = delete;
+
+private:
+  FlushReason prev_;
+};
 
 /// This thread's tid, for the lock word.
 uint32_t my_tid();
@@ -98,7 +116,7 @@ void note_absorbed(uint64_t bytes);
 /// O_NONBLOCK and friends as last seen (policy.cpp).
 void note_flags(int fd, bool unfit);
 /// Whether this write may go into the buffer: its fd, site and the fd's state allow it.
-bool may_buffer(const OfferedWrite& w);
+Straight may_buffer(const OfferedWrite& w);
 /// A fork child: its FileRow and site ids are new, the verdicts cached for them are not its.
 void new_fork_generation();
 

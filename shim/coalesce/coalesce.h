@@ -73,6 +73,9 @@ enum class Offer {
 /// Called by the recorder inside its frame for the thread (not for a nested call). Keeps the
 /// program's errno unless refused.
 Offer coalesce_offer(const OfferedWrite& w, ssize_t* result, uint64_t* gen);
+/// Why this thread's latest coalesce_offer went around (a Straight of flush_rules.h; 0: it did
+/// not, or nothing is known).
+uint8_t coalesce_last_straight();
 
 /// Flushes the buffer (B-18.3). `wait`: the caller is about to act on the buffered fd itself
 /// (close it, shut it down, change its mode, end the image), where the program's own write

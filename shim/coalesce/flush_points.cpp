@@ -19,6 +19,7 @@ namespace coalesce {
 
 int before_write(int fd, bool nonblocking, FdKind kind) {
   if (held_by_me()) return 0; // a signal handler inside the coalescer: straight through (B-16)
+  const FlushBecause why(FlushReason::other_fd);
   flush_any(false);
   if (!g_pending.load(std::memory_order_acquire)) return 0;
   // Bytes stay only on a full pipe or socket. This write may pass them on another object; on
@@ -43,7 +44,10 @@ void coalesce_flush(bool wait) {
   if (!frame.nested()) flush_any(wait);
 }
 
-void coalesce_flush_for_fd(int fd) { coalesce_flush(fd >= 0 && buffered_fd() == fd); }
+void coalesce_flush_for_fd(int fd) {
+  const FlushBecause why(FlushReason::fd_call);
+  coalesce_flush(fd >= 0 && buffered_fd() == fd);
+}
 
 namespace {
 // B-19: per fd, what kind of object a read of it reads, keyed by the fd table's identity of
@@ -95,16 +99,19 @@ void coalesce_flush_for_read(int fd) {
       if (flush_before_call(Op::read, kind, same, cls == kMem) == FlushCause::none) return;
     }
   }
+  const FlushBecause why(FlushReason::read);
   coalesce_flush(false);
 }
 
 void coalesce_flush_for_range(unsigned lo, unsigned hi) {
+  const FlushBecause why(FlushReason::fd_call);
   const int b = buffered_fd();
   coalesce_flush(b >= 0 && static_cast<unsigned>(b) >= lo && static_cast<unsigned>(b) <= hi);
 }
 
 void coalesce_flush_for_object(int fd) {
   const KeepErrno keep;
+  const FlushBecause why(FlushReason::fd_call);
   const int b = buffered_fd();
   coalesce_flush(fd >= 0 && b >= 0 && (b == fd || same_object(b, fd)));
 }

@@ -53,6 +53,7 @@ void* flusher(void*) {
     if (const uint64_t now = clock::monotonic_ns(); now - alone_checked >= kAlonePeriod) {
       alone_checked = now;
       if (only_flusher_left()) {
+        const FlushBecause why(FlushReason::end);
         lock();
         if (g_buf.len) flush_locked();
         unlock();
@@ -72,6 +73,7 @@ void* flusher(void*) {
       nap_ns = std::max(age_ns - waited, kMinNap);
       continue;
     }
+    const FlushBecause why(FlushReason::age);
     lock();
     if (g_buf.len) {
       waited = clock::monotonic_ns() - g_buf.first_ns;
@@ -180,6 +182,7 @@ uint64_t age_deadline() { return clock::monotonic_ns() + uint64_t{g_coalesce.max
 // written when the signal came), one interrupted while holding the buffer flushes it as it is.
 void flush_for_end(bool wait, uint64_t deadline) {
   if (t_in_flush) return;
+  const FlushBecause why(FlushReason::end);
   const bool held = held_by_me();
   if (!held && wait) {
     lock();
@@ -220,6 +223,7 @@ void coalesce_before_signal(bool to_self, int sig) {
     return;
   }
   const Frame frame;
+  const FlushBecause why(FlushReason::process);
   if (!frame.nested()) flush_any(false);
 }
 
@@ -236,6 +240,7 @@ void coalesce_thread_exiting() {
   if (!g_coalesce.on || !buffer_mine()) return;
   const KeepErrno keep;
   const Frame frame;
+  const FlushBecause why(FlushReason::end);
   if (!frame.nested()) flush_any(true);
 }
 
@@ -254,6 +259,7 @@ void coalesce_fork_prepare() {
     const timespec nap{0, 100000};
     clock_nanosleep(CLOCK_MONOTONIC, 0, &nap, nullptr);
   }
+  const FlushBecause why(FlushReason::process);
   flush_locked(Flush::nowait);
 }
 

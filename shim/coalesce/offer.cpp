@@ -29,6 +29,7 @@ Offer around(int fd, FdKind kind, ssize_t* result) {
 }
 
 Offer offer(const OfferedWrite& w, ssize_t* result, uint64_t* gen) {
+  t_straight = Straight::none;
   if (!g_coalesce.on || g_final.load(std::memory_order_relaxed)) return Offer::around;
   if (held_by_me()) return Offer::around; // a signal handler inside the coalescer
   const int fd = w.fd;
@@ -46,7 +47,10 @@ Offer offer(const OfferedWrite& w, ssize_t* result, uint64_t* gen) {
   // first.
   FdKind kind = w.kind;
   const bool same = g_pending.load(std::memory_order_acquire) && g_buf.fd == fd && g_buf.ra == w.ra;
-  if (!same && !may_buffer(w)) return around(fd, kind, result);
+  if (!same) {
+    t_straight = may_buffer(w);
+    if (t_straight != Straight::none) return around(fd, kind, result);
+  }
   // Pipes: a write of at most PIPE_BUF bytes is atomic, so a flush may never exceed PIPE_BUF
   // nor split one of the program's writes.
   const size_t cap = (kind == FdKind::pipe || kind == FdKind::fifo) && g_coalesce.size > PIPE_BUF
@@ -57,7 +61,10 @@ Offer offer(const OfferedWrite& w, ssize_t* result, uint64_t* gen) {
     // drains: a write to another fd does not wait for it and goes straight through (only a
     // dup of the flushed fd could tell the order). A write to the fd being flushed waits, as
     // it would wait for the pipe without valley, and so does one to a dup of it.
-    if (buffered_fd() != fd) return around(fd, kind, result);
+    if (buffered_fd() != fd) {
+      t_straight = Straight::busy;
+      return around(fd, kind, result);
+    }
     lock();
   }
   if (g_buf.len && g_buf.fd != fd) {
@@ -65,23 +72,30 @@ Offer offer(const OfferedWrite& w, ssize_t* result, uint64_t* gen) {
     // be the one that drains it. If some stay, this write goes straight through, unless both
     // fds name one pipe or socket (a dup, 2>&1): then it waits behind them, as it would
     // without valley.
+    const FlushBecause why(FlushReason::other_fd);
     flush_locked(Flush::nowait);
     if (g_buf.len && !same_object(g_buf.fd, fd)) {
       unlock();
+      t_straight = Straight::busy;
       return Offer::around;
     }
     if (g_buf.len) flush_locked(Flush::write);
   }
   // This fd's own full buffer: wait for the fd, as the program's write would.
-  if (g_buf.len && g_buf.len + total > cap) flush_locked(Flush::write);
+  if (g_buf.len && g_buf.len + total > cap) {
+    const FlushBecause why(FlushReason::full);
+    flush_locked(Flush::write);
+  }
   if (g_buf.len && (g_buf.fd != fd || g_buf.len + total > cap)) {
     // The fd turned non-blocking behind valley's back and is full: this write is refused as
     // the kernel would refuse it, the rest goes out from the flusher thread.
     unlock();
+    t_straight = Straight::busy;
     return around(fd, kind, result);
   }
   if (total > cap) { // too big to gain anything: the program's own call goes through
     unlock();
+    t_straight = Straight::too_big;
     return Offer::around;
   }
   if (g_buf.len == 0) {
@@ -103,6 +117,7 @@ Offer offer(const OfferedWrite& w, ssize_t* result, uint64_t* gen) {
     std::atomic_ref(g_buf.ino).store(known ? st.st_ino : 0, std::memory_order_relaxed);
   }
   g_buf.ra = w.ra;
+  g_buf.site = w.site;
   for (int i = 0; i < w.iovcnt; ++i) {
     __builtin_memcpy(g_data + g_buf.len, w.iov[i].iov_base, w.iov[i].iov_len);
     g_buf.len += w.iov[i].iov_len;
@@ -121,6 +136,8 @@ Offer offer(const OfferedWrite& w, ssize_t* result, uint64_t* gen) {
 
 } // namespace
 } // namespace coalesce
+
+uint8_t coalesce_last_straight() { return static_cast<uint8_t>(coalesce::t_straight); }
 
 Offer coalesce_offer(const OfferedWrite& w, ssize_t* result, uint64_t* gen) {
   // Classifying a new fd (its TCGETS probe), F_GETFL and poll run before the program's call:

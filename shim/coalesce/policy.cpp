@@ -23,7 +23,7 @@ constexpr uint32_t kSiteSlots = 4096;
 // A fork child numbers its FileRows and call sites afresh: verdicts cached before are not its.
 constinit std::atomic<uint64_t> g_fork_gen{1};
 
-// fd: fork generation (16) << 40 | FileRow id (24) << 8 | eligible << 1 | valid.
+// fd: fork generation (16) << 40 | FileRow id (24) << 8 | Straight verdict << 1 | valid.
 constinit std::atomic<uint64_t> g_fd_verdict[kFdSlots]{};
 // site id: fork generation << 2 | allowed << 1 | valid.
 constinit std::atomic<uint64_t> g_site_verdict[kSiteSlots]{};
@@ -88,30 +88,31 @@ bool in_list(const char* list, const char* entry) {
   return false;
 }
 
-// Whether writes to fd may be buffered, from its kind, open flags and path.
-bool decide_fd(int fd, FdKind kind, uint32_t file) {
+// Whether writes to fd may be buffered, from its kind, open flags and path: Straight::none, or
+// why not.
+Straight decide_fd(int fd, FdKind kind, uint32_t file) {
   const int fl = static_cast<int>(::syscall(SYS_fcntl, fd, F_GETFL));
-  if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY) return false;
+  if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY) return Straight::fd;
   note_flags(fd, unfit_flags(fl));
   // stdio writes fds 0-2 (and any fdopen'ed fd) behind valley's back: buffering next to it
   // would reorder the output (B-01). fds 0-2 only on request (VALLEY_COALESCE_STDIO).
-  if ((fd <= 2 && !g_coalesce.stdio) || g_stdio_fds.test(fd)) return false;
+  if ((fd <= 2 && !g_coalesce.stdio) || g_stdio_fds.test(fd)) return Straight::stdio;
   // With a file size limit, EFBIG and SIGXFSZ must come at the very write that crosses it.
   if (kind == FdKind::regular) {
     rlimit lim{};
-    if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) return false;
+    if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) return Straight::fsize;
   }
   // Never: per-message or per-command semantics, durability on every write, and non-blocking
   // fds, whose EAGAIN backpressure a buffer would hide.
-  if (unfit_flags(fl)) return false;
-  if (!(g_coalesce.kinds & (1u << static_cast<uint8_t>(kind)))) return false;
+  if (unfit_flags(fl)) return Straight::flags;
+  if (!(g_coalesce.kinds & (1u << static_cast<uint8_t>(kind)))) return Straight::kind;
   switch (kind) {
   case FdKind::regular: case FdKind::pipe: case FdKind::fifo: case FdKind::tcp:
   case FdKind::unix_stream:
     break;
-  default: return false;
+  default: return Straight::kind;
   }
-  if (!g_coalesce.paths[0]) return true;
+  if (!g_coalesce.paths[0]) return Straight::none;
   char path[kPathMax];
   if (!file_path(file, path, sizeof path)) {
     char link[40];
@@ -119,19 +120,20 @@ bool decide_fd(int fd, FdKind kind, uint32_t file) {
     const ssize_t n = sys::readlink(link, path, sizeof path - 1);
     path[n > 0 ? n : 0] = '\0';
   }
-  return matches_any(g_coalesce.paths, ':', path);
+  return matches_any(g_coalesce.paths, ':', path) ? Straight::none : Straight::path;
 }
 
-bool fd_eligible(int fd, FdKind kind, uint32_t file) {
+// The fd's verdict, cached in bits 1-7 of its slot beside the tag.
+Straight fd_eligible(int fd, FdKind kind, uint32_t file) {
   const uint64_t tag = g_fork_gen.load(std::memory_order_relaxed) << 40 | uint64_t{file} << 8 | 1;
   const bool slot = fd >= 0 && fd < kFdSlots && file != 0;
   if (slot) {
     const uint64_t v = g_fd_verdict[fd].load(std::memory_order_relaxed);
-    if ((v & ~uint64_t{2}) == tag) return v & 2;
+    if ((v & ~uint64_t{0xfe}) == tag) return static_cast<Straight>((v >> 1) & 0x7f);
   }
-  const bool ok = decide_fd(fd, kind, file);
-  if (slot) g_fd_verdict[fd].store(tag | (ok ? 2 : 0), std::memory_order_relaxed);
-  return ok;
+  const Straight why = decide_fd(fd, kind, file);
+  if (slot) g_fd_verdict[fd].store(tag | uint64_t{static_cast<uint8_t>(why)} << 1, std::memory_order_relaxed);
+  return why;
 }
 
 bool site_eligible(uint32_t site, uint64_t ra) {
@@ -173,9 +175,11 @@ bool lone_writer(int fd) {
 
 } // namespace
 
-bool may_buffer(const OfferedWrite& w) {
-  return fd_eligible(w.fd, w.kind, w.file) && site_eligible(w.site, w.ra) && flags_fit(w.fd) &&
-         !lone_writer(w.fd);
+Straight may_buffer(const OfferedWrite& w) {
+  if (const Straight why = fd_eligible(w.fd, w.kind, w.file); why != Straight::none) return why;
+  if (!site_eligible(w.site, w.ra)) return Straight::site;
+  if (!flags_fit(w.fd)) return Straight::flags;
+  return lone_writer(w.fd) ? Straight::lone : Straight::none;
 }
 
 void note_flags(int fd, bool unfit) {

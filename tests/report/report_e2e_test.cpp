@@ -160,6 +160,12 @@ TEST_F(ReportE2E, EmittedConfigDrivesTheCoalescer) {
       seen = true;
       EXPECT_EQ(s["calls"], 5000);
       EXPECT_LT(s["syscalls"].get<uint64_t>(), 100u);
+      // Why each flush happened: the buffer filled up, and the close wrote out the rest.
+      uint64_t flushes = 0;
+      for (const auto& [reason, n] : s["flush_reasons"].items()) flushes += n.get<uint64_t>();
+      EXPECT_EQ(flushes, after["flush_writes"].get<uint64_t>()) << s.dump(1);
+      EXPECT_GT(s["flush_reasons"].value("buffer full", 0u), 0u) << s.dump(1);
+      EXPECT_EQ(s["flush_reasons"].value("a call on the fd", 0u), 1u) << s.dump(1);
     }
   EXPECT_TRUE(seen);
   // --compare: the same site, 5000 syscalls before, a few after; the flushes are counted.
@@ -232,6 +238,27 @@ TEST_F(ReportE2E, EmittedConfigCoversStdoutOnlyWhenEveryWriteWasSeen) {
       << slurp(cfg2);
   EXPECT_NE(emit2.out.find("writes to fd 1, and process"), std::string::npos) << emit2.out;
   EXPECT_NE(emit2.out.find("valley did not intercept"), std::string::npos) << emit2.out;
+}
+
+// Issue 12 section 4: a coalesced run says why calls were not buffered, with the setting that
+// would change it. Writes to stdout (redirected to a file) under --coalesce without stdio.
+TEST_F(ReportE2E, CoalescedRunSaysWhyCallsWereNotBuffered) {
+  nlohmann::json rep = trace_and_report(victim("stdout_lines"), {"out.txt"}, {"--coalesce"});
+  EXPECT_TRUE(rep["coalesced_run"].get<bool>()) << rep.dump(1);
+  bool seen = false;
+  for (const auto& s : rep["sites"])
+    if (s["location"]["function"] == "put_line") {
+      seen = true;
+      EXPECT_EQ(s["syscalls"], 3000);
+      EXPECT_EQ(s["not_buffered"].value("stdout/stderr or an fdopen'ed fd", 0u), 3000u) << s.dump(1);
+    }
+  EXPECT_TRUE(seen) << rep.dump(1);
+  Outcome text = run({VALLEY_BIN, "report", (tmp_ / "run").string()});
+  ASSERT_TRUE(text.exited(0)) << text.describe();
+  EXPECT_NE(text.out.find("3000 of its calls made their own syscall: stdout/stderr or an "
+                          "fdopen'ed fd 3000 (setting: stdio"),
+            std::string::npos)
+      << text.out;
 }
 
 // --emit-config never replaces a file without --force, and with it replaces the file whole.
