@@ -51,10 +51,17 @@ namespace {
 // and the commonest flush cause says why.
 void coalescer_check(Finding& f, const RunModel& m, const AdvisorSettings& s) {
   const CoalescerReplay* cr = find_analysis<CoalescerReplay>(m);
-  if (!cr || !f.coalescible || !f.replay) return;
+  if (!cr || !f.coalescible || s.buffer_sizes.empty()) return;
+  // A rule that chose no buffer (a gather) gets the coalescer's default size, or the largest
+  // replayed one.
+  const uint64_t size =
+      f.replay ? f.replay->buffer_size : settings::default_count(settings::Id::coalesce_size);
   size_t i = 0;
-  while (i < s.buffer_sizes.size() && s.buffer_sizes[i] != f.replay->buffer_size) ++i;
-  if (i == s.buffer_sizes.size()) return;
+  while (i < s.buffer_sizes.size() && s.buffer_sizes[i] != size) ++i;
+  if (i == s.buffer_sizes.size()) {
+    if (f.replay) return;
+    i = s.buffer_sizes.size() - 1;
+  }
   std::vector<const SiteAgg*> members{f.site};
   members.insert(members.end(), f.related.begin(), f.related.end());
   double after = 0;

@@ -55,7 +55,15 @@ std::optional<Finding> evaluate(const SiteAgg& a, const RunModel& m, const Advis
   case Language::cpp_streams: f.idiom = "build the message first, then one write; or ::writev on the fd"; break;
   default: f.idiom = "struct iovec iov[2] = {{hdr, hn}, {body, bn}}; writev(fd, iov, 2);"; break;
   }
-  f.coalescible = false; // the read in between needs flush-before-read; a gather is exact
+  // For the binary as it is: the coalescer joins the burst's sends and writes them out before
+  // the read that follows (a read of the socket or pipe always flushes), one syscall per burst
+  // as a gather makes. The config names each site of the burst and the fd's kind.
+  const char* kind = a.kind == static_cast<uint8_t>(FdKind::tcp)           ? "tcp"
+                     : a.kind == static_cast<uint8_t>(FdKind::unix_stream) ? "unix-stream"
+                     : a.kind == static_cast<uint8_t>(FdKind::pipe)        ? "pipe"
+                                                                           : nullptr;
+  f.coalescible = kind != nullptr;
+  if (kind) f.coalesce_kind = kind;
   return f;
 }
 

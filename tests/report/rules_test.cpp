@@ -80,7 +80,13 @@ TEST(WriteGather, FiresOnHeaderBodyBeforeRead) {
   EXPECT_EQ(f[0].before, 1000u);
   EXPECT_DOUBLE_EQ(f[0].after, 500);
   EXPECT_NE(f[0].change.find("MSG_MORE"), std::string::npos);
-  EXPECT_FALSE(f[0].coalescible);
+  // The coalescer joins each burst and writes it before the read: one syscall per burst, as
+  // the gather would make (issue 12: the config names the socket's kind).
+  EXPECT_TRUE(f[0].coalescible);
+  EXPECT_EQ(f[0].coalesce_kind, "unix-stream");
+  ASSERT_TRUE(f[0].coalescer_after.has_value());
+  EXPECT_DOUBLE_EQ(*f[0].coalescer_after, 500);
+  EXPECT_EQ(f[0].coalescer_why, "");
   ASSERT_EQ(f[0].related.size(), 1u);
   EXPECT_EQ(f[0].related[0]->key, "body");
 }
