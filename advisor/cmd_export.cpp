@@ -54,19 +54,6 @@ struct ExportArgs {
   std::string output;
 };
 
-// The most recently changed ./valley.* directory, or empty (as `valley report` picks it).
-std::string newest_run_dir() {
-  std::string best;
-  fs::file_time_type best_time{};
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(".", ec)) {
-    const std::string name = e.path().filename().string();
-    if (!name.starts_with("valley.") || !e.is_directory(ec)) continue;
-    fs::file_time_type t = e.last_write_time(ec);
-    if (!ec && (best.empty() || t > best_time)) best = name, best_time = t;
-  }
-  return best;
-}
 
 int64_t seconds_arg(const char* name, const std::string& v) {
   double s = 0;

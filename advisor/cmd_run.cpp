@@ -414,4 +414,18 @@ int run_run(Args args) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+std::string newest_run_dir() {
+  namespace fs = std::filesystem;
+  std::string best;
+  fs::file_time_type best_time{};
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(".", ec)) {
+    const std::string name = e.path().filename().string();
+    if (!name.starts_with("valley.") || !e.is_directory(ec)) continue;
+    fs::file_time_type t = e.last_write_time(ec);
+    if (!ec && (best.empty() || t > best_time)) best = name, best_time = t;
+  }
+  return best;
+}
+
 } // namespace valley::advisor

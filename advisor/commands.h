@@ -21,6 +21,10 @@ int run_export(Args args);
 int run_run(Args args);
 int run_report(Args args);
 
+/// The most recently changed ./valley.* directory (as `valley run` names them), or "": the
+/// default run directory of report and export.
+std::string newest_run_dir();
+
 extern const char* const kDumpHelp;
 extern const char* const kExportHelp;
 extern const char* const kRunHelp;

@@ -58,12 +58,9 @@ std::optional<Finding> evaluate(const SiteAgg& a, const RunModel& m, const Advis
   // For the binary as it is: the coalescer joins the burst's sends and writes them out before
   // the read that follows (a read of the socket or pipe always flushes), one syscall per burst
   // as a gather makes. The config names each site of the burst and the fd's kind.
-  const char* kind = a.kind == static_cast<uint8_t>(FdKind::tcp)           ? "tcp"
-                     : a.kind == static_cast<uint8_t>(FdKind::unix_stream) ? "unix-stream"
-                     : a.kind == static_cast<uint8_t>(FdKind::pipe)        ? "pipe"
-                                                                           : nullptr;
-  f.coalescible = kind != nullptr;
-  if (kind) f.coalesce_kind = kind;
+  const auto k = static_cast<FdKind>(a.kind);
+  f.coalescible = k == FdKind::tcp || k == FdKind::unix_stream || k == FdKind::pipe;
+  if (f.coalescible) f.coalesce_kind = fd_kind_name(k); // the [coalesce] kinds use these names
   return f;
 }
 
