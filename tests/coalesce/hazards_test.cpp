@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The coalescer's hazards (HAZARDS.md section 2, B-01 … B-17, and B-18.1 … B-18.5 of
-// docs/hazards.d/streams.md), one test each: a small C victim
-// (victims/) run bare, with VALLEY_COALESCE=1 and with VALLEY_COALESCE_NAIVE=1. Each test
+// The coalescer's hazards (docs/hazards.md, B-01 … B-20), one test each: a small C victim
+// (victims/) run bare, with VALLEY_COALESCE=1 and under naive/naive.c (preloaded). Each test
 // asserts the hazard's expectation holds bare and with the coalescer, that the naive buffer
 // breaks it (the test proves it can see the hazard), and that the coalescer really buffered
 // something in the run (so a pass is not merely "nothing was coalesced").
