@@ -15,21 +15,12 @@ namespace valley::advisor {
 
 namespace {
 
+// The [coalesce] kinds take the fd kinds' own names; only these kinds can be buffered.
 const char* coalesce_kind(uint8_t k) {
-  switch (static_cast<FdKind>(k)) {
-  case FdKind::regular:
-    return "file";
-  case FdKind::pipe:
-    return "pipe";
-  case FdKind::fifo:
-    return "fifo";
-  case FdKind::tcp:
-    return "tcp";
-  case FdKind::unix_stream:
-    return "unix-stream";
-  default:
-    return nullptr;
-  }
+  const auto kind = static_cast<FdKind>(k);
+  const bool stream = kind == FdKind::regular || kind == FdKind::pipe || kind == FdKind::fifo ||
+                      kind == FdKind::tcp || kind == FdKind::unix_stream;
+  return stream ? fd_kind_name(kind) : nullptr;
 }
 
 } // namespace

@@ -67,6 +67,9 @@ nlohmann::json replay_json(const ReplayResult& r) {
 
 std::string flush_reasons_text(const SiteAgg& a);
 std::string straight_text(const SiteAgg& a);
+template <size_t N>
+std::vector<std::pair<uint64_t, size_t>> by_count(const std::array<uint64_t, N>& counts,
+                                                  size_t first);
 
 void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& findings,
                  const AdvisorSettings& s, const TextStyle& st) {
@@ -141,9 +144,7 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
   if (m.coalesced_run) {
     fmt::print(out, "{}\n", c("1", "Coalescing (this run had the coalescer on): program calls vs syscalls"));
     for (const SiteAgg& a : m.sites) {
-      bool straight = false;
-      for (uint64_t n : a.straight) straight = straight || n;
-      if (!a.output || !(a.coalesced || straight)) continue;
+      if (!a.output || !(a.coalesced || !by_count(a.straight, 1).empty())) continue;
       fmt::print(out, "  {}: {} calls, {} syscalls\n", printable(site_text(a)), a.calls, a.syscalls());
       if (const std::string why = flush_reasons_text(a); !why.empty())
         fmt::print(out, "    {}\n", wrap("flushes of its buffers: " + why, 4, w));
@@ -169,15 +170,23 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
   (void)s;
 }
 
+// The non-zero counts of a per-reason array (from index `first` on) as (count, reason), most
+// first: one order for the text and the JSON of flush and not-buffered reasons.
+template <size_t N>
+std::vector<std::pair<uint64_t, size_t>> by_count(const std::array<uint64_t, N>& counts,
+                                                  size_t first) {
+  std::vector<std::pair<uint64_t, size_t>> by;
+  for (size_t r = first; r < N; ++r)
+    if (counts[r]) by.push_back({counts[r], r});
+  std::stable_sort(by.begin(), by.end(), [](auto& x, auto& y) { return x.first > y.first; });
+  return by;
+}
+
 // "buffer full 260, exit or thread end 1, …": the flushes of a site's buffers by reason, most
 // first; "" without flush events.
 std::string flush_reasons_text(const SiteAgg& a) {
-  std::vector<std::pair<uint64_t, size_t>> by;
-  for (size_t r = 0; r < a.flush_reasons.size(); ++r)
-    if (a.flush_reasons[r]) by.push_back({a.flush_reasons[r], r});
-  std::stable_sort(by.begin(), by.end(), [](auto& x, auto& y) { return x.first > y.first; });
   std::string out;
-  for (const auto& [n, r] : by)
+  for (const auto& [n, r] : by_count(a.flush_reasons, 0))
     out += fmt::format("{}{} {}", out.empty() ? "" : ", ",
                        flush_reason_name(static_cast<FlushReason>(r)), n);
   return out;
@@ -186,12 +195,8 @@ std::string flush_reasons_text(const SiteAgg& a) {
 // ": call site not in sites 120 (setting: sites), …" for the calls the coalescer let go around
 // its buffer, most first; "" when no event says why.
 std::string straight_text(const SiteAgg& a) {
-  std::vector<std::pair<uint64_t, size_t>> by;
-  for (size_t r = 1; r < a.straight.size(); ++r)
-    if (a.straight[r]) by.push_back({a.straight[r], r});
-  std::stable_sort(by.begin(), by.end(), [](auto& x, auto& y) { return x.first > y.first; });
   std::string out;
-  for (const auto& [n, r] : by) {
+  for (const auto& [n, r] : by_count(a.straight, 1)) {
     const auto why = static_cast<Straight>(r);
     out += fmt::format("{}{} {}", out.empty() ? ": " : ", ", straight_name(why), n);
     if (*straight_setting(why)) out += fmt::format(" (setting: {})", straight_setting(why));
@@ -201,15 +206,14 @@ std::string straight_text(const SiteAgg& a) {
 
 nlohmann::json straight_json(const SiteAgg& a) {
   nlohmann::json j = nlohmann::json::object();
-  for (size_t r = 1; r < a.straight.size(); ++r)
-    if (a.straight[r]) j[straight_name(static_cast<Straight>(r))] = a.straight[r];
+  for (const auto& [n, r] : by_count(a.straight, 1)) j[straight_name(static_cast<Straight>(r))] = n;
   return j;
 }
 
 nlohmann::json flush_reasons_json(const SiteAgg& a) {
   nlohmann::json j = nlohmann::json::object();
-  for (size_t r = 0; r < a.flush_reasons.size(); ++r)
-    if (a.flush_reasons[r]) j[flush_reason_name(static_cast<FlushReason>(r))] = a.flush_reasons[r];
+  for (const auto& [n, r] : by_count(a.flush_reasons, 0))
+    j[flush_reason_name(static_cast<FlushReason>(r))] = n;
   return j;
 }
 
