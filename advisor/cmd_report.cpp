@@ -1,25 +1,28 @@
 // SPDX-License-Identifier: MIT
 /// @file cmd_report.cpp
-/// @brief `valley report [RUN_DIR] [--format text|json] [--config FILE] [--emit-config FILE]`:
+/// @brief `valley report [RUN_DIR] [--format text|json|html] [-o FILE] [--config FILE]
+/// [--emit-config FILE]`:
 /// findings ranked by predicted saving, with evidence, change, replay and blind spots.
 #include "commands.h"
 #include "output_file.h"
 #include "report.h"
+#include "report_html.h"
 #include "text.h"
 
 #include <fmt/format.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 namespace valley::advisor {
 
 const char* const kReportHelp =
-    R"(usage: valley report [RUN_DIR] [--format text|json] [--config FILE]
-                     [--emit-config FILE [--force]]
-       valley report --compare RUN_A RUN_B [--format text|json]
+    R"(usage: valley report [RUN_DIR] [--format text|json|html] [-o FILE [--force]]
+                     [--config FILE] [--emit-config FILE [--force]]
+       valley report --compare RUN_A RUN_B [--format text|json|html] [-o FILE [--force]]
 
 Read every process of the run in RUN_DIR (default: the newest ./valley.* directory, as
 'valley run' names them), merge call sites across
@@ -27,13 +30,17 @@ processes, and report what to change: small writes, write bursts before reads, s
 sequential small preads, unbatched datagrams. Each finding names the call site, the evidence,
 the change and the syscalls it saves, predicted by replaying the recorded events.
 
-  --format text|json   text (default; colour on a terminal unless NO_COLOR is set) or JSON
-                       (schema: advisor/report-json.md)
+  --format text|json|html
+                       text (default; colour on a terminal unless NO_COLOR is set), JSON
+                       (schema: advisor/report-json.md) or one self-contained HTML page with
+                       plots (histograms, a timeline per process, thread and fd)
+  -o, --output FILE    write the report to FILE instead of stdout; an existing FILE is kept
+                       unless --force is given
   --config FILE        thresholds from FILE's [advisor] table (see config/valley.toml)
   --emit-config FILE   write a valley.toml whose [coalesce] table turns the shim's coalescer
                        on for the sites where the replay says it is safe and worth it, and
                        print what it holds and leaves out instead of the text report
-  --force              let --emit-config replace an existing FILE
+  --force              let -o and --emit-config replace an existing FILE
   --compare A B        per call site, program calls, syscalls and time in syscalls of run A
                        (before) next to run B (after), e.g. without and with the coalescer
 
@@ -45,7 +52,8 @@ namespace {
 
 struct ReportOptions {
   std::string dir;
-  bool json = false;
+  bool json = false, html = false;
+  std::string output;
   std::string config, emit;
   bool force = false;
   std::vector<std::string> compare;
@@ -66,8 +74,13 @@ ReportOptions parse_args(Args args) {
     };
     if (a == "--format" || a.starts_with("--format=")) {
       std::string v = value("--format");
-      if (v != "text" && v != "json") throw UsageError(fmt::format("report: unknown format '{}' (text or json)", v));
+      if (v != "text" && v != "json" && v != "html")
+        throw UsageError(fmt::format("report: unknown format '{}' (text, json or html)", v));
       o.json = v == "json";
+      o.html = v == "html";
+    } else if (a == "-o" || a == "--output" || a.starts_with("--output=")) {
+      o.output = a == "-o" ? value("-o") : value("--output");
+      if (o.output.empty()) throw UsageError("report: -o needs a file name");
     } else if (a == "--config" || a.starts_with("--config=")) {
       o.config = value("--config");
     } else if (a == "--emit-config" || a.starts_with("--emit-config=")) {
@@ -88,7 +101,11 @@ ReportOptions parse_args(Args args) {
     }
   }
   o.dir_given = dir_seen;
-  if (o.force && o.emit.empty()) throw UsageError("report: --force goes with --emit-config");
+  if (o.force && o.emit.empty() && o.output.empty())
+    throw UsageError("report: --force goes with -o or --emit-config");
+  if (!o.emit.empty() && (o.html || !o.output.empty()))
+    throw UsageError("report: --emit-config prints what it wrote, not a report; it takes no -o "
+                     "or --format html");
   if (!dir_seen && o.compare.empty()) o.dir = newest_run_dir();
   return o;
 }
@@ -127,6 +144,19 @@ int run_report(Args args) {
   std::error_code exists_ec;
   if (!o.emit.empty() && !o.force && std::filesystem::exists(std::filesystem::symlink_status(o.emit, exists_ec)))
     throw UsageError(fmt::format("report: --emit-config {} exists; --force replaces it", printable(o.emit)));
+  if (!o.output.empty() && o.output != "-" && !o.config.empty() &&
+      std::filesystem::equivalent(o.output, o.config, same_ec))
+    throw UsageError(fmt::format("report: -o {} would overwrite the --config file", printable(o.output)));
+  if (!o.output.empty() && o.output != "-" && !o.force &&
+      std::filesystem::exists(std::filesystem::symlink_status(o.output, exists_ec)))
+    throw UsageError(fmt::format("report: -o {} exists; --force replaces it", printable(o.output)));
+  // Opened once the report is built: a run that cannot be read leaves no file behind.
+  std::optional<OutputFile> file;
+  auto sink = [&](const std::string& run_dir) -> std::FILE* {
+    if (o.output.empty()) return stdout;
+    file.emplace(o.output, run_dir);
+    return file->file();
+  };
   Settings settings;
   if (!o.config.empty()) {
     try {
@@ -146,36 +176,47 @@ int run_report(Args args) {
       if (!f.coalescible || !f.promise || !f.coalescer_why.empty()) continue;
       predicted[f.site->key] = f.coalescer_after.value_or(f.after);
     }
-    render_compare(stdout, a, b, o.json, predicted);
+    std::FILE* out = sink(o.compare[1]);
+    if (o.html)
+      render_compare_html(out, a, b, predicted);
+    else
+      render_compare(out, a, b, o.json, predicted);
+    if (file) file->commit();
     return 0;
   }
   if (o.dir.empty())
     throw UsageError("report: no run directory given and no ./valley.* directory here");
-  RunModel m = build_report_model(o.dir, settings.advisor);
+  std::vector<const AnalysisDef*> analyses = rule_analyses();
+  if (o.html) analyses.push_back(&kTimelineAnalysis);
+  RunModel m = build_run_model(o.dir, settings.advisor, analyses);
   if (m.processes.empty() && m.problems.empty())
     throw std::runtime_error(fmt::format("{}: no traces here (no <pid>-<n>.vseg files)", o.dir));
   std::vector<Finding> findings = evaluate_rules(m, settings.advisor);
   find_packages(m.unnamed_modules);
-  if (o.json) {
-    render_json(stdout, m, findings, settings.advisor);
+  std::FILE* out = sink(o.dir);
+  if (o.html) {
+    render_html(out, m, findings, find_analysis<TimelineAnalysis>(m));
+  } else if (o.json) {
+    render_json(out, m, findings, settings.advisor);
   } else if (!o.emit.empty()) {
     // The report itself is one `valley report` away; this says what the config will do.
   } else {
     TextStyle st;
-    const bool tty = ::isatty(STDOUT_FILENO);
+    const bool tty = out == stdout && ::isatty(STDOUT_FILENO);
     const char* no_colour = std::getenv("NO_COLOR");
     st.colour = tty && !(no_colour && *no_colour);
     winsize ws{};
     if (tty && ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40) st.width = ws.ws_col;
-    render_text(stdout, m, findings, settings.advisor, st);
+    render_text(out, m, findings, settings.advisor, st);
   }
   if (!o.emit.empty()) {
     const EmittedConfig e = emit_config(findings, settings.advisor);
-    OutputFile out(o.emit, o.dir);
-    std::fputs(e.text.c_str(), out.file());
-    out.commit();
+    OutputFile cfg(o.emit, o.dir);
+    std::fputs(e.text.c_str(), cfg.file());
+    cfg.commit();
     if (!o.json) print_emit_summary(stdout, o.emit, o.dir, e);
   }
+  if (file) file->commit();
   if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw std::runtime_error("cannot write the output");
   for (const Problem& p : m.problems)
     fmt::print(stderr, "valley: warning: {}: {}\n", printable(p.file), printable(p.message));

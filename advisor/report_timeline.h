@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+/// @file report_timeline.h
+/// @brief What the HTML report plots over time: per process, per thread and fd, and per call
+/// site, the calls and the time inside syscalls in a fixed number of bins. Aggregates only: the
+/// memory and the page it draws do not grow with events (a 10M-event run plots as many bins as
+/// a 10-event one).
+#pragma once
+
+#include "analysis.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace valley::advisor {
+
+struct TimelineCell {
+  uint64_t calls = 0;
+  double ns = 0; ///< time inside syscalls of the calls that began in the bin
+};
+
+/// Bins of one process's time axis; sized on first use, so a series that never got a call
+/// costs nothing.
+struct TimelineSeries {
+  std::vector<TimelineCell> bins;
+  uint64_t calls = 0;
+  double ns = 0;
+  void add(size_t bin, uint64_t n, double ns);
+  /// Merges bin pairs (2i, 2i+1) into i: the bins became twice as wide.
+  void halve();
+};
+
+/// One thread's calls on one fd (of one kind).
+struct TimelineTrack {
+  uint32_t tid = 0;
+  int32_t fd = -1;
+  uint8_t kind = 0;
+  uint32_t file = 0; ///< the FileRow that described the fd (an fd closed and reopened is two)
+  std::string path;  ///< that row's path, as recorded
+  TimelineSeries all;
+  std::map<size_t, TimelineSeries> sites; ///< by SiteAgg::id, at most kMaxSitesPerTrack
+};
+
+struct ProcessTimeline {
+  std::string trace; ///< "<pid>-<n>", as ProcessSummary::name
+  uint32_t pid = 0;
+  double start_ns = 0; ///< CLOCK_REALTIME of bin 0's start
+  double bin_ns = 1;   ///< width of a bin
+  size_t used = 0;     ///< bins [0, used) hold the process's calls
+  TimelineSeries all;
+  std::map<size_t, TimelineSeries> sites; ///< by SiteAgg::id, every site of the process
+  std::vector<TimelineTrack> tracks;      ///< at most kMaxTracks; empty past kMaxDetailed
+  TimelineTrack other;                    ///< the calls of the tracks past kMaxTracks
+};
+
+class TimelineAnalysis : public Analysis {
+public:
+  static constexpr size_t kBins = 160, kMaxTracks = 24, kMaxSitesPerTrack = 8, kMaxDetailed = 12;
+
+  void begin_process(const ProcessContext& ctx) override;
+  void call(const Call& c, std::unique_ptr<FdData>& data) override;
+  void run(const Call& first, const Spread& t, std::unique_ptr<FdData>& data) override;
+  void end_process() override;
+
+  /// Every process read, in trace order. Only the kMaxDetailed with the most calls keep their
+  /// tracks.
+  const std::vector<ProcessTimeline>& processes() const { return procs_; }
+
+private:
+  size_t bin_of(uint64_t ticks);
+  void add(const EventRecord& e, const SiteAgg* site, size_t bin, uint64_t n, double ns);
+  TimelineTrack& track(const EventRecord& e);
+
+  std::vector<ProcessTimeline> procs_;
+  const ProcessContext* ctx_ = nullptr;
+  uint64_t origin_ticks_ = 0;
+  double bin_ticks_ = 1;
+};
+
+/// How the report asks the event pass for the timeline.
+extern const AnalysisDef kTimelineAnalysis;
+
+/// A series of one process laid onto the run's axis [t0, t0 + bins * width): each process bin
+/// goes to the run bin that holds its middle.
+std::vector<TimelineCell> rebin(const TimelineSeries& s, const ProcessTimeline& p, double t0,
+                                double width, size_t bins);
+
+} // namespace valley::advisor
