@@ -37,8 +37,9 @@ void page_tail(std::FILE* out) {
 }
 
 std::string op_kind(const SiteAgg& a) {
+  const char* op = op_name(static_cast<Op>(a.op));
   const char* kind = fd_kind_name(static_cast<FdKind>(a.kind));
-  return fmt::format("{} on {}", op_name(static_cast<Op>(a.op)), kind ? kind : "?");
+  return fmt::format("{} on {}", op ? op : "?", kind ? kind : "?");
 }
 
 // The run's time axis: from the first process's start to the last one's last bin.

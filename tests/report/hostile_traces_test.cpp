@@ -304,3 +304,50 @@ TEST(HostileTraces, RunRecordsTheShimCannotWriteAreInvalid) {
 }
 
 } // namespace
+
+namespace {
+
+// Issue 13: the HTML report shows paths, program names and module names from the trace; none
+// of them may open a tag or a script in the page.
+TEST(HostileTraces, HtmlReportEscapesMarkupFromTheTrace) {
+  TempDir dir;
+  TraceBuilder b = small_writes("/data/<script>alert(1)</script>.csv", 200,
+                                "/nonexistent/bin/<img src=x onerror=alert(2)>");
+  b.set_cmdline({"<svg onload=alert(3)>", "x"});
+  b.write(dir.path());
+  Outcome r = valley({"report", "--format", "html", dir.path().string()});
+  ASSERT_TRUE(r.exited(0)) << r.describe();
+  size_t scripts = 0;
+  for (size_t at = r.out.find("<script"); at != std::string::npos; at = r.out.find("<script", at + 1))
+    ++scripts;
+  EXPECT_EQ(scripts, 1u) << "only the page's own script";
+  EXPECT_EQ(r.out.find("<img"), std::string::npos);
+  EXPECT_EQ(r.out.find("<svg onload"), std::string::npos);
+  EXPECT_NE(r.out.find("/data/&lt;script&gt;alert(1)&lt;/script&gt;.csv"), std::string::npos);
+  EXPECT_NE(r.out.find("&lt;svg onload=alert(3)&gt;"), std::string::npos);
+  EXPECT_NE(r.out.find("&lt;img src=x onerror=alert(2)&gt;"), std::string::npos);
+}
+
+// -o FILE holds what stdout would have, and an existing FILE is kept unless --force.
+TEST(HostileTraces, ReportOutputFileIsKeptUnlessForced) {
+  TempDir dir;
+  small_writes("/data/out.csv").write(dir.path());
+  Outcome to_stdout = valley({"report", "--format", "html", dir.path().string()});
+  ASSERT_TRUE(to_stdout.exited(0)) << to_stdout.describe();
+  const std::string file = (dir.path() / "report.html").string();
+  Outcome first = valley({"report", "--format", "html", "-o", file, dir.path().string()});
+  ASSERT_TRUE(first.exited(0)) << first.describe();
+  EXPECT_EQ(first.out, "");
+  EXPECT_EQ(valley::testing::read_file(file), to_stdout.out);
+
+  write_file(file, "mine");
+  Outcome again = valley({"report", "--format", "html", "-o", file, dir.path().string()});
+  EXPECT_TRUE(again.exited(2)) << again.describe();
+  EXPECT_NE(again.err.find("report.html exists; --force replaces it"), std::string::npos) << again.err;
+  EXPECT_EQ(valley::testing::read_file(file), "mine");
+  Outcome forced = valley({"report", "--format=json", "--output", file, "--force", dir.path().string()});
+  ASSERT_TRUE(forced.exited(0)) << forced.describe();
+  EXPECT_EQ(json::parse(valley::testing::read_file(file))["findings"].size(), 1u);
+}
+
+} // namespace
