@@ -17,12 +17,23 @@ std::string html_text(std::string_view s) {
   out.reserve(p.size());
   for (char c : p) {
     switch (c) {
-    case '&': out += "&amp;"; break;
-    case '<': out += "&lt;"; break;
-    case '>': out += "&gt;"; break;
-    case '"': out += "&quot;"; break;
-    case '\'': out += "&#39;"; break;
-    default: out += c;
+    case '&':
+      out += "&amp;";
+      break;
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    case '\'':
+      out += "&#39;";
+      break;
+    default:
+      out += c;
     }
   }
   return out;
@@ -66,14 +77,17 @@ std::string svg_bar_chart(const std::vector<Bar>& bars, const std::string& aria,
   for (size_t i = 0; i < bars.size(); ++i) {
     const Bar& b = bars[i];
     const double x = kLeft + static_cast<double>(i) * (kBarW + kGap) + kGap / 2;
-    const double h = b.value ? std::max(1.0, kPlotH * static_cast<double>(b.value) / static_cast<double>(max)) : 0;
+    const double h =
+        b.value ? std::max(1.0, kPlotH * static_cast<double>(b.value) / static_cast<double>(max))
+                : 0;
     const double y = kTop + kPlotH - h;
     out += fmt::format(R"~(<g><title>{}</title>)~", html_text(b.tip.empty() ? b.label : b.tip));
     if (b.value)
       out += fmt::format(R"~(<rect class="{}" x="{:.1f}" y="{:.1f}" width="{}" height="{:.1f}"/>)~",
                          html_text(css_class), x, y, kBarW, h);
-    out += fmt::format(R"~(<text x="{:.1f}" y="{:.1f}" text-anchor="middle" font-size="9">{}</text>)~",
-                       x + kBarW / 2, y - 3, b.value ? html_text(short_count(b.value)) : "");
+    out +=
+        fmt::format(R"~(<text x="{:.1f}" y="{:.1f}" text-anchor="middle" font-size="9">{}</text>)~",
+                    x + kBarW / 2, y - 3, b.value ? html_text(short_count(b.value)) : "");
     out += fmt::format(R"~(<text x="{:.1f}" y="{:.1f}" text-anchor="end" font-size="9" )~"
                        R"~(transform="rotate(-45 {:.1f} {:.1f})">{}</text></g>)~",
                        x + kBarW / 2 + 3, kTop + kPlotH + 10, x + kBarW / 2 + 3, kTop + kPlotH + 10,
@@ -95,8 +109,8 @@ std::string bars_path(const std::vector<double>& values, double max, double x0, 
   for (size_t i = 0; i < values.size(); ++i) {
     if (!(values[i] > 0)) continue;
     const double h = std::max(0.8, height * std::min(1.0, values[i] / max));
-    d += fmt::format("M{:.1f} {:.1f}V{:.1f}h{:.2f}V{:.1f}z", x0 + static_cast<double>(i) * w,
-                     base, base - h, w, base);
+    d += fmt::format("M{:.1f} {:.1f}V{:.1f}h{:.2f}V{:.1f}z", x0 + static_cast<double>(i) * w, base,
+                     base - h, w, base);
   }
   return d;
 }

@@ -19,7 +19,7 @@ std::string html_text(std::string_view s);
 struct Bar {
   std::string label; ///< under the bar (already plain text; escaped by the chart)
   uint64_t value = 0;
-  std::string tip;   ///< the bar's tooltip (<title>); escaped by the chart
+  std::string tip; ///< the bar's tooltip (<title>); escaped by the chart
 };
 
 /// A vertical bar chart: one bar per entry, its value written above it (so no bar is told by

@@ -31,8 +31,9 @@ void page_head(std::FILE* out, const std::string& title) {
 }
 
 void page_tail(std::FILE* out) {
-  fmt::print(out, "<footer><p class=\"meta\">valley {}: a static page; the script only zooms "
-                  "the timelines.</p></footer>\n<script>\n{}</script>\n</body></html>\n",
+  fmt::print(out,
+             "<footer><p class=\"meta\">valley {}: a static page; the script only zooms "
+             "the timelines.</p></footer>\n<script>\n{}</script>\n</body></html>\n",
              VALLEY_VERSION, kReportJs);
 }
 
@@ -86,7 +87,10 @@ std::string time_ticks(const Axis& ax, double y) {
     const double frac = i / 4.0;
     out += fmt::format(R"~(<text class="tick" data-frac="{}" x="{:.0f}" y="{:.0f}" )~"
                        R"~(text-anchor="{}">{}</text>)~",
-                       frac, kLabelW + frac * kPlotW, y, i == 0 ? "start" : i == 4 ? "end" : "middle",
+                       frac, kLabelW + frac * kPlotW, y,
+                       i == 0   ? "start"
+                       : i == 4 ? "end"
+                                : "middle",
                        format_ns(frac * ax.span));
   }
   return out;
@@ -212,7 +216,8 @@ void timeline_section(std::FILE* out, const RunModel& m, const std::vector<Findi
     for (const ProcessSummary& ps : m.processes)
       if (ps.name == p->trace) program = ps.program.empty() ? base_name(ps.exe) : ps.program;
     std::vector<Row> rows;
-    rows.push_back({"all calls", series_detail(p->all), rebin(p->all, *p, ax.t0, ax.width(), Axis::kBins),
+    rows.push_back({"all calls", series_detail(p->all),
+                    rebin(p->all, *p, ax.t0, ax.width(), Axis::kBins),
                     highlighted(p->sites, ids, *p, ax)});
     std::vector<const TimelineTrack*> tracks;
     for (const TimelineTrack& t : p->tracks)
@@ -242,16 +247,18 @@ void timeline_section(std::FILE* out, const RunModel& m, const std::vector<Findi
       }
     }
     if (rest_calls)
-      rows.push_back({"other threads and fds",
-                      fmt::format("{} calls, {} in syscalls", thousands(rest_calls), format_ns(rest_ns)),
-                      rest, rest_hl});
+      rows.push_back(
+          {"other threads and fds",
+           fmt::format("{} calls, {} in syscalls", thousands(rest_calls), format_ns(rest_ns)), rest,
+           rest_hl});
     fmt::print(out, "<div class=\"process\"><h3>pid {} {}</h3>\n{}</div>\n", p->pid,
                html_text(program),
                zoom_box(ax, timeline_svg(rows, ax, fmt::format("timeline of pid {}", p->pid))));
   }
   if (hidden)
-    fmt::print(out, "<p>{} more process(es) with {} calls are in the findings' timelines but "
-                    "get no rows of their own (only the {} busiest do).</p>\n",
+    fmt::print(out,
+               "<p>{} more process(es) with {} calls are in the findings' timelines but "
+               "get no rows of their own (only the {} busiest do).</p>\n",
                hidden, thousands(hidden_calls), TimelineAnalysis::kMaxDetailed);
   fmt::print(out, "</section>\n");
 }
@@ -277,6 +284,10 @@ std::string site_timeline(const SiteAgg& a, const TimelineAnalysis* tl) {
                      timeline_svg({row}, ax, "timeline of the finding's calls"));
 }
 
+// Past this many findings, the page lists the rest without their plots: its size stays bounded
+// by the tracks and findings it plots, whatever the run's length.
+constexpr int kPlottedFindings = 50;
+
 void finding_html(std::FILE* out, int rank, const Finding& f, const TimelineAnalysis* tl) {
   const SiteAgg& a = *f.site;
   fmt::print(out,
@@ -295,9 +306,11 @@ void finding_html(std::FILE* out, int rank, const Finding& f, const TimelineAnal
   fmt::print(out,
              "<dt>evidence</dt><dd>{} {} calls{}, {} bytes, size median {} B p90 {} B, gap "
              "median {}, {} inside the syscalls, {} process(es)</dd>",
-             thousands(a.calls), html_text(op_kind(a)), path.empty() ? "" : " on <code>" + html_text(path) + "</code>",
-             thousands(a.bytes), a.size_quantile(0.5), a.size_quantile(0.9),
-             format_ns(static_cast<double>(a.gap_median_ns())), format_ns(a.time_ns), a.pids.size());
+             thousands(a.calls), html_text(op_kind(a)),
+             path.empty() ? "" : " on <code>" + html_text(path) + "</code>", thousands(a.bytes),
+             a.size_quantile(0.5), a.size_quantile(0.9),
+             format_ns(static_cast<double>(a.gap_median_ns())), format_ns(a.time_ns),
+             a.pids.size());
   fmt::print(out, "<dt>change</dt><dd>{}</dd>", html_text(f.change));
   if (!f.idiom.empty())
     fmt::print(out, "<dt>in {}</dt><dd><code>{}</code></dd>", language_name(f.language),
@@ -318,17 +331,25 @@ void finding_html(std::FILE* out, int rank, const Finding& f, const TimelineAnal
   }
   for (const std::string& n : f.notes)
     fmt::print(out, "<dt>note</dt><dd>{}</dd>", html_text(n));
-  fmt::print(out, "</dl>\n<div class=\"charts\">");
-  fmt::print(out, "<figure>{}<figcaption>Request sizes (bytes, log2 buckets): calls per bucket, "
-                  "from the counters.</figcaption></figure>",
-             svg_bar_chart(size_bars(a), "size histogram"));
-  if (a.events)
-    fmt::print(out, "<figure>{}<figcaption>Gaps since the previous call on the fd (log2 "
-                    "buckets), from the events.</figcaption></figure>",
-               svg_bar_chart(gap_bars(a), "gap histogram", "bar gap"));
-  else
-    fmt::print(out, "<figure><p>No events: no gaps to show.</p></figure>");
-  fmt::print(out, "{}</div>\n", site_timeline(a, tl));
+  fmt::print(out, "</dl>\n");
+  if (rank > kPlottedFindings) {
+    fmt::print(out, "<p class=\"meta\">Plots are drawn for the first {} findings only.</p>",
+               kPlottedFindings);
+  } else {
+    fmt::print(out, "<div class=\"charts\">");
+    fmt::print(out,
+               "<figure class=\"hist\">{}<figcaption>Request sizes (bytes, log2 buckets): calls per bucket, "
+               "from the counters.</figcaption></figure>",
+               svg_bar_chart(size_bars(a), "size histogram"));
+    if (a.events)
+      fmt::print(out,
+                 "<figure class=\"hist\">{}<figcaption>Gaps since the previous call on the fd (log2 "
+                 "buckets), from the events.</figcaption></figure>",
+                 svg_bar_chart(gap_bars(a), "gap histogram", "bar gap"));
+    else
+      fmt::print(out, "<figure><p>No events: no gaps to show.</p></figure>");
+    fmt::print(out, "{}</div>\n", site_timeline(a, tl));
+  }
   fmt::print(out, "<details class=\"stacks\"><summary>{} stack(s)</summary>\n", a.stacks.size());
   for (const StackView& sv : a.stacks) {
     std::string lines;
@@ -359,7 +380,8 @@ void coverage_section(std::FILE* out, const RunModel& m) {
                cov(p.kernel_reads), cov(p.seen_reads), cov(p.kernel_writes), cov(p.seen_writes),
                thousands(p.events), thousands(p.dropped), state);
   }
-  fmt::print(out, "</tbody></table></section>\n<section id=\"blind-spots\"><h2>Blind spots</h2><ul>\n");
+  fmt::print(out,
+             "</tbody></table></section>\n<section id=\"blind-spots\"><h2>Blind spots</h2><ul>\n");
   for (const std::string& b : blind_spots(m))
     fmt::print(out, "<li>{}</li>\n", html_text(b));
   for (const Problem& p : m.problems)
@@ -383,10 +405,9 @@ std::vector<Bar> size_bars(const SiteAgg& a) {
     if (a.size_hist[b]) lo = std::min(lo, b), hi = b;
   for (size_t b = lo; b <= hi && lo < kHistBuckets; ++b) {
     const uint64_t low = bucket_low(static_cast<uint32_t>(b));
-    const std::string range =
-        b <= 1 ? std::to_string(low)
-               : b + 1 == kHistBuckets ? fmt::format("{} or more", low)
-                                       : fmt::format("{}-{}", low, 2 * low - 1);
+    const std::string range = b <= 1                  ? std::to_string(low)
+                              : b + 1 == kHistBuckets ? fmt::format("{} or more", low)
+                                                      : fmt::format("{}-{}", low, 2 * low - 1);
     bars.push_back({size_label(low), a.size_hist[b],
                     fmt::format("{} bytes: {} calls", range, a.size_hist[b])});
   }
@@ -400,9 +421,9 @@ std::vector<Bar> gap_bars(const SiteAgg& a) {
     if (a.gap_hist[b]) lo = std::min(lo, b), hi = b;
   for (size_t b = lo; b <= hi && lo < a.gap_hist.size(); ++b) {
     const uint64_t low = bucket_low(static_cast<uint32_t>(b));
-    bars.push_back({format_ns(static_cast<double>(low)), a.gap_hist[b],
-                    fmt::format("gap from {}: {} calls", format_ns(static_cast<double>(low)),
-                                a.gap_hist[b])});
+    bars.push_back(
+        {format_ns(static_cast<double>(low)), a.gap_hist[b],
+         fmt::format("gap from {}: {} calls", format_ns(static_cast<double>(low)), a.gap_hist[b])});
   }
   return bars;
 }
@@ -469,7 +490,9 @@ void render_compare_html(std::FILE* out, const RunModel& a, const RunModel& b,
              "after</th></tr></thead><tbody>\n");
   auto bars = [&](uint64_t before, uint64_t after, const double* pred) {
     constexpr double kW = 360;
-    auto w = [&](double v) { return std::max(v > 0 ? 1.0 : 0.0, kW * v / static_cast<double>(max)); };
+    auto w = [&](double v) {
+      return std::max(v > 0 ? 1.0 : 0.0, kW * v / static_cast<double>(max));
+    };
     std::string s = fmt::format(
         R"~(<svg class="pair" width="{0:.0f}" height="34" viewBox="0 0 {0:.0f} 34" role="img" )~"
         R"~(aria-label="{1} before, {2} after">)~"
@@ -489,12 +512,14 @@ void render_compare_html(std::FILE* out, const RunModel& a, const RunModel& b,
   for (const auto& [key, r] : sorted) {
     const SiteAgg* any = r.before ? r.before : r.after;
     const auto p = predicted.find(key);
-    fmt::print(out, "<tr><td>{} <span class=\"meta\">({})</span>{}</td><td>{}</td><td class=\"n\">{}</td>"
-                    "<td class=\"n\">{}</td></tr>\n",
-               html_text(site_text(*any)), html_text(op_kind(*any)),
-               p == predicted.end() ? "" : fmt::format("<br>predicted: {:.0f} syscalls", p->second),
-               bars(sys(r.before), sys(r.after), p == predicted.end() ? nullptr : &p->second),
-               format_ns(r.before ? r.before->time_ns : 0), format_ns(r.after ? r.after->time_ns : 0));
+    fmt::print(
+        out,
+        "<tr><td>{} <span class=\"meta\">({})</span>{}</td><td>{}</td><td class=\"n\">{}</td>"
+        "<td class=\"n\">{}</td></tr>\n",
+        html_text(site_text(*any)), html_text(op_kind(*any)),
+        p == predicted.end() ? "" : fmt::format("<br>predicted: {:.0f} syscalls", p->second),
+        bars(sys(r.before), sys(r.after), p == predicted.end() ? nullptr : &p->second),
+        format_ns(r.before ? r.before->time_ns : 0), format_ns(r.after ? r.after->time_ns : 0));
   }
   fmt::print(out, "<tr><td>valley's own flush writes</td><td>{}</td><td></td><td></td></tr>\n",
              bars(a.flush_writes, b.flush_writes, nullptr));

@@ -262,8 +262,9 @@ TEST(RenderHtml, CompareDrawsBeforeAndAfterBarsPerSite) {
   a.sites.push_back(s);
   s.calls = 10;
   b.sites.push_back(s);
-  const std::string page = capture(
-      [&](std::FILE* f) { render_compare_html(f, a, b, {{"demo+0x10:write:file", 12.0}}); });
+  const std::string page = capture([&](std::FILE* f) {
+    render_compare_html(f, a, b, {{"demo+0x10:write:file", 12.0}});
+  });
   EXPECT_NE(page.find("aria-label=\"1,000 before, 10 after\""), std::string::npos) << page;
   // 360 px for the largest count: 1000 -> 360, 10 -> 3.6, the prediction's mark at 4.32.
   EXPECT_NE(page.find("class=\"before\" x=\"0\" y=\"2\" width=\"360.0\""), std::string::npos);
