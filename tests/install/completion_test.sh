@@ -30,7 +30,8 @@ expect "perfetto" valley export --format p
 expect "--events" valley dump --ev
 expect "all" valley dump --events a
 expect "--coalesce --config" valley run --co
-expect "json text" valley report --format ""
+expect "html json text" valley report --format ""
+expect "--output" valley report --ou
 expect "--compare --config" valley report --co
 expect "report" valley help rep
 # Run directories: directories only.
