@@ -11,8 +11,7 @@
 
 namespace valley::advisor {
 
-std::string html_text(std::string_view s) {
-  const std::string p = printable(s);
+std::string html_escape(std::string_view p) {
   std::string out;
   out.reserve(p.size());
   for (char c : p) {
@@ -37,6 +36,20 @@ std::string html_text(std::string_view s) {
     }
   }
   return out;
+}
+
+std::string html_text(std::string_view s) { return html_escape(printable(s)); }
+
+std::string html_tail(std::string_view s, size_t max_bytes) {
+  std::string p = printable(s);
+  if (p.size() > max_bytes && max_bytes > 3) {
+    size_t from = p.size() - (max_bytes - 3);
+    // Not inside a UTF-8 sequence: printable() left only well-formed ones.
+    while (from < p.size() && (static_cast<unsigned char>(p[from]) & 0xc0) == 0x80)
+      ++from;
+    p = "..." + p.substr(from);
+  }
+  return html_escape(p);
 }
 
 std::string thousands(uint64_t n) {

@@ -15,6 +15,11 @@ namespace valley::advisor {
 /// formed UTF-8, control characters as \xNN), then & < > " ' as character references, so a
 /// path or a function name can never open a tag, close an attribute or start a script.
 std::string html_text(std::string_view s);
+/// & < > " ' as character references, nothing else (for text that is already printable()).
+std::string html_escape(std::string_view s);
+/// html_text() of at most the last `max_bytes` of `s` (before escaping), "..." in front when
+/// cut: a long path keeps its file name, and no character reference is cut in two.
+std::string html_tail(std::string_view s, size_t max_bytes);
 
 struct Bar {
   std::string label; ///< under the bar (already plain text; escaped by the chart)

@@ -234,8 +234,7 @@ void timeline_section(std::FILE* out, const RunModel& m, const std::vector<Findi
     for (size_t i = 0; i < tracks.size(); ++i) {
       const TimelineTrack& t = *tracks[i];
       if (i < kShownTracks) {
-        std::string path = t.path.empty() ? "" : " " + html_text(t.path);
-        if (path.size() > 60) path = path.substr(0, 57) + "...";
+        const std::string path = t.path.empty() ? "" : " " + html_tail(t.path, 32);
         rows.push_back({html_text(track_label(t)) + path, series_detail(t.all),
                         rebin(t.all, *p, ax.t0, ax.width(), Axis::kBins),
                         highlighted(t.sites, ids, *p, ax)});
@@ -338,14 +337,16 @@ void finding_html(std::FILE* out, int rank, const Finding& f, const TimelineAnal
   } else {
     fmt::print(out, "<div class=\"charts\">");
     fmt::print(out,
-               "<figure class=\"hist\">{}<figcaption>Request sizes (bytes, log2 buckets): calls per bucket, "
+               "<figure class=\"hist\">{}<figcaption>Request sizes (bytes, log2 buckets): calls "
+               "per bucket, "
                "from the counters.</figcaption></figure>",
                svg_bar_chart(size_bars(a), "size histogram"));
     if (a.events)
-      fmt::print(out,
-                 "<figure class=\"hist\">{}<figcaption>Gaps since the previous call on the fd (log2 "
-                 "buckets), from the events.</figcaption></figure>",
-                 svg_bar_chart(gap_bars(a), "gap histogram", "bar gap"));
+      fmt::print(
+          out,
+          "<figure class=\"hist\">{}<figcaption>Gaps since the previous call on the fd (log2 "
+          "buckets), from the events.</figcaption></figure>",
+          svg_bar_chart(gap_bars(a), "gap histogram", "bar gap"));
     else
       fmt::print(out, "<figure><p>No events: no gaps to show.</p></figure>");
     fmt::print(out, "{}</div>\n", site_timeline(a, tl));

@@ -27,6 +27,11 @@ if grep -Eqi '(src|href)="(https?:)?//' "$out/report.html"; then
   fail "report.html refers to the network"
 fi
 
+# The plots are in the page as written, before any script runs (they work without JavaScript).
+static=$(grep -o '<svg class="chart"' "$out/report.html" | wc -l)
+((static >= 8)) || fail "report.html holds $static histograms before any script ran, expected 8"
+grep -q 'class="bar-hl" d="M' "$out/report.html" || fail "no highlighted calls in report.html"
+
 # Chromium wants a writable home and profile; keep both out of the user's.
 export HOME=$work/home
 mkdir -p "$HOME"

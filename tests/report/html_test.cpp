@@ -67,6 +67,15 @@ TEST(HtmlText, EscapesMarkupAndQuotesAndKeepsTheEscapesOfPrintable) {
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
   EXPECT_EQ(html_text("a\x1b[2J\xff"), "a\\x1b[2J\\xff");
   EXPECT_EQ(html_text("caf\xc3\xa9.csv"), "caf\xc3\xa9.csv");
+  EXPECT_EQ(html_text("back\\slash"), "back\\x5cslash");
+}
+
+TEST(HtmlText, TailCutsBeforeEscapingAndKeepsTheEnd) {
+  EXPECT_EQ(html_tail("/data/a&b.csv", 40), "/data/a&amp;b.csv");
+  EXPECT_EQ(html_tail("/very/long/directory/a&b.csv", 10), "...a&amp;b.csv");
+  // Not in the middle of the two bytes of \xc3\xa9.
+  EXPECT_EQ(html_tail("/x/caf\xc3\xa9s", 5), "...s");
+  EXPECT_EQ(html_tail("/x/caf\xc3\xa9s", 6), "...\xc3\xa9s");
 }
 
 TEST(SvgBarChart, BarsAreAsTallAsTheirCountsAndLabelledWithThem) {
