@@ -11,9 +11,9 @@
 
 namespace valley::advisor {
 
-/// Text from a trace for an HTML text node or a quoted attribute: made printable() first (well-
-/// formed UTF-8, control characters as \xNN), then & < > " ' as character references, so a
-/// path or a function name can never open a tag, close an attribute or start a script.
+/// Text from a trace for an HTML text node or a quoted attribute (R-07): made printable() first
+/// (well-formed UTF-8, control characters as \xNN), then & < > " ' as character references, so
+/// a path or a function name can never open a tag, close an attribute or start a script.
 std::string html_text(std::string_view s);
 /// & < > " ' as character references, nothing else (for text that is already printable()).
 std::string html_escape(std::string_view s);

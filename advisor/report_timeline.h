@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /// @file report_timeline.h
 /// @brief What the HTML report plots over time: per process, per thread and fd, and per call
-/// site, the calls and the time inside syscalls in a fixed number of bins. Aggregates only: the
-/// memory and the page it draws do not grow with events (a 10M-event run plots as many bins as
-/// a 10-event one).
+/// site, the calls and the time inside syscalls in a fixed number of bins. Aggregates only
+/// the memory and the page it draws do not grow with events (a 10M-event run plots as
+/// many bins as a 10-event one).
 #pragma once
 
 #include "analysis.h"

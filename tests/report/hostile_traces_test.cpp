@@ -307,7 +307,7 @@ TEST(HostileTraces, RunRecordsTheShimCannotWriteAreInvalid) {
 
 namespace {
 
-// Issue 13: the HTML report shows paths, program names and module names from the trace; none
+// R-07, issue 13: the HTML report shows paths, program names and module names from the trace; none
 // of them may open a tag or a script in the page.
 TEST(HostileTraces, HtmlReportEscapesMarkupFromTheTrace) {
   TempDir dir;

@@ -118,6 +118,7 @@ TEST(HistogramBars, SizesSpanTheNonEmptyBucketsWithTheirRanges) {
   EXPECT_TRUE(size_bars(SiteAgg{}).empty());
 }
 
+// the bins widen instead of growing in number.
 TEST(Timeline, BinsWidenWithoutLosingCalls) {
   OneProcess p;
   TimelineAnalysis tl;
@@ -197,6 +198,7 @@ TEST(RenderHtml, AnEmptyRunIsAWholePage) {
   EXPECT_EQ(page.find("http"), std::string::npos) << "the page refers to the network";
 }
 
+// paths, program, module, function and file names are the traced program's choice.
 TEST(RenderHtml, NamesFromTheTraceNeverBecomeMarkup) {
   RunModel m;
   m.dir = "run";
