@@ -83,28 +83,49 @@ size_t TimelineAnalysis::bin_of(uint64_t ticks) {
   return bin;
 }
 
-TimelineTrack& TimelineAnalysis::track(const EventRecord& e) {
+namespace {
+// The fd's track while the event pass keeps the fd's state: it ends with a close, a reopen or
+// a change of kind, which may give the fd another FileRow.
+struct FdTrack : FdData {
+  uint32_t tid = 0;
+  size_t track = 0;
+};
+} // namespace
+
+size_t TimelineAnalysis::track(const EventRecord& e, std::unique_ptr<FdData>& data) {
+  auto* known = static_cast<FdTrack*>(data.get());
+  if (known && known->tid == e.tid) return known->track;
   ProcessTimeline& p = procs_.back();
   const uint32_t id = ctx_->model.file_at(e.fd, e.ticks);
-  for (TimelineTrack& t : p.tracks)
-    if (t.tid == e.tid && t.fd == e.fd && t.kind == e.fd_kind && t.file == id) return t;
-  if (p.tracks.size() >= kMaxTracks) return p.other;
-  TimelineTrack t;
-  t.tid = e.tid;
-  t.fd = e.fd;
-  t.kind = e.fd_kind;
-  t.file = id;
-  if (id >= 1 && id <= ctx_->trace.files.size())
-    t.path = std::string(fixed_string(ctx_->trace.files[id - 1].path));
-  p.tracks.push_back(std::move(t));
-  return p.tracks.back();
+  size_t found = kOther;
+  for (size_t i = 0; i < p.tracks.size() && found == kOther; ++i) {
+    const TimelineTrack& t = p.tracks[i];
+    if (t.tid == e.tid && t.fd == e.fd && t.kind == e.fd_kind && t.file == id) found = i;
+  }
+  if (found == kOther && p.tracks.size() < kMaxTracks) {
+    TimelineTrack t;
+    t.tid = e.tid;
+    t.fd = e.fd;
+    t.kind = e.fd_kind;
+    t.file = id;
+    if (id >= 1 && id <= ctx_->trace.files.size())
+      t.path = std::string(fixed_string(ctx_->trace.files[id - 1].path));
+    found = p.tracks.size();
+    p.tracks.push_back(std::move(t));
+  }
+  if (!known) data = std::make_unique<FdTrack>();
+  auto* f = static_cast<FdTrack*>(data.get());
+  f->tid = e.tid;
+  f->track = found;
+  return found;
 }
 
 void TimelineAnalysis::add(const EventRecord& e, const SiteAgg* site, size_t bin, uint64_t n,
-                           double ns) {
+                           double ns, std::unique_ptr<FdData>& data) {
   ProcessTimeline& p = procs_.back();
   p.all.add(bin, n, ns);
-  TimelineTrack& t = track(e);
+  const size_t ti = track(e, data);
+  TimelineTrack& t = ti == kOther ? p.other : p.tracks[ti];
   t.all.add(bin, n, ns);
   if (!site) return;
   p.sites[site->id].add(bin, n, ns);
@@ -114,23 +135,23 @@ void TimelineAnalysis::add(const EventRecord& e, const SiteAgg* site, size_t bin
   if (it != t.sites.end()) it->second.add(bin, n, ns);
 }
 
-void TimelineAnalysis::call(const Call& c, std::unique_ptr<FdData>&) {
-  add(c.e, c.site, bin_of(c.e.ticks), 1, c.duration_ns);
+void TimelineAnalysis::call(const Call& c, std::unique_ptr<FdData>& data) {
+  add(c.e, c.site, bin_of(c.e.ticks), 1, c.duration_ns, data);
 }
 
-void TimelineAnalysis::run(const Call& first, const Spread& t, std::unique_ptr<FdData>&) {
+void TimelineAnalysis::run(const Call& first, const Spread& t, std::unique_ptr<FdData>& data) {
   // Calls 1..last spread evenly over [first, first + span]: each bin gets its share, in work
   // that grows with bins, not calls.
   const size_t b1 = bin_of(t.at(t.last)); // first: it may widen the bins
   const size_t b0 = bin_of(t.at(1));
   if (b0 == b1) {
-    add(first.e, first.site, b0, t.last, 0);
+    add(first.e, first.site, b0, t.last, 0, data);
     return;
   }
   uint64_t given = 0;
   for (size_t b = b0; b <= b1; ++b) {
     const uint64_t upto = b == b1 ? t.last : t.last * (b - b0 + 1) / (b1 - b0 + 1);
-    if (upto > given) add(first.e, first.site, b, upto - given, 0);
+    if (upto > given) add(first.e, first.site, b, upto - given, 0, data);
     given = std::max(given, upto);
   }
 }

@@ -69,8 +69,12 @@ public:
 
 private:
   size_t bin_of(uint64_t ticks);
-  void add(const EventRecord& e, const SiteAgg* site, size_t bin, uint64_t n, double ns);
-  TimelineTrack& track(const EventRecord& e);
+  void add(const EventRecord& e, const SiteAgg* site, size_t bin, uint64_t n, double ns,
+           std::unique_ptr<FdData>& data);
+  /// The index in tracks of the call's track, or kOther; remembered in the fd's data, so the
+  /// fd's FileRow is looked up once per fd and thread, not per call.
+  size_t track(const EventRecord& e, std::unique_ptr<FdData>& data);
+  static constexpr size_t kOther = SIZE_MAX;
 
   std::vector<ProcessTimeline> procs_;
   const ProcessContext* ctx_ = nullptr;

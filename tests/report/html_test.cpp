@@ -237,10 +237,10 @@ TEST(RenderHtml, NamesFromTheTraceNeverBecomeMarkup) {
   OneProcess p;
   TimelineAnalysis tl;
   tl.begin_process(p.ctx);
-  std::unique_ptr<FdData> none;
+  std::unique_ptr<FdData> fd3, fd4; // the event pass keeps each fd's data apart
   const EventRecord e1 = event_at(100, 3), e2 = event_at(900, 3, 4);
-  tl.call(Call{e1, &m.sites[0], 0, 3}, none);
-  tl.call(Call{e2, nullptr, 0, 3}, none);
+  tl.call(Call{e1, &m.sites[0], 0, 3}, fd3);
+  tl.call(Call{e2, nullptr, 0, 3}, fd4);
   tl.end_process();
 
   const std::string page = capture([&](std::FILE* fp) { render_html(fp, m, {f}, &tl); });
