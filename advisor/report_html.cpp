@@ -216,9 +216,14 @@ void timeline_section(std::FILE* out, const RunModel& m, const std::vector<Findi
     for (const ProcessSummary& ps : m.processes)
       if (ps.name == p->trace) program = ps.program.empty() ? base_name(ps.exe) : ps.program;
     std::vector<Row> rows;
+    // The findings' calls of the process: the sum over its tracks (each keeps its busiest
+    // kMaxSitesPerTrack sites).
+    std::vector<TimelineCell> all_hl = highlighted(p->other.sites, ids, *p, ax);
+    for (const TimelineTrack& t : p->tracks)
+      add_into(all_hl, highlighted(t.sites, ids, *p, ax));
     rows.push_back({"all calls", series_detail(p->all),
-                    rebin(p->all, *p, ax.t0, ax.width(), Axis::kBins),
-                    highlighted(p->sites, ids, *p, ax)});
+                    rebin(p->all, *p, ax.t0, ax.width(), Axis::kBins), all_hl});
+
     std::vector<const TimelineTrack*> tracks;
     for (const TimelineTrack& t : p->tracks)
       tracks.push_back(&t);
@@ -265,19 +270,15 @@ void timeline_section(std::FILE* out, const RunModel& m, const std::vector<Findi
 // The run's calls with one site's calls highlighted, for a finding.
 std::string site_timeline(const SiteAgg& a, const TimelineAnalysis* tl) {
   if (!tl) return "";
+  const RunSeries& rs = tl->run_series();
+  const RunSeries::Span* all = rs.find(TimelineAnalysis::kAllCalls);
+  const RunSeries::Span* site = rs.find(a.id);
+  if (!all || !site || !site->calls) return "";
   const Axis ax = run_axis(*tl);
-  Row row{"all calls / this site", "", std::vector<TimelineCell>(Axis::kBins),
-          std::vector<TimelineCell>(Axis::kBins)};
-  uint64_t site_calls = 0;
-  for (const ProcessTimeline& p : tl->processes()) {
-    add_into(row.all, rebin(p.all, p, ax.t0, ax.width(), Axis::kBins));
-    if (auto it = p.sites.find(a.id); it != p.sites.end()) {
-      add_into(row.highlight, rebin(it->second, p, ax.t0, ax.width(), Axis::kBins));
-      site_calls += it->second.calls;
-    }
-  }
-  if (!site_calls) return "";
-  row.detail = fmt::format("{} of its calls have events", thousands(site_calls));
+  Row row{"all calls / this site",
+          fmt::format("{} of its calls have events", thousands(site->calls)),
+          rebin(*all, rs.width(), ax.t0, ax.width(), Axis::kBins),
+          rebin(*site, rs.width(), ax.t0, ax.width(), Axis::kBins)};
   return fmt::format("<figure>{}<figcaption>When its calls were made (hatched) among the run's "
                      "calls.</figcaption></figure>",
                      timeline_svg({row}, ax, "timeline of the finding's calls"));
@@ -290,10 +291,11 @@ constexpr int kPlottedFindings = 50;
 void finding_html(std::FILE* out, int rank, const Finding& f, const TimelineAnalysis* tl) {
   const SiteAgg& a = *f.site;
   fmt::print(out,
-             "<details class=\"finding sev-{0}\" id=\"finding-{1}\" open><summary><span "
+             "<details class=\"finding sev-{0}\" id=\"finding-{1}\"{4}><summary><span "
              "class=\"rank\">{1}.</span><span class=\"sev\">{0}</span><span "
              "class=\"rule\">[{2}]</span><span class=\"site\">{3}</span></summary>\n",
-             html_text(f.severity), rank, html_text(f.rule), html_text(site_text(a)));
+             html_text(f.severity), rank, html_text(f.rule), html_text(site_text(a)),
+             rank <= kPlottedFindings ? " open" : "");
   fmt::print(out, "<p>{}</p>\n<dl class=\"facts\">", html_text(f.summary));
   const Frame& loc = a.caller ? *a.caller : a.frame;
   fmt::print(out, "<dt>where</dt><dd><code>{}</code></dd>",
@@ -332,7 +334,7 @@ void finding_html(std::FILE* out, int rank, const Finding& f, const TimelineAnal
     fmt::print(out, "<dt>note</dt><dd>{}</dd>", html_text(n));
   fmt::print(out, "</dl>\n");
   if (rank > kPlottedFindings) {
-    fmt::print(out, "<p class=\"meta\">Plots are drawn for the first {} findings only.</p>",
+    fmt::print(out, "<p class=\"meta\">Plots are drawn for the first {} findings only.</p>\n",
                kPlottedFindings);
   } else {
     fmt::print(out, "<div class=\"charts\">");

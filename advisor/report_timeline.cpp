@@ -156,7 +156,71 @@ void TimelineAnalysis::run(const Call& first, const Spread& t, std::unique_ptr<F
   }
 }
 
+void RunSeries::add(size_t key, double at_ns, uint64_t n, double ns, double min_width) {
+  if (!(width_ > 0)) width_ = std::max(1.0, min_width);
+  Span& s = spans_[key];
+  for (;;) {
+    const auto idx = static_cast<int64_t>(std::floor(std::max(0.0, at_ns) / width_));
+    if (s.cells.empty()) {
+      s.first = idx;
+      s.cells.resize(1);
+    }
+    const int64_t lo = std::min(s.first, idx);
+    const int64_t hi = std::max(s.first + static_cast<int64_t>(s.cells.size()) - 1, idx);
+    if (hi - lo + 1 > static_cast<int64_t>(TimelineAnalysis::kBins)) {
+      widen();
+      continue;
+    }
+    if (lo < s.first) {
+      s.cells.insert(s.cells.begin(), static_cast<size_t>(s.first - lo), TimelineCell{});
+      s.first = lo;
+    }
+    if (static_cast<size_t>(hi - s.first + 1) > s.cells.size())
+      s.cells.resize(static_cast<size_t>(hi - s.first + 1));
+    TimelineCell& c = s.cells[static_cast<size_t>(idx - s.first)];
+    c.calls += n;
+    c.ns += ns;
+    s.calls += n;
+    return;
+  }
+}
+
+void RunSeries::widen() {
+  width_ *= 2;
+  for (auto& [key, s] : spans_) {
+    if (s.cells.empty()) continue;
+    const int64_t first = s.first / 2,
+                  last = (s.first + static_cast<int64_t>(s.cells.size()) - 1) / 2;
+    std::vector<TimelineCell> cells(static_cast<size_t>(last - first + 1));
+    for (size_t i = 0; i < s.cells.size(); ++i) {
+      TimelineCell& c = cells[static_cast<size_t>((s.first + static_cast<int64_t>(i)) / 2 - first)];
+      c.calls += s.cells[i].calls;
+      c.ns += s.cells[i].ns;
+    }
+    s.first = first;
+    s.cells = std::move(cells);
+  }
+}
+
+const RunSeries::Span* RunSeries::find(size_t key) const {
+  auto it = spans_.find(key);
+  return it == spans_.end() ? nullptr : &it->second;
+}
+
 void TimelineAnalysis::end_process() {
+  // The process's per-site bins go onto the run's grid: they cost memory per site, not per
+  // site and process.
+  ProcessTimeline& cur = procs_.back();
+  auto fold = [&](size_t key, const TimelineSeries& s) {
+    for (size_t i = 0; i < s.bins.size(); ++i)
+      if (s.bins[i].calls)
+        run_.add(key, cur.start_ns + (static_cast<double>(i) + 0.5) * cur.bin_ns, s.bins[i].calls,
+                 s.bins[i].ns, cur.bin_ns);
+  };
+  fold(kAllCalls, cur.all);
+  for (const auto& [id, s] : cur.sites)
+    fold(id, s);
+  cur.sites.clear();
   // Past kMaxDetailed processes, only the busiest keep their per-thread and per-fd tracks.
   size_t detailed = 0;
   for (const ProcessTimeline& p : procs_)
@@ -168,6 +232,8 @@ void TimelineAnalysis::end_process() {
   least->tracks.clear();
   least->tracks.shrink_to_fit();
   least->other = TimelineTrack{};
+  least->all.bins.clear(); // its totals stay; its bins are in the run's series
+  least->all.bins.shrink_to_fit();
 }
 
 std::vector<TimelineCell> rebin(const TimelineSeries& s, const ProcessTimeline& p, double t0,
@@ -178,6 +244,22 @@ std::vector<TimelineCell> rebin(const TimelineSeries& s, const ProcessTimeline& 
     const TimelineCell& c = s.bins[i];
     if (!c.calls && c.ns == 0) continue;
     const double mid = p.start_ns + (static_cast<double>(i) + 0.5) * p.bin_ns;
+    const double at = std::floor((mid - t0) / width);
+    const size_t b = at <= 0 ? 0 : std::min(bins - 1, static_cast<size_t>(at));
+    out[b].calls += c.calls;
+    out[b].ns += c.ns;
+  }
+  return out;
+}
+
+std::vector<TimelineCell> rebin(const RunSeries::Span& s, double grid_width, double t0,
+                                double width, size_t bins) {
+  std::vector<TimelineCell> out(bins);
+  if (bins == 0 || !(width > 0)) return out;
+  for (size_t i = 0; i < s.cells.size(); ++i) {
+    const TimelineCell& c = s.cells[i];
+    if (!c.calls && c.ns == 0) continue;
+    const double mid = (static_cast<double>(s.first + static_cast<int64_t>(i)) + 0.5) * grid_width;
     const double at = std::floor((mid - t0) / width);
     const size_t b = at <= 0 ? 0 : std::min(bins - 1, static_cast<size_t>(at));
     out[b].calls += c.calls;

@@ -49,9 +49,33 @@ struct ProcessTimeline {
   double bin_ns = 1;   ///< width of a bin
   size_t used = 0;     ///< bins [0, used) hold the process's calls
   TimelineSeries all;
-  std::map<size_t, TimelineSeries> sites; ///< by SiteAgg::id, every site of the process
-  std::vector<TimelineTrack> tracks;      ///< at most kMaxTracks; empty past kMaxDetailed
-  TimelineTrack other;                    ///< the calls of the tracks past kMaxTracks
+  /// By SiteAgg::id, every site of the process, while it is read; end_process() moves them
+  /// into the run's RunSeries.
+  std::map<size_t, TimelineSeries> sites;
+  /// At most kMaxTracks. Past kMaxDetailed processes, the one with the fewest calls loses its
+  /// tracks and its bins (`all` keeps its totals).
+  std::vector<TimelineTrack> tracks;
+  TimelineTrack other; ///< the calls of the tracks past kMaxTracks
+};
+
+/// Series over the whole run on one grid: bin k covers [k * width, (k + 1) * width) ns of
+/// CLOCK_MONOTONIC. The width doubles whenever a series would span more than kBins bins, so
+/// each series holds at most kBins cells however many processes fed it.
+class RunSeries {
+public:
+  struct Span {
+    int64_t first = 0;
+    std::vector<TimelineCell> cells; ///< bins first, first + 1, ...
+    uint64_t calls = 0;
+  };
+  void add(size_t key, double at_ns, uint64_t n, double ns, double min_width);
+  double width() const { return width_; }
+  const Span* find(size_t key) const;
+
+private:
+  void widen();
+  double width_ = 0;
+  std::map<size_t, Span> spans_;
 };
 
 class TimelineAnalysis : public Analysis {
@@ -66,6 +90,9 @@ public:
   /// Every process read, in trace order. Only the kMaxDetailed with the most calls keep their
   /// tracks.
   const std::vector<ProcessTimeline>& processes() const { return procs_; }
+  /// Per SiteAgg::id, the site's calls over the run, from every process; kAllCalls: all calls.
+  const RunSeries& run_series() const { return run_; }
+  static constexpr size_t kAllCalls = SIZE_MAX;
 
 private:
   size_t bin_of(uint64_t ticks);
@@ -77,6 +104,7 @@ private:
   static constexpr size_t kOther = SIZE_MAX;
 
   std::vector<ProcessTimeline> procs_;
+  RunSeries run_;
   const ProcessContext* ctx_ = nullptr;
   uint64_t origin_ticks_ = 0;
   double bin_ticks_ = 1;
@@ -88,6 +116,9 @@ extern const AnalysisDef kTimelineAnalysis;
 /// A series of one process laid onto the run's axis [t0, t0 + bins * width): each process bin
 /// goes to the run bin that holds its middle.
 std::vector<TimelineCell> rebin(const TimelineSeries& s, const ProcessTimeline& p, double t0,
+                                double width, size_t bins);
+/// The same for a run series.
+std::vector<TimelineCell> rebin(const RunSeries::Span& s, double grid_width, double t0,
                                 double width, size_t bins);
 
 } // namespace valley::advisor

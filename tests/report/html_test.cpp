@@ -143,7 +143,11 @@ TEST(Timeline, BinsWidenWithoutLosingCalls) {
   EXPECT_EQ(pt.all.bins[80].calls, 1u);
   EXPECT_EQ(pt.all.calls, 3u);
   EXPECT_EQ(pt.used, 81u);
-  EXPECT_EQ(pt.sites.at(3).calls, 2u); // the late call had no site
+  // The site's bins went to the run's series at the end of the process.
+  EXPECT_TRUE(pt.sites.empty());
+  ASSERT_NE(tl.run_series().find(3), nullptr);
+  EXPECT_EQ(tl.run_series().find(3)->calls, 2u); // the late call had no site
+  EXPECT_EQ(tl.run_series().find(TimelineAnalysis::kAllCalls)->calls, 3u);
   ASSERT_EQ(pt.tracks.size(), 1u);
   EXPECT_EQ(pt.tracks[0].tid, 77u);
   EXPECT_EQ(pt.tracks[0].all.calls, 3u);
@@ -165,6 +169,32 @@ TEST(Timeline, ARunRecordSpreadsItsCallsOverTheBinsItSpans) {
     sum += c.calls, nonzero += c.calls != 0;
   EXPECT_EQ(sum, 100u);
   EXPECT_EQ(nonzero, 100u); // bins 1..100, one call each
+}
+
+// one grid for the run, widened so that no series spans more than kBins bins.
+TEST(Timeline, RunSeriesWidenInsteadOfGrowing) {
+  RunSeries rs;
+  rs.add(1, 5, 1, 2, 10);    // bin 0 of 10 ns
+  rs.add(2, 1505, 4, 0, 10); // bin 150
+  EXPECT_DOUBLE_EQ(rs.width(), 10);
+  rs.add(1, 2005, 1, 3, 10); // bin 200: 201 bins from 0, so 20 ns bins: 0 and 100
+  EXPECT_DOUBLE_EQ(rs.width(), 20);
+  const RunSeries::Span& a = *rs.find(1);
+  EXPECT_EQ(a.first, 0);
+  ASSERT_EQ(a.cells.size(), 101u);
+  EXPECT_EQ(a.cells[0].calls, 1u);
+  EXPECT_EQ(a.cells[100].calls, 1u);
+  EXPECT_DOUBLE_EQ(a.cells[100].ns, 3);
+  EXPECT_EQ(a.calls, 2u);
+  const RunSeries::Span& b = *rs.find(2); // widened alike: bin 150 of 10 ns is bin 75 of 20
+  EXPECT_EQ(b.first, 75);
+  ASSERT_EQ(b.cells.size(), 1u);
+  EXPECT_EQ(b.cells[0].calls, 4u);
+  EXPECT_EQ(rs.find(3), nullptr);
+  // Laid onto a 4-bin axis from 0 to 4000 ns: 1000 ns a bin.
+  const std::vector<TimelineCell> out = rebin(a, rs.width(), 0, 1000, 4);
+  EXPECT_EQ(out[0].calls, 1u);
+  EXPECT_EQ(out[2].calls, 1u);
 }
 
 TEST(Timeline, RebinPutsEachBinWhereItsMiddleFalls) {
