@@ -117,6 +117,7 @@ struct ProcessSummary {
   uint32_t pid = 0;
   std::string exe;
   std::string program;           ///< as started (argv[0]'s file name), see program_name()
+  size_t run = 0;                ///< index in RunModel::dirs of the run directory it is from
   bool readable = false;
   bool coverage_valid = false;
   uint64_t kernel_reads = 0, kernel_writes = 0, seen_reads = 0, seen_writes = 0;
@@ -142,7 +143,21 @@ struct RunModel {
   RunModel(RunModel&&) noexcept;
   RunModel& operator=(RunModel&&) noexcept;
 
-  std::string dir;
+  std::string dir; ///< the first run directory (the only one, usually)
+  /// Every run directory read, as given; with several, sites are merged across them by module
+  /// build-id (see `merged_by_path`) and the keys name the module's build-id.
+  std::vector<std::string> dirs;
+  /// With several runs: modules without a build-id whose sites were merged by path and offset
+  /// instead (two different files at one path would be mixed up).
+  std::vector<std::string> merged_by_path;
+  /// Processes a ProcessFilter (--pid, --command) left out: their calls are not counted.
+  size_t processes_left_out = 0;
+  /// What the output was narrowed to, one phrase per option ("--pid 12", "--site main"), for
+  /// the report to say; empty when nothing was filtered.
+  std::vector<std::string> filters;
+  /// Sites `--site` leaves out of the output, by SiteAgg::id: the rules still see them (a
+  /// finding's related sites), the output does not list them.
+  std::set<size_t> hidden_sites;
   std::vector<SiteAgg> sites; ///< sorted by key; SiteAgg::id is the order they were found in
   std::vector<ProcessSummary> processes;
   std::vector<Problem> problems;
@@ -186,5 +201,13 @@ struct AnalysisDef;
 /// over each process's events (each once, whoever asked for it).
 RunModel build_run_model(const std::string& dir, const AdvisorSettings& s,
                          const std::vector<const AnalysisDef*>& analyses);
+
+struct ProcessFilter;
+/// The same over several run directories (the same program on several hosts or days), with
+/// only the processes `filter` lets through. Sites merge across runs only when their modules
+/// have the same build-id (or, without one, the same path).
+RunModel build_run_model(const std::vector<std::string>& dirs, const AdvisorSettings& s,
+                         const std::vector<const AnalysisDef*>& analyses,
+                         const ProcessFilter& filter);
 
 } // namespace valley::advisor
