@@ -156,6 +156,43 @@ TEST_F(Filters, DifferentProgramsKeepTheirSitesApart) {
   EXPECT_EQ(functions(only), (std::set<std::string>{"count_lines"}));
 }
 
+// Two builds of one program at the same file name differ only in their build-id: their sites
+// print the same but must not be merged. Without a build-id, the same path merges (and the
+// report says it did).
+TEST_F(Filters, SitesMergeOnlyWithinOneBuild) {
+  const std::string builds = VALLEY_BUILDS;
+  const std::string a = trace("a", {builds + "/bid-a/prog", "a.log"});
+  const std::string a2 = trace("a2", {builds + "/bid-a/prog", "a2.log"});
+  const std::string b = trace("b", {builds + "/bid-b/prog", "b.log"});
+  const json one = report({a});
+  const json same = report({a, a2});
+  const json other = report({a, b});
+  EXPECT_EQ(same["sites"].size(), one["sites"].size());
+  ASSERT_EQ(other["sites"].size(), 2 * one["sites"].size()) << other["sites"].dump(1);
+  for (const json& s : other["sites"]) {
+    EXPECT_EQ(s["processes"], 1) << s["site"];
+    const std::string k = s["site"];
+    const bool in_a = k.find("@aaaa0001") != std::string::npos;
+    const bool in_b = k.find("@bbbb0001") != std::string::npos;
+    EXPECT_NE(in_a, in_b) << k; // each site names the build it is from
+  }
+  ASSERT_EQ(other["findings"].size(), 2u);
+  EXPECT_EQ(other["findings"][0]["evidence"]["calls"], 5000);
+  EXPECT_TRUE(other["merged_by_path"].empty());
+
+  const std::string n = trace("n", {builds + "/no-bid/prog", "n.log"});
+  const std::string n2 = trace("n2", {builds + "/no-bid/prog", "n2.log"});
+  const json by_path = report({n, n2});
+  EXPECT_EQ(by_path["merged_by_path"], json::array({builds + "/no-bid/prog"}));
+  EXPECT_EQ(by_path["sites"].size(), one["sites"].size());
+  ASSERT_EQ(by_path["findings"].size(), 1u);
+  EXPECT_EQ(by_path["findings"][0]["evidence"]["calls"], 10000);
+  Outcome t = valley({"report", n, n2});
+  EXPECT_NE(t.out.find("merged by path and offset (no build-id): " + builds + "/no-bid/prog"),
+            std::string::npos)
+      << t.out;
+}
+
 TEST_F(Filters, SeveralRunsRefuseWhatNeedsOne) {
   const std::string a = trace("a", {victim("small_writes"), "a.log"});
   const std::string b = trace("b", {victim("small_writes"), "b.log"});
