@@ -3,6 +3,7 @@
 /// @brief `valley export --format perfetto|jsonl -o FILE [RUN_DIR]`: the run for other tools.
 #include "commands.h"
 #include "export.h"
+#include "filters.h"
 #include "output_file.h"
 #include "text.h"
 
@@ -42,6 +43,8 @@ output is streamed: memory does not grow with the number of events.
   --from SECONDS     only calls that begin this long after the run began (or later)
   --to SECONDS       only calls that begin at most this long after the run began
   --pid PID          only this process (repeat it, or PID,PID,…, for several)
+  --command GLOB     only processes whose argv[0] or executable file name (no directory)
+                     matches the fnmatch(3) GLOB; repeat it for any of several
 
 Exit status: 0 on success (problems in traces are reported on stderr), 1 if nothing
 could be exported or written, 2 for bad arguments.
@@ -121,6 +124,8 @@ ExportArgs parse_args(Args args) {
       a.o.to_ns = seconds_arg("--to", value("--to"));
     } else if (is("--pid")) {
       pid_args(value("--pid"), a.o.pids);
+    } else if (is("--command")) {
+      a.o.commands.push_back(parse_glob("export: --command", value("--command")));
     } else {
       throw UsageError(fmt::format("export: unknown option '{}'", printable(s)));
     }
@@ -163,7 +168,7 @@ int run_export(Args args) {
                sum.overlapping);
   if (sum.processes == 0) {
     fmt::print(stderr, "valley: error: no process of {} to export{}\n", printable(a.o.dir),
-               a.o.pids.empty() ? "" : " with the pids asked for");
+               a.o.pids.empty() && a.o.commands.empty() ? "" : " matching --pid/--command");
     return 1;
   }
   out.commit();

@@ -257,6 +257,15 @@ TEST_F(Filters, CommandMatchesArgv0OrTheExecutable) {
   EXPECT_TRUE(none.exited(1)) << none.describe();
   const json d = dump({"--no-events", "--command", "alias", dir});
   EXPECT_EQ(d["processes"].size(), 1u);
+  // export: the process records of the JSON Lines export.
+  Outcome e = valley({"export", "--format", "jsonl", "-o", "-", "--command", "al*", dir});
+  ASSERT_TRUE(e.exited(0)) << e.describe();
+  size_t processes = 0, at = 0;
+  while ((at = e.out.find("\"type\":\"process\"", at)) != std::string::npos) ++processes, ++at;
+  EXPECT_EQ(processes, 1u) << e.out.substr(0, 2000);
+  Outcome e0 = valley({"export", "--format", "jsonl", "-o", "-", "--command", "other", dir});
+  EXPECT_TRUE(e0.exited(1)) << e0.describe();
+  EXPECT_EQ(e0.out.find("\"type\":\"process\""), std::string::npos);
 }
 
 TEST_F(Filters, SiteNarrowsToExactlyThatSite) {
