@@ -69,20 +69,6 @@ int64_t seconds_arg(const char* name, const std::string& v) {
   return static_cast<int64_t>(std::llround(s * 1e9));
 }
 
-void pid_args(const std::string& v, std::vector<uint32_t>& pids) {
-  size_t at = 0;
-  while (at <= v.size()) {
-    const size_t comma = std::min(v.find(',', at), v.size());
-    uint32_t pid = 0;
-    auto [p, ec] = std::from_chars(v.data() + at, v.data() + comma, pid);
-    if (ec != std::errc() || p != v.data() + comma || pid == 0)
-      throw UsageError(fmt::format("export: --pid takes process ids (PID or PID,PID,…), not '{}'",
-                                   printable(v)));
-    pids.push_back(pid);
-    at = comma + 1;
-  }
-}
-
 ExportArgs parse_args(Args args) {
   ExportArgs a;
   bool format_seen = false, dir_seen = false, options_done = false;
@@ -123,7 +109,7 @@ ExportArgs parse_args(Args args) {
     } else if (is("--to")) {
       a.o.to_ns = seconds_arg("--to", value("--to"));
     } else if (is("--pid")) {
-      pid_args(value("--pid"), a.o.pids);
+      parse_pids("export: --pid", value("--pid"), a.o.pids);
     } else if (is("--command")) {
       a.o.commands.push_back(parse_glob("export: --command", value("--command")));
     } else {

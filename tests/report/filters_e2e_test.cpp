@@ -197,6 +197,7 @@ TEST_F(Filters, SeveralRunsRefuseWhatNeedsOne) {
   const std::string a = trace("a", {victim("small_writes"), "a.log"});
   const std::string b = trace("b", {victim("small_writes"), "b.log"});
   expect_usage_error({"report", a, a}, "given twice");
+  expect_usage_error({"report", a, b, a + "/."}, "given twice"); // the same directory spelled otherwise
   expect_usage_error({"report", a, b, "--emit-config", (tmp_ / "v.toml").string()},
                      "--emit-config");
   EXPECT_FALSE(fs::exists(tmp_ / "v.toml"));
