@@ -76,7 +76,8 @@ protected:
   }
   static std::set<std::string> functions(const json& rep) {
     std::set<std::string> out;
-    for (const json& f : rep["findings"]) out.insert(f["location"]["function"].get<std::string>());
+    for (const json& f : rep["findings"])
+      out.insert(f["location"]["function"].get<std::string>());
     return out;
   }
   // Exit 2 and a message naming the option (and the value, when given).
@@ -96,9 +97,12 @@ protected:
     const json d = dump({"--no-events", dir});
     for (const json& p : d["processes"]) {
       bool writes = false;
-      for (const json& c : p["counters"]) writes = writes || c["function"] == "worker_write";
-      if (writes) children.push_back(p["pid"]);
-      else parent = p["pid"];
+      for (const json& c : p["counters"])
+        writes = writes || c["function"] == "worker_write";
+      if (writes)
+        children.push_back(p["pid"]);
+      else
+        parent = p["pid"];
     }
     ASSERT_EQ(children.size(), 4u) << d.dump(1);
   }
@@ -142,9 +146,11 @@ TEST_F(Filters, DifferentProgramsKeepTheirSitesApart) {
   const json ra = report({a}), rb = report({b}), both = report({a, b});
   EXPECT_EQ(both["sites"].size(), ra["sites"].size() + rb["sites"].size()) << both["sites"].dump(1);
   uint64_t calls = 0, separate = 0;
-  for (const json& s : both["sites"]) calls += s["calls"].get<uint64_t>();
+  for (const json& s : both["sites"])
+    calls += s["calls"].get<uint64_t>();
   for (const json* r : {&ra, &rb})
-    for (const json& s : (*r)["sites"]) separate += s["calls"].get<uint64_t>();
+    for (const json& s : (*r)["sites"])
+      separate += s["calls"].get<uint64_t>();
   EXPECT_EQ(calls, separate);
   EXPECT_EQ(functions(both), (std::set<std::string>{"log_line", "count_lines"}));
   // --command narrows a merged report to one program's processes.
@@ -197,7 +203,8 @@ TEST_F(Filters, SeveralRunsRefuseWhatNeedsOne) {
   const std::string a = trace("a", {victim("small_writes"), "a.log"});
   const std::string b = trace("b", {victim("small_writes"), "b.log"});
   expect_usage_error({"report", a, a}, "given twice");
-  expect_usage_error({"report", a, b, a + "/."}, "given twice"); // the same directory spelled otherwise
+  expect_usage_error({"report", a, b, a + "/."},
+                     "given twice"); // the same directory spelled otherwise
   expect_usage_error({"report", a, b, "--emit-config", (tmp_ / "v.toml").string()},
                      "--emit-config");
   EXPECT_FALSE(fs::exists(tmp_ / "v.toml"));
@@ -221,7 +228,8 @@ TEST_F(Filters, PidNarrowsReportAndDumpToExactlyThoseProcesses) {
   EXPECT_EQ(one["findings"][0]["evidence"]["calls"], 1000);
   EXPECT_EQ(one["findings"][0]["evidence"]["processes"], 1);
 
-  const json two = report({dir, "--pid", std::to_string(children[0]) + "," + std::to_string(children[1])});
+  const json two =
+      report({dir, "--pid", std::to_string(children[0]) + "," + std::to_string(children[1])});
   EXPECT_EQ(two["processes"].size(), 2u);
   ASSERT_EQ(two["findings"].size(), 1u);
   EXPECT_EQ(two["findings"][0]["evidence"]["calls"], 2000);
@@ -229,7 +237,8 @@ TEST_F(Filters, PidNarrowsReportAndDumpToExactlyThoseProcesses) {
   const json par = report({dir, "--pid", std::to_string(parent)});
   EXPECT_EQ(par["processes"].size(), 1u);
   EXPECT_TRUE(par["findings"].empty()) << par["findings"].dump(1);
-  for (const json& s : par["sites"]) EXPECT_NE(s["location"]["function"], "worker_write");
+  for (const json& s : par["sites"])
+    EXPECT_NE(s["location"]["function"], "worker_write");
 
   const json d = dump({"--no-events", "--pid", std::to_string(children[2]), dir});
   ASSERT_EQ(d["processes"].size(), 1u);
@@ -262,7 +271,8 @@ TEST_F(Filters, CommandMatchesArgv0OrTheExecutable) {
   Outcome e = valley({"export", "--format", "jsonl", "-o", "-", "--command", "al*", dir});
   ASSERT_TRUE(e.exited(0)) << e.describe();
   size_t processes = 0, at = 0;
-  while ((at = e.out.find("\"type\":\"process\"", at)) != std::string::npos) ++processes, ++at;
+  while ((at = e.out.find("\"type\":\"process\"", at)) != std::string::npos)
+    ++processes, ++at;
   EXPECT_EQ(processes, 1u) << e.out.substr(0, 2000);
   Outcome e0 = valley({"export", "--format", "jsonl", "-o", "-", "--command", "other", dir});
   EXPECT_TRUE(e0.exited(1)) << e0.describe();
@@ -317,17 +327,19 @@ TEST_F(Filters, MinSavingKeepsExactlyTheFindingsThatSaveThatMuch) {
   const std::string dir = trace("d", {VALLEY_DEMO, "report.csv"});
   const json all = report({dir});
   std::vector<double> saved;
-  for (const json& f : all["findings"]) saved.push_back(f["saved_wall_ns"]);
+  for (const json& f : all["findings"])
+    saved.push_back(f["saved_wall_ns"]);
   ASSERT_GE(saved.size(), 3u) << all.dump(1);
   std::sort(saved.rbegin(), saved.rend());
   // A threshold between findings, in whole nanoseconds as the option takes it.
   const double t = std::floor(saved[1]);
-  const size_t expected = static_cast<size_t>(std::count_if(saved.begin(), saved.end(), [&](double s) { return s >= t; }));
+  const size_t expected = static_cast<size_t>(
+      std::count_if(saved.begin(), saved.end(), [&](double s) { return s >= t; }));
   ASSERT_LT(expected, saved.size());
-  const json some =
-      report({dir, "--min-saving", std::to_string(static_cast<uint64_t>(t)) + "ns"});
+  const json some = report({dir, "--min-saving", std::to_string(static_cast<uint64_t>(t)) + "ns"});
   EXPECT_EQ(some["findings"].size(), expected);
-  for (const json& f : some["findings"]) EXPECT_GE(f["saved_wall_ns"].get<double>(), t);
+  for (const json& f : some["findings"])
+    EXPECT_GE(f["saved_wall_ns"].get<double>(), t);
   EXPECT_EQ(report({dir, "--min-saving", "0"})["findings"].size(), saved.size());
   EXPECT_TRUE(report({dir, "--min-saving", "1000s"})["findings"].empty());
   EXPECT_EQ(report({dir, "--min-saving", "1000s"})["sites"].size(), all["sites"].size());
@@ -356,7 +368,8 @@ TEST_F(Filters, SortOrdersFindingsByCallsOrTime) {
   for (const json& p : d["processes"]) {
     ASSERT_GE(p["counters"].size(), 2u);
     for (size_t i = 1; i < p["counters"].size(); ++i)
-      EXPECT_GE(p["counters"][i - 1]["calls"].get<uint64_t>(), p["counters"][i]["calls"].get<uint64_t>());
+      EXPECT_GE(p["counters"][i - 1]["calls"].get<uint64_t>(),
+                p["counters"][i]["calls"].get<uint64_t>());
   }
 }
 
@@ -380,12 +393,14 @@ TEST_F(Filters, TextDumpListsAThousandEventsUnlessTold) {
   Outcome r = valley({"dump", dir});
   ASSERT_TRUE(r.exited(0)) << r.err;
   size_t events = 0, at = 0;
-  while ((at = r.out.find(" tid ", at)) != std::string::npos) ++events, ++at;
+  while ((at = r.out.find(" tid ", at)) != std::string::npos)
+    ++events, ++at;
   EXPECT_EQ(events, 1000u); // of 5002
   Outcome every = valley({"dump", "--events", "all", dir});
   ASSERT_TRUE(every.exited(0)) << every.err;
   events = at = 0;
-  while ((at = every.out.find(" tid ", at)) != std::string::npos) ++events, ++at;
+  while ((at = every.out.find(" tid ", at)) != std::string::npos)
+    ++events, ++at;
   EXPECT_EQ(events, 5002u);
   EXPECT_LT(r.out.size(), 256u * 1024) << "the default text dump should stay small";
 }

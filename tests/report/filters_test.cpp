@@ -31,8 +31,8 @@ TEST(Duration, UnitsScaleToNanoseconds) {
 }
 
 TEST(Duration, BadValuesNameTheOptionAndTheValue) {
-  for (const char* v : {"5", "5x", "", "-1ms", "ms", "nan", "infs", "1e3ms", "5 ms", "5MS",
-                        "99999999999s"}) {
+  for (const char* v :
+       {"5", "5x", "", "-1ms", "ms", "nan", "infs", "1e3ms", "5 ms", "5MS", "99999999999s"}) {
     const std::string msg = refusal([&] { parse_duration("report: --min-saving", v); });
     EXPECT_NE(msg.find("report: --min-saving"), std::string::npos) << v << ": " << msg;
     EXPECT_NE(msg.find(std::string("'") + v + "'"), std::string::npos) << v << ": " << msg;
@@ -60,16 +60,15 @@ TEST(SiteSpecParse, ThreeForms) {
 }
 
 TEST(SiteSpecParse, BadValuesNameTheOptionAndTheValue) {
-  for (const char* v : {"", "lib.so+0x", "lib.so+0xzz", "+0x10", "app.c:0", "app.c:12x",
-                        ":12", "app.c:-3"}) {
+  for (const char* v :
+       {"", "lib.so+0x", "lib.so+0xzz", "+0x10", "app.c:0", "app.c:12x", ":12", "app.c:-3"}) {
     const std::string msg = refusal([&] { parse_site_spec("dump: --site", v); });
     EXPECT_NE(msg.find("dump: --site"), std::string::npos) << v << ": " << msg;
     EXPECT_NE(msg.find(std::string("'") + v + "'"), std::string::npos) << v << ": " << msg;
   }
 }
 
-Frame frame(std::string module, uint64_t offset, std::string function, std::string file,
-            int line) {
+Frame frame(std::string module, uint64_t offset, std::string function, std::string file, int line) {
   Frame f;
   f.module = std::move(module);
   f.offset = offset;
@@ -80,7 +79,8 @@ Frame frame(std::string module, uint64_t offset, std::string function, std::stri
 }
 
 TEST(SiteSpecMatch, EachFormMatchesItsFrameOnly) {
-  const Frame f = frame("/usr/bin/app", 0x1f0, "write_all(int, char const*)", "/home/u/src/io.c", 12);
+  const Frame f =
+      frame("/usr/bin/app", 0x1f0, "write_all(int, char const*)", "/home/u/src/io.c", 12);
   EXPECT_TRUE(parse_site_spec("--site", "app+0x1f0").matches(f));
   EXPECT_FALSE(parse_site_spec("--site", "app+0x1f1").matches(f));
   EXPECT_FALSE(parse_site_spec("--site", "/usr/bin/app+0x1f0").matches(f)); // file names only
@@ -112,8 +112,8 @@ TEST(Command, GlobMatchesArgv0OrExecutableFileName) {
   EXPECT_TRUE(p.matches(7, {"py"}, "/usr/bin/python3.11"));     // by the executable
   EXPECT_TRUE(p.matches(7, {"python3-dbg"}, "/usr/bin/other")); // by argv[0]
   EXPECT_FALSE(p.matches(7, {"perl"}, "/usr/bin/perl"));
-  EXPECT_FALSE(p.matches(7, {}, ""));                           // unknown command
-  p.commands = {"*/python3"};                                   // file names have no '/'
+  EXPECT_FALSE(p.matches(7, {}, "")); // unknown command
+  p.commands = {"*/python3"};         // file names have no '/'
   EXPECT_FALSE(p.matches(7, {"/usr/bin/python3"}, "/usr/bin/python3"));
 }
 
