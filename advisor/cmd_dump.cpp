@@ -158,20 +158,25 @@ size_t write_dump(const DumpOptions& o, std::FILE* stream) {
 
   std::unique_ptr<DumpRenderer> out =
       o.json ? make_json_renderer(stream, o) : make_text_renderer(stream, o);
+  auto selected = [&](const Trace& t, const std::optional<ProcessInfo>& info) {
+    return !o.processes.active() ||
+           o.processes.matches(t.pid, info ? info->argv : std::vector<std::string>{},
+                               info ? std::string(fixed_string(t.header.exe)) : std::string());
+  };
+  if (o.processes.active() && std::none_of(run.traces.begin(), run.traces.end(), [&](const Trace& t) {
+        return selected(t, t.header_valid ? std::optional(describe(t, run)) : std::nullopt);
+      }))
+    throw std::runtime_error(
+        fmt::format("no process of {} matches {}", o.dir, o.processes.describe()));
   Symbolizer symbolizer;
   size_t problems = run.problems.size();
   uint64_t listed = 0;
-  size_t shown = 0;
   out->begin_run(run);
   for (const Trace& t : run.traces) {
     std::optional<ProcessInfo> info;
     std::optional<TraceModel> model;
     if (t.header_valid) info = describe(t, run);
-    if (o.processes.active() &&
-        !o.processes.matches(t.pid, info ? info->argv : std::vector<std::string>{},
-                             info ? std::string(fixed_string(t.header.exe)) : std::string()))
-      continue;
-    ++shown;
+    if (!selected(t, info)) continue;
     if (t.header_valid) {
       model = build_trace_model(t, symbolizer);
       narrow_sites(o, *model);
@@ -195,9 +200,6 @@ size_t write_dump(const DumpOptions& o, std::FILE* stream) {
     problems += trace_problems.size();
   }
   out->end_run(run.problems, problems);
-  if (o.processes.active() && shown == 0)
-    throw std::runtime_error(
-        fmt::format("no process of {} matches {}", o.dir, o.processes.describe()));
   return problems;
 }
 

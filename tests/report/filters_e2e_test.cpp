@@ -248,6 +248,11 @@ TEST_F(Filters, PidNarrowsReportAndDumpToExactlyThoseProcesses) {
   Outcome none = valley({"report", dir, "--pid", "1"});
   EXPECT_TRUE(none.exited(1)) << none.describe();
   EXPECT_NE(none.err.find("no process of"), std::string::npos) << none.describe();
+  EXPECT_TRUE(none.out.empty()) << none.describe();
+  Outcome no_dump = valley({"dump", "--json", "--pid", "1", dir});
+  EXPECT_TRUE(no_dump.exited(1)) << no_dump.describe();
+  EXPECT_NE(no_dump.err.find("no process of"), std::string::npos) << no_dump.describe();
+  EXPECT_TRUE(no_dump.out.empty()) << no_dump.describe();
 }
 
 TEST_F(Filters, CommandMatchesArgv0OrTheExecutable) {
