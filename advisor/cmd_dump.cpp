@@ -163,7 +163,8 @@ size_t write_dump(const DumpOptions& o, std::FILE* stream) {
            o.processes.matches(t.pid, info ? info->argv : std::vector<std::string>{},
                                info ? std::string(fixed_string(t.header.exe)) : std::string());
   };
-  if (o.processes.active() && std::none_of(run.traces.begin(), run.traces.end(), [&](const Trace& t) {
+  if (o.processes.active() &&
+      std::none_of(run.traces.begin(), run.traces.end(), [&](const Trace& t) {
         return selected(t, t.header_valid ? std::optional(describe(t, run)) : std::nullopt);
       }))
     throw std::runtime_error(
