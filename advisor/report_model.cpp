@@ -483,7 +483,7 @@ RunModel build_run_model(const std::vector<std::string>& dirs, const AdvisorSett
         a.time_ns += static_cast<double>(r.ticks) * info.clock.ns_per_tick;
         for (uint32_t b = 0; b < kHistBuckets; ++b)
           a.size_hist[b] += r.size_hist[b];
-        a.pids.insert(t.pid);
+        a.pids.insert(uint64_t{ri} << 32 | t.pid);
         if (r.last_file >= 1 && r.last_file <= t.files.size()) {
           const FileRow& file = t.files[r.last_file - 1];
           std::string p(fixed_string(file.path));

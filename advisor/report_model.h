@@ -73,7 +73,9 @@ struct SiteAgg {
   uint64_t calls = 0, errors = 0, bytes = 0, requested = 0, zero_results = 0;
   double time_ns = 0;
   std::array<uint64_t, kHistBuckets> size_hist{};
-  std::set<uint32_t> pids;
+  /// The processes that made these calls: run index (RunModel::dirs) << 32 | pid, since two
+  /// hosts' runs can have the same pids.
+  std::set<uint64_t> pids;
   std::map<std::string, uint64_t> paths; ///< fd paths seen, by calls (capped)
   /// Why reading ahead on the fd this site reads would take bytes that are not its to take: it
   /// is a pipe, FIFO, socket or tty inherited from the parent or also open in another process

@@ -140,6 +140,19 @@ TEST_F(Filters, SameProgramTwiceMergesWithExactlyTwiceTheCounts) {
   EXPECT_NE(t.out.find("run 2: " + b + " (1 process(es))"), std::string::npos) << t.out;
 }
 
+// Runs on two hosts can have the same pids: a copy of a run stands in for the second host.
+TEST_F(Filters, SamePidInTwoRunsIsTwoProcesses) {
+  const std::string a = trace("a", {victim("small_writes"), "a.log"});
+  const std::string b = (tmp_ / "b").string();
+  fs::copy(a, b, fs::copy_options::recursive);
+  const json both = report({a, b});
+  ASSERT_EQ(both["findings"].size(), 1u);
+  EXPECT_EQ(both["findings"][0]["evidence"]["calls"], 10000);
+  EXPECT_EQ(both["findings"][0]["evidence"]["processes"], 2);
+  EXPECT_EQ(both["processes"].size(), 2u);
+  EXPECT_EQ(both["processes"][0]["pid"], both["processes"][1]["pid"]);
+}
+
 TEST_F(Filters, DifferentProgramsKeepTheirSitesApart) {
   const std::string a = trace("a", {victim("small_writes"), "a.log"});
   const std::string b = trace("b", {victim("byte_reads"), "in.txt"});
