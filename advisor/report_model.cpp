@@ -382,7 +382,7 @@ RunModel build_run_model(const std::vector<std::string>& dirs, const AdvisorSett
     for (size_t ti = 0; ti < run.traces.size(); ++ti) {
       const Trace& t = run.traces[ti];
       ProcessSummary ps;
-      ps.name = several ? fmt::format("{}/{}", base_name(dirs[ri]), t.name) : t.name;
+      ps.name = several ? (std::filesystem::path(dirs[ri]) / t.name).string() : t.name;
       ps.pid = t.pid;
       ps.run = ri;
       ps.readable = t.header_valid;

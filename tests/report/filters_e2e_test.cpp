@@ -151,6 +151,8 @@ TEST_F(Filters, SamePidInTwoRunsIsTwoProcesses) {
   EXPECT_EQ(both["findings"][0]["evidence"]["processes"], 2);
   EXPECT_EQ(both["processes"].size(), 2u);
   EXPECT_EQ(both["processes"][0]["pid"], both["processes"][1]["pid"]);
+  EXPECT_EQ(both["processes"][0]["trace"], a + "/" + both["processes"][0]["pid"].dump() + "-0");
+  EXPECT_EQ(both["processes"][1]["trace"], b + "/" + both["processes"][1]["pid"].dump() + "-0");
 }
 
 TEST_F(Filters, DifferentProgramsKeepTheirSitesApart) {
