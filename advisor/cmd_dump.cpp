@@ -9,13 +9,15 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 
 namespace valley::advisor {
 
 const char* const kDumpHelp =
-    R"(usage: valley dump [--json] [--events N|all] [--no-events] DIR
+    R"(usage: valley dump [--json] [--events N|all] [--no-events] [--pid PID] [--command GLOB]
+                   [--site SPEC] [--sort calls|time] DIR
 
 Print everything recorded in the run directory DIR: per process its origin, command,
 state, coverage and losses, then its modules, call sites with symbolized stacks,
@@ -25,9 +27,21 @@ counters, files and events.
   --events N    list the first N events of the run (default: 1000 in text, all in JSON);
                 'all' lists every one. Events left out are still read, checked and counted
   --no-events   omit the event list (counts are still checked and shown)
+  --pid PID     only these processes (repeat it, or PID,PID,...)
+  --command GLOB
+                only processes whose argv[0] or executable file name (no directory)
+                matches the fnmatch(3) GLOB, e.g. 'python3*'; repeat it for any of several
+  --site SPEC   only these call sites, their counter rows and their events (the
+                coalescer's flushes are no site's): MODULE+0xOFFSET, FILE:LINE (a file name
+                or the end of its path) or a FUNCTION name; repeat it for any of several
+  --sort calls|time
+                counter rows by program calls or by time in syscalls, most first (default:
+                table order). A dump predicts nothing, so there is no --sort saving and no
+                --min-saving: those are valley report's
 
 Exit status: 0 if every trace was read cleanly, 1 if anything was wrong with a trace
-(everything readable is still printed), 2 for bad arguments.
+(everything readable is still printed) or no process matches --pid/--command, 2 for bad
+arguments.
 )";
 
 namespace {
@@ -51,6 +65,12 @@ DumpOptions parse_args(Args args) {
   std::optional<uint64_t> max_events;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
+    auto value = [&](const char* name) -> std::string {
+      const std::string n = std::string(name) + "=";
+      if (a.starts_with(n)) return a.substr(n.size());
+      if (i + 1 == args.size()) throw UsageError(fmt::format("dump: {} needs a value", name));
+      return args[++i];
+    };
     if (!options_done && a == "--json") {
       o.json = true;
     } else if (!options_done && a == "--events") {
@@ -60,6 +80,20 @@ DumpOptions parse_args(Args args) {
       max_events = events_arg(a.substr(9));
     } else if (!options_done && a == "--no-events") {
       o.events = false;
+    } else if (!options_done && (a == "--pid" || a.starts_with("--pid="))) {
+      parse_pids("dump: --pid", value("--pid"), o.processes.pids);
+    } else if (!options_done && (a == "--command" || a.starts_with("--command="))) {
+      o.processes.commands.push_back(parse_glob("dump: --command", value("--command")));
+    } else if (!options_done && (a == "--site" || a.starts_with("--site="))) {
+      o.sites.push_back(parse_site_spec("dump: --site", value("--site")));
+    } else if (!options_done && (a == "--sort" || a.starts_with("--sort="))) {
+      const std::string v = value("--sort");
+      if (v == "saving")
+        throw UsageError("dump: --sort takes calls or time: a dump predicts no savings (valley "
+                         "report --sort saving does)");
+      o.sort = parse_sort("dump: --sort", v);
+    } else if (!options_done && (a == "--min-saving" || a.starts_with("--min-saving="))) {
+      throw UsageError("dump: --min-saving is valley report's: a dump predicts no savings");
     } else if (!options_done && a == "--") {
       options_done = true;
     } else if (!options_done && a.size() > 1 && a[0] == '-') {
@@ -74,7 +108,45 @@ DumpOptions parse_args(Args args) {
   }
   if (!dir_seen) throw UsageError("dump: missing run directory");
   o.max_events = max_events.value_or(o.json ? UINT64_MAX : kTextEvents);
+  if (o.processes.active()) o.filters.push_back(o.processes.describe());
+  if (!o.sites.empty()) {
+    std::string spec;
+    for (const SiteSpec& s : o.sites)
+      spec += fmt::format("{}--site {}", spec.empty() ? "" : " ", s.text);
+    o.filters.push_back(spec);
+  }
+  if (o.sort) o.filters.push_back(fmt::format("--sort {}", sort_name(*o.sort)));
   return o;
+}
+
+} // namespace
+
+namespace {
+
+// --site: the sites of `model` it names (the rest are erased), else every one.
+void narrow_sites(const DumpOptions& o, TraceModel& model) {
+  if (o.sites.empty()) return;
+  std::erase_if(model.sites, [&](const auto& kv) {
+    return !site_matches(o.sites, kv.second.frame, kv.second.caller);
+  });
+  model.orphan_stacks.clear();
+}
+
+std::vector<const CounterEntry*> counters_shown(const DumpOptions& o, const Trace& t,
+                                                const TraceModel* model) {
+  std::vector<const CounterEntry*> out;
+  for (const CounterEntry& c : t.counters) {
+    if (!o.sites.empty() &&
+        (c.data.key == kCatchAllKey || !model || !model->site(key_site(c.data.key))))
+      continue;
+    out.push_back(&c);
+  }
+  if (o.sort)
+    std::stable_sort(out.begin(), out.end(), [&](const CounterEntry* x, const CounterEntry* y) {
+      return *o.sort == SortKey::time ? x->data.ticks > y->data.ticks
+                                      : x->data.calls > y->data.calls;
+    });
+  return out;
 }
 
 } // namespace
@@ -86,6 +158,17 @@ size_t write_dump(const DumpOptions& o, std::FILE* stream) {
 
   std::unique_ptr<DumpRenderer> out =
       o.json ? make_json_renderer(stream, o) : make_text_renderer(stream, o);
+  auto selected = [&](const Trace& t, const std::optional<ProcessInfo>& info) {
+    return !o.processes.active() ||
+           o.processes.matches(t.pid, info ? info->argv : std::vector<std::string>{},
+                               info ? std::string(fixed_string(t.header.exe)) : std::string());
+  };
+  if (o.processes.active() &&
+      std::none_of(run.traces.begin(), run.traces.end(), [&](const Trace& t) {
+        return selected(t, t.header_valid ? std::optional(describe(t, run)) : std::nullopt);
+      }))
+    throw std::runtime_error(
+        fmt::format("no process of {} matches {}", o.dir, o.processes.describe()));
   Symbolizer symbolizer;
   size_t problems = run.problems.size();
   uint64_t listed = 0;
@@ -93,17 +176,21 @@ size_t write_dump(const DumpOptions& o, std::FILE* stream) {
   for (const Trace& t : run.traces) {
     std::optional<ProcessInfo> info;
     std::optional<TraceModel> model;
+    if (t.header_valid) info = describe(t, run);
+    if (!selected(t, info)) continue;
     if (t.header_valid) {
-      info = describe(t, run);
       model = build_trace_model(t, symbolizer);
+      narrow_sites(o, *model);
     }
     ProcessView view{t, info ? &*info : nullptr, model ? &*model : nullptr,
-                     info ? info->clock.ns_per_tick : 1.0};
+                     info ? info->clock.ns_per_tick : 1.0,
+                     counters_shown(o, t, model ? &*model : nullptr)};
     out->begin_process(view);
     std::vector<Problem> trace_problems = t.problems;
     EventTally tally = read_events(
         t,
         [&](const EventRecord& e, EventSource src) {
+          if (!o.sites.empty() && (!model || !model->site(e.site))) return;
           if (o.events && listed < o.max_events) {
             ++listed;
             out->event(view, e, src);

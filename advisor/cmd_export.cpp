@@ -3,6 +3,7 @@
 /// @brief `valley export --format perfetto|jsonl -o FILE [RUN_DIR]`: the run for other tools.
 #include "commands.h"
 #include "export.h"
+#include "filters.h"
 #include "output_file.h"
 #include "text.h"
 
@@ -42,6 +43,8 @@ output is streamed: memory does not grow with the number of events.
   --from SECONDS     only calls that begin this long after the run began (or later)
   --to SECONDS       only calls that begin at most this long after the run began
   --pid PID          only this process (repeat it, or PID,PID,…, for several)
+  --command GLOB     only processes whose argv[0] or executable file name (no directory)
+                     matches the fnmatch(3) GLOB; repeat it for any of several
 
 Exit status: 0 on success (problems in traces are reported on stderr), 1 if nothing
 could be exported or written, 2 for bad arguments.
@@ -64,20 +67,6 @@ int64_t seconds_arg(const char* name, const std::string& v) {
         "export: {} takes seconds since the run began (a number from 0 to 1e9), not '{}'", name,
         printable(v)));
   return static_cast<int64_t>(std::llround(s * 1e9));
-}
-
-void pid_args(const std::string& v, std::vector<uint32_t>& pids) {
-  size_t at = 0;
-  while (at <= v.size()) {
-    const size_t comma = std::min(v.find(',', at), v.size());
-    uint32_t pid = 0;
-    auto [p, ec] = std::from_chars(v.data() + at, v.data() + comma, pid);
-    if (ec != std::errc() || p != v.data() + comma || pid == 0)
-      throw UsageError(fmt::format("export: --pid takes process ids (PID or PID,PID,…), not '{}'",
-                                   printable(v)));
-    pids.push_back(pid);
-    at = comma + 1;
-  }
 }
 
 ExportArgs parse_args(Args args) {
@@ -120,7 +109,9 @@ ExportArgs parse_args(Args args) {
     } else if (is("--to")) {
       a.o.to_ns = seconds_arg("--to", value("--to"));
     } else if (is("--pid")) {
-      pid_args(value("--pid"), a.o.pids);
+      parse_pids("export: --pid", value("--pid"), a.o.pids);
+    } else if (is("--command")) {
+      a.o.commands.push_back(parse_glob("export: --command", value("--command")));
     } else {
       throw UsageError(fmt::format("export: unknown option '{}'", printable(s)));
     }
@@ -163,7 +154,7 @@ int run_export(Args args) {
                sum.overlapping);
   if (sum.processes == 0) {
     fmt::print(stderr, "valley: error: no process of {} to export{}\n", printable(a.o.dir),
-               a.o.pids.empty() ? "" : " with the pids asked for");
+               a.o.pids.empty() && a.o.commands.empty() ? "" : " matching --pid/--command");
     return 1;
   }
   out.commit();

@@ -4,11 +4,13 @@
 /// labels both use. Events are streamed to the renderer, never collected.
 #pragma once
 
+#include "filters.h"
 #include "process.h"
 #include "trace_model.h"
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,8 @@ struct ProcessView {
   const ProcessInfo* info;
   const TraceModel* model;
   double ns_per_tick;
+  /// The counter rows to list, in order (--site and --sort narrow and order them).
+  std::vector<const CounterEntry*> counters{};
 
   double ticks_to_ns(int64_t ticks) const { return static_cast<double>(ticks) * ns_per_tick; }
   /// Microseconds since the trace began.
@@ -38,6 +42,11 @@ struct DumpOptions {
   bool json = false;
   bool events = true;
   uint64_t max_events = UINT64_MAX; ///< the first this many events of the run are listed
+  ProcessFilter processes;          ///< --pid, --command: the processes shown
+  std::vector<SiteSpec> sites;      ///< --site: the call sites, their counters and events shown
+  std::optional<SortKey> sort;      ///< --sort calls|time: counter rows, most first
+  /// What the options above narrowed, one phrase each, for the output to say.
+  std::vector<std::string> filters;
 };
 
 class DumpRenderer {

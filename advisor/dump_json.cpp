@@ -114,10 +114,10 @@ json sites_json(const ProcessView& p) {
 
 json counters_json(const ProcessView& p) {
   json out = json::array();
-  for (const CounterEntry& c : p.trace.counters) {
-    const CounterRow& r = c.data;
+  for (const CounterEntry* c : p.counters) {
+    const CounterRow& r = c->data;
     bool catch_all = r.key == kCatchAllKey;
-    json j = {{"row", c.row}, {"catch_all", catch_all}};
+    json j = {{"row", c->row}, {"catch_all", catch_all}};
     const SiteModel* site = catch_all ? nullptr : p.model->site(key_site(r.key));
     bool no_site = catch_all || key_site(r.key) == kSiteUnknown;
     j["site"] = no_site ? json(nullptr) : json(key_site(r.key));
@@ -227,8 +227,8 @@ public:
   JsonRenderer(std::FILE* out, const DumpOptions& o) : out_(out), opts_(o) {}
 
   void begin_run(const RunDir& run) override {
-    fmt::print(out_, "{{\"schema_version\":1,\"run_dir\":{},\"processes\":[",
-               json_quote(run.path.string()));
+    fmt::print(out_, "{{\"schema_version\":1,\"run_dir\":{},\"filters\":{},\"processes\":[",
+               json_quote(run.path.string()), json_text(json(opts_.filters)));
   }
 
   void begin_process(const ProcessView& p) override {

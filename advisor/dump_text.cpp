@@ -60,6 +60,8 @@ public:
 
   void begin_run(const RunDir& run) override {
     line("valley dump of {}: {} trace(s)", printable(run.path.string()), run.traces.size());
+    for (const std::string& f : opts_.filters)
+      line("filter: {}", printable(f));
   }
 
   void begin_process(const ProcessView& p) override {
@@ -225,9 +227,9 @@ private:
   }
 
   void counters(const ProcessView& p) {
-    line("  counters ({}):", p.trace.counters.size());
-    for (const CounterEntry& c : p.trace.counters) {
-      const CounterRow& r = c.data;
+    line("  counters ({}):", p.counters.size());
+    for (const CounterEntry* c : p.counters) {
+      const CounterRow& r = c->data;
       std::string key = r.key == kCatchAllKey
                             ? std::string("catch-all (table full)")
                             : fmt::format("site {} {} {}", site_label(key_site(r.key)),

@@ -20,6 +20,9 @@ struct ExportOptions {
   /// Calls that begin in [from_ns, to_ns], in ns since the run began (the earliest process).
   std::optional<int64_t> from_ns, to_ns;
   std::vector<uint32_t> pids; ///< only these processes; empty: all
+  /// --command: only processes whose argv[0] or executable file name matches one of these
+  /// globs (filters.h: ProcessFilter); empty: all
+  std::vector<std::string> commands;
   bool events = false;        ///< jsonl: one record per event too
 };
 

@@ -2,6 +2,7 @@
 /// @file export_context.cpp
 /// @brief A trace made ready for the exports: clock, sites, files.
 #include "export_context.h"
+#include "filters.h"
 #include "report.h"
 #include "report_model.h"
 
@@ -121,6 +122,15 @@ uint32_t TraceContext::file_at(int32_t fd, uint64_t ticks) const {
 const FileRow* TraceContext::file(uint32_t id) const {
   if (id == 0 || id > trace.files.size()) return nullptr;
   return &trace.files[id - 1];
+}
+
+bool trace_selected(const ExportOptions& o, const Trace& t, const RunDir& run) {
+  if (!pid_selected(o.pids, t.pid)) return false;
+  if (o.commands.empty()) return true;
+  if (!t.header_valid) return false;
+  ProcessFilter f;
+  f.commands = o.commands;
+  return f.matches(t.pid, describe(t, run).argv, std::string(fixed_string(t.header.exe)));
 }
 
 bool pid_selected(const std::vector<uint32_t>& pids, uint32_t pid) {

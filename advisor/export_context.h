@@ -77,6 +77,8 @@ private:
 
 /// The trace's pid is one of `pids` (empty: every pid).
 bool pid_selected(const std::vector<uint32_t>& pids, uint32_t pid);
+/// The trace passes --pid and --command (an unreadable header has no command to match).
+bool trace_selected(const ExportOptions& o, const Trace& t, const RunDir& run);
 
 /// Formats into memory and writes in large blocks; exports write millions of small records,
 /// so appending is a bounds check and a memcpy.

@@ -92,7 +92,7 @@ public:
     problems(run.problems, nullptr);
     Symbolizer sym;
     for (const Trace& t : run.traces) {
-      if (!pid_selected(o_.pids, t.pid)) continue;
+      if (!trace_selected(o_, t, run)) continue;
       ++sum_.processes;
       if (!t.header_valid) {
         Record(out_, "process", &run_)

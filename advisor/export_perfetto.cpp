@@ -181,7 +181,7 @@ public:
     out_.append("{\"traceEvents\":[\n");
     Symbolizer sym;
     for (const Trace& t : run.traces) {
-      if (!pid_selected(o_.pids, t.pid)) continue;
+      if (!trace_selected(o_, t, run)) continue;
       ++sum_.processes;
       add_problems(sum_.problems, t.problems);
       if (processes_named_.insert(t.pid).second) {

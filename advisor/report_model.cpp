@@ -7,9 +7,10 @@
 
 #include "analysis.h"
 #include "event_pass.h"
-#include "trace_model.h"
+#include "filters.h"
 #include "process.h"
 #include "text.h"
+#include "trace_model.h"
 
 #include <fmt/format.h>
 
@@ -17,6 +18,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <unordered_map>
 
 namespace valley::advisor {
@@ -310,10 +312,52 @@ bool socket_op(Op op) {
 
 } // namespace
 
+namespace {
+
+std::string hex_id(const uint8_t* b, size_t n) {
+  std::string s;
+  for (size_t i = 0; i < n; ++i)
+    s += fmt::format("{:02x}", b[i]);
+  return s;
+}
+
+/// With several runs, what makes a module the same file in each: its build-id, else its path
+/// (R-12: two builds at one path must not merge).
+class ModuleIdentity {
+public:
+  explicit ModuleIdentity(const Trace& t) {
+    for (const ModuleRow& mr : t.modules) {
+      const size_t n = std::min<size_t>(mr.build_id_len, sizeof mr.build_id);
+      ids_[std::string(fixed_string(mr.path))] = hex_id(mr.build_id, n);
+    }
+  }
+  /// "@<build-id>" or "@path:<path>" (noting the path in `by_path`).
+  std::string of(const Frame& f, std::set<std::string>& by_path) const {
+    if (f.module.empty()) return "@?";
+    const auto it = ids_.find(f.module);
+    if (it != ids_.end() && !it->second.empty()) return "@" + it->second.substr(0, 16);
+    by_path.insert(f.module);
+    return "@path:" + f.module;
+  }
+
+private:
+  std::map<std::string, std::string> ids_;
+};
+
+} // namespace
+
 RunModel build_run_model(const std::string& dir, const AdvisorSettings& s,
                          const std::vector<const AnalysisDef*>& defs) {
+  return build_run_model(std::vector<std::string>{dir}, s, defs, ProcessFilter{});
+}
+
+RunModel build_run_model(const std::vector<std::string>& dirs, const AdvisorSettings& s,
+                         const std::vector<const AnalysisDef*>& defs, const ProcessFilter& filter) {
   RunModel m;
-  m.dir = dir;
+  m.dir = dirs.empty() ? std::string() : dirs.front();
+  m.dirs = dirs;
+  const bool several = dirs.size() > 1;
+  std::set<std::string> by_path;
   std::vector<Analysis*> analyses;
   {
     std::set<const AnalysisDef*> made;
@@ -323,161 +367,193 @@ RunModel build_run_model(const std::string& dir, const AdvisorSettings& s,
         analyses.push_back(m.analyses.back().get());
       }
   }
-  RunDir run = read_run_dir(dir);
-  m.problems = run.problems;
-  const SharedInputs shared(run);
   Symbolizer symbolizer;
   std::map<std::string, size_t> index;
   std::vector<std::unordered_map<std::string, size_t>> stack_index; // per site: stack → index
-  for (size_t ti = 0; ti < run.traces.size(); ++ti) {
-    const Trace& t = run.traces[ti];
-    ProcessSummary ps;
-    ps.name = t.name;
-    ps.pid = t.pid;
-    ps.readable = t.header_valid;
-    for (const Problem& p : t.problems) m.problems.push_back(p);
-    if (!t.header_valid) {
-      m.processes.push_back(ps);
-      continue;
-    }
-    const SegmentHeader& h = t.header;
-    ps.exe = std::string(fixed_string(h.exe));
-    ps.coverage_valid = h.coverage.valid == 1;
-    ps.kernel_reads = h.coverage.kernel_syscr;
-    ps.kernel_writes = h.coverage.kernel_syscw;
-    ps.seen_reads = h.coverage.seen_reads;
-    ps.seen_writes = h.coverage.seen_writes;
-    ps.dropped = h.events_dropped;
-    ps.counters_full = h.state & kStateCountersFull;
-    ps.sites_full = h.sites_full;
-    ps.killed = !(h.state & (kStateFinished | kStateExec));
-    ps.runtimes = runtimes_of(t, ps.exe);
-    ps.uring = has_uring(t);
-    ProcessInfo info = describe(t, run);
-    ps.program = program_name(info.argv, ps.exe);
-    ps.duration_ns = info.duration_ns;
-    TraceModel tm = build_trace_model(t, symbolizer);
-
-    struct CounterRef {
-      int agg;
-      uint64_t calls_left; ///< calls of the row not yet accounted for by events
+  for (size_t ri = 0; ri < dirs.size(); ++ri) {
+    RunDir run = read_run_dir(dirs[ri]);
+    // With several runs, "3-1.vseg" could be any of them: problems name the run directory.
+    auto where = [&](Problem p) {
+      if (several) p.file = (std::filesystem::path(dirs[ri]) / p.file).string();
+      return p;
     };
-    std::unordered_map<uint64_t, CounterRef> by_counter_key;
-    std::unordered_map<uint32_t, int> writer_agg; ///< site id -> the site's output aggregate
-    for (const CounterEntry& c : t.counters) {
-      const CounterRow& r = c.data;
-      if (r.key == kCatchAllKey) continue;
-      const uint32_t site = key_site(r.key);
-      const uint8_t op = static_cast<uint8_t>(key_op(r.key)), kind = static_cast<uint8_t>(key_kind(r.key));
-      if (site == kSiteFlush) {
-        ps.flush_writes += r.calls;
+    for (const Problem& p : run.problems)
+      m.problems.push_back(where(p));
+    const SharedInputs shared(run);
+    for (size_t ti = 0; ti < run.traces.size(); ++ti) {
+      const Trace& t = run.traces[ti];
+      ProcessSummary ps;
+      ps.name = several ? (std::filesystem::path(dirs[ri]) / t.name).string() : t.name;
+      ps.pid = t.pid;
+      ps.run = ri;
+      ps.readable = t.header_valid;
+      if (filter.active()) {
+        const ProcessInfo fi = t.header_valid ? describe(t, run) : ProcessInfo{};
+        const std::string exe = t.header_valid ? std::string(fixed_string(t.header.exe)) : "";
+        if (!filter.matches(t.pid, fi.argv, exe)) {
+          ++m.processes_left_out;
+          continue;
+        }
+      }
+      for (const Problem& p : t.problems)
+        m.problems.push_back(where(p));
+      if (!t.header_valid) {
+        m.processes.push_back(ps);
         continue;
       }
-      if (op == 0 || op > kOpMax) continue;
-      if (socket_op(static_cast<Op>(op))) ps.socket_calls += r.calls;
-      if (op == static_cast<uint8_t>(Op::copy_file_range) || op == static_cast<uint8_t>(Op::sendfile))
-        ps.copy_calls += r.calls;
-      const SiteModel* sm = tm.site(site);
-      std::string loc = "?";
-      // One source line (with its inline chain) is one site, even when it holds several calls
-      // (a ?: of two writes). A call made inside a library is also split by the library's
-      // line or return address: each of its functions that does I/O is a site of its own (S-08).
-      if (sm) loc = location_key(sm->frame) + (sm->caller ? "/" + location_key(*sm->caller) : "");
-      std::string key = fmt::format("{}:{}:{}", loc, op_name(static_cast<Op>(op)),
-                                    fd_kind_name(static_cast<FdKind>(kind)) ? fd_kind_name(static_cast<FdKind>(kind)) : "?");
-      auto [it, fresh] = index.try_emplace(key, m.sites.size());
-      if (fresh) {
-        SiteAgg a;
-        a.id = m.sites.size();
-        a.key = key;
-        a.op = op;
-        a.kind = kind;
-        a.output = op_is_output(static_cast<Op>(op));
-        a.positional = op_is_positional(static_cast<Op>(op));
-        a.mmsg = op_is_mmsg(static_cast<Op>(op));
-        if (sm) {
-          a.frame = sm->frame;
-          a.caller = sm->caller;
-        }
-        m.sites.push_back(std::move(a));
-      }
-      SiteAgg& a = m.sites[it->second];
-      if (sm && !sm->frame.module.empty()) a.shim_sites.insert(module_offset_name(sm->frame));
-      by_counter_key[r.key] = {static_cast<int>(it->second), r.calls};
-      if (a.output) writer_agg.try_emplace(site, static_cast<int>(it->second));
-      a.runtimes |= ps.runtimes;
-      a.calls += r.calls;
-      a.errors += r.errors;
-      a.bytes += r.bytes;
-      a.requested += r.requested;
-      a.zero_results += r.zero_results;
-      a.time_ns += static_cast<double>(r.ticks) * info.clock.ns_per_tick;
-      for (uint32_t b = 0; b < kHistBuckets; ++b) a.size_hist[b] += r.size_hist[b];
-      a.pids.insert(t.pid);
-      if (r.last_file >= 1 && r.last_file <= t.files.size()) {
-        const FileRow& file = t.files[r.last_file - 1];
-        std::string p(fixed_string(file.path));
-        if (a.paths.size() < 8 || a.paths.count(p)) a.paths[p] += r.calls;
-        if (file.fd >= 0 && file.fd <= 2 && a.output) {
-          a.stdio_fds.insert(file.fd);
-          if (a.stdio_unsafe.empty()) a.stdio_unsafe = stdio_unsafe(ps);
-        }
-      }
-      if (a.shared_input.empty()) a.shared_input = shared.why(run, ti, r);
-      if (sm) {
-        if (stack_index.size() < m.sites.size()) stack_index.resize(m.sites.size());
-        auto& seen = stack_index[it->second];
-        for (uint32_t id : sm->stacks) {
-          auto [at, fresh_stack] = seen.try_emplace(stack_key(tm.stacks[id - 1]), a.stacks.size());
-          if (fresh_stack) a.stacks.push_back({tm.stacks[id - 1], 0});
-          a.stacks[at->second].hits += t.stacks[id - 1].hits;
-        }
-      }
-    }
+      const ModuleIdentity identity(t);
+      const SegmentHeader& h = t.header;
+      ps.exe = std::string(fixed_string(h.exe));
+      ps.coverage_valid = h.coverage.valid == 1;
+      ps.kernel_reads = h.coverage.kernel_syscr;
+      ps.kernel_writes = h.coverage.kernel_syscw;
+      ps.seen_reads = h.coverage.seen_reads;
+      ps.seen_writes = h.coverage.seen_writes;
+      ps.dropped = h.events_dropped;
+      ps.counters_full = h.state & kStateCountersFull;
+      ps.sites_full = h.sites_full;
+      ps.killed = !(h.state & (kStateFinished | kStateExec));
+      ps.runtimes = runtimes_of(t, ps.exe);
+      ps.uring = has_uring(t);
+      ProcessInfo info = describe(t, run);
+      ps.program = program_name(info.argv, ps.exe);
+      ps.duration_ns = info.duration_ns;
+      TraceModel tm = build_trace_model(t, symbolizer);
 
-    const ProcessContext ctx{t, tm, info.clock.ns_per_tick};
-    for (Analysis* an : analyses)
-      an->begin_process(ctx);
-    EventPass pass(m.sites, info.clock.ns_per_tick, analyses);
-    std::vector<Problem> ev_problems;
-    RunCheck runs(t, info.clock.ns_per_tick);
-    EventTally tally = read_events(
-        t,
-        [&](const EventRecord& e, EventSource src) {
-          if (e.site == kSiteFlush || (e.flags & kEventFlush)) {
-            // Why the coalescer wrote out the buffer whose latest write came from this site.
-            const auto w = writer_agg.find(flush_note_site(e.offset));
-            if (w != writer_agg.end())
-              ++m.sites[static_cast<size_t>(w->second)]
-                    .flush_reasons[static_cast<size_t>(flush_note_reason(e.offset))];
-            return;
+      struct CounterRef {
+        int agg;
+        uint64_t calls_left; ///< calls of the row not yet accounted for by events
+      };
+      std::unordered_map<uint64_t, CounterRef> by_counter_key;
+      std::unordered_map<uint32_t, int> writer_agg; ///< site id -> the site's output aggregate
+      for (const CounterEntry& c : t.counters) {
+        const CounterRow& r = c.data;
+        if (r.key == kCatchAllKey) continue;
+        const uint32_t site = key_site(r.key);
+        const uint8_t op = static_cast<uint8_t>(key_op(r.key)),
+                      kind = static_cast<uint8_t>(key_kind(r.key));
+        if (site == kSiteFlush) {
+          ps.flush_writes += r.calls;
+          continue;
+        }
+        if (op == 0 || op > kOpMax) continue;
+        if (socket_op(static_cast<Op>(op))) ps.socket_calls += r.calls;
+        if (op == static_cast<uint8_t>(Op::copy_file_range) ||
+            op == static_cast<uint8_t>(Op::sendfile))
+          ps.copy_calls += r.calls;
+        const SiteModel* sm = tm.site(site);
+        std::string loc = "?";
+        // One source line (with its inline chain) is one site, even when it holds several calls
+        // (a ?: of two writes). A call made inside a library is also split by the library's
+        // line or return address: each of its functions that does I/O is a site of its own (S-08).
+        if (sm) loc = location_key(sm->frame) + (sm->caller ? "/" + location_key(*sm->caller) : "");
+        std::string key = fmt::format("{}:{}:{}", loc, op_name(static_cast<Op>(op)),
+                                      fd_kind_name(static_cast<FdKind>(kind))
+                                          ? fd_kind_name(static_cast<FdKind>(kind))
+                                          : "?");
+        // Across runs a line of source is the same site only in the same build of its module(s).
+        if (several && sm)
+          key += identity.of(sm->frame, by_path) +
+                 (sm->caller ? identity.of(*sm->caller, by_path) : "");
+        auto [it, fresh] = index.try_emplace(key, m.sites.size());
+        if (fresh) {
+          SiteAgg a;
+          a.id = m.sites.size();
+          a.key = key;
+          a.op = op;
+          a.kind = kind;
+          a.output = op_is_output(static_cast<Op>(op));
+          a.positional = op_is_positional(static_cast<Op>(op));
+          a.mmsg = op_is_mmsg(static_cast<Op>(op));
+          if (sm) {
+            a.frame = sm->frame;
+            a.caller = sm->caller;
           }
-          auto it = by_counter_key.find(counter_key(e.site, static_cast<Op>(e.op), static_cast<FdKind>(e.fd_kind)));
-          CounterRef* ref = it == by_counter_key.end() ? nullptr : &it->second;
-          const int agg = ref ? ref->agg : -1;
-          if (agg >= 0 && e.reserved && e.reserved < static_cast<uint8_t>(Straight::count) &&
-              !(e.flags & kEventCoalesced))
-            ++m.sites[static_cast<size_t>(agg)].straight[e.reserved];
-          if (!(e.flags & kEventRun)) {
-            if (ref && ref->calls_left) --ref->calls_left;
-            pass.event(e, agg);
-            return;
+          m.sites.push_back(std::move(a));
+        }
+        SiteAgg& a = m.sites[it->second];
+        if (sm && !sm->frame.module.empty()) a.shim_sites.insert(module_offset_name(sm->frame));
+        by_counter_key[r.key] = {static_cast<int>(it->second), r.calls};
+        if (a.output) writer_agg.try_emplace(site, static_cast<int>(it->second));
+        a.runtimes |= ps.runtimes;
+        a.calls += r.calls;
+        a.errors += r.errors;
+        a.bytes += r.bytes;
+        a.requested += r.requested;
+        a.zero_results += r.zero_results;
+        a.time_ns += static_cast<double>(r.ticks) * info.clock.ns_per_tick;
+        for (uint32_t b = 0; b < kHistBuckets; ++b)
+          a.size_hist[b] += r.size_hist[b];
+        a.pids.insert(uint64_t{ri} << 32 | t.pid);
+        if (r.last_file >= 1 && r.last_file <= t.files.size()) {
+          const FileRow& file = t.files[r.last_file - 1];
+          std::string p(fixed_string(file.path));
+          if (a.paths.size() < 8 || a.paths.count(p)) a.paths[p] += r.calls;
+          if (file.fd >= 0 && file.fd <= 2 && a.output) {
+            a.stdio_fds.insert(file.fd);
+            if (a.stdio_unsafe.empty()) a.stdio_unsafe = stdio_unsafe(ps);
           }
-          const uint64_t calls = runs.plausible_calls(e, src, ref ? &ref->calls_left : nullptr);
-          if (ref) ref->calls_left -= std::min(ref->calls_left, calls);
-          pass.run(e, calls, agg);
-        },
-        ev_problems);
-    runs.finish(ev_problems);
-    pass.finish();
-    for (Problem& p : ev_problems) m.problems.push_back(std::move(p));
-    ps.events = tally.total();
-    ps.torn = tally.torn;
-    ps.invalid = tally.invalid;
-    m.flush_writes += ps.flush_writes;
-    m.wall_ns = std::max(m.wall_ns, ps.duration_ns);
-    m.processes.push_back(ps);
+        }
+        if (a.shared_input.empty()) a.shared_input = shared.why(run, ti, r);
+        if (sm) {
+          if (stack_index.size() < m.sites.size()) stack_index.resize(m.sites.size());
+          auto& seen = stack_index[it->second];
+          for (uint32_t id : sm->stacks) {
+            auto [at, fresh_stack] =
+                seen.try_emplace(stack_key(tm.stacks[id - 1]), a.stacks.size());
+            if (fresh_stack) a.stacks.push_back({tm.stacks[id - 1], 0});
+            a.stacks[at->second].hits += t.stacks[id - 1].hits;
+          }
+        }
+      }
+
+      const ProcessContext ctx{t, tm, info.clock.ns_per_tick};
+      for (Analysis* an : analyses)
+        an->begin_process(ctx);
+      EventPass pass(m.sites, info.clock.ns_per_tick, analyses);
+      std::vector<Problem> ev_problems;
+      RunCheck runs(t, info.clock.ns_per_tick);
+      EventTally tally = read_events(
+          t,
+          [&](const EventRecord& e, EventSource src) {
+            if (e.site == kSiteFlush || (e.flags & kEventFlush)) {
+              // Why the coalescer wrote out the buffer whose latest write came from this site.
+              const auto w = writer_agg.find(flush_note_site(e.offset));
+              if (w != writer_agg.end())
+                ++m.sites[static_cast<size_t>(w->second)]
+                      .flush_reasons[static_cast<size_t>(flush_note_reason(e.offset))];
+              return;
+            }
+            auto it = by_counter_key.find(
+                counter_key(e.site, static_cast<Op>(e.op), static_cast<FdKind>(e.fd_kind)));
+            CounterRef* ref = it == by_counter_key.end() ? nullptr : &it->second;
+            const int agg = ref ? ref->agg : -1;
+            if (agg >= 0 && e.reserved && e.reserved < static_cast<uint8_t>(Straight::count) &&
+                !(e.flags & kEventCoalesced))
+              ++m.sites[static_cast<size_t>(agg)].straight[e.reserved];
+            if (!(e.flags & kEventRun)) {
+              if (ref && ref->calls_left) --ref->calls_left;
+              pass.event(e, agg);
+              return;
+            }
+            const uint64_t calls = runs.plausible_calls(e, src, ref ? &ref->calls_left : nullptr);
+            if (ref) ref->calls_left -= std::min(ref->calls_left, calls);
+            pass.run(e, calls, agg);
+          },
+          ev_problems);
+      runs.finish(ev_problems);
+      pass.finish();
+      for (Problem& p : ev_problems)
+        m.problems.push_back(where(std::move(p)));
+      ps.events = tally.total();
+      ps.torn = tally.torn;
+      ps.invalid = tally.invalid;
+      m.flush_writes += ps.flush_writes;
+      m.wall_ns = std::max(m.wall_ns, ps.duration_ns);
+      m.processes.push_back(ps);
+    }
   }
+  m.merged_by_path.assign(by_path.begin(), by_path.end());
   for (SiteAgg& a : m.sites) {
     std::stable_sort(a.stacks.begin(), a.stacks.end(),
                      [](const StackView& x, const StackView& y) { return x.hits > y.hits; });

@@ -73,7 +73,9 @@ struct SiteAgg {
   uint64_t calls = 0, errors = 0, bytes = 0, requested = 0, zero_results = 0;
   double time_ns = 0;
   std::array<uint64_t, kHistBuckets> size_hist{};
-  std::set<uint32_t> pids;
+  /// The processes that made these calls: run index (RunModel::dirs) << 32 | pid, since two
+  /// hosts' runs can have the same pids.
+  std::set<uint64_t> pids;
   std::map<std::string, uint64_t> paths; ///< fd paths seen, by calls (capped)
   /// Why reading ahead on the fd this site reads would take bytes that are not its to take: it
   /// is a pipe, FIFO, socket or tty inherited from the parent or also open in another process
@@ -117,6 +119,7 @@ struct ProcessSummary {
   uint32_t pid = 0;
   std::string exe;
   std::string program;           ///< as started (argv[0]'s file name), see program_name()
+  size_t run = 0;                ///< index in RunModel::dirs of the run directory it is from
   bool readable = false;
   bool coverage_valid = false;
   uint64_t kernel_reads = 0, kernel_writes = 0, seen_reads = 0, seen_writes = 0;
@@ -142,7 +145,21 @@ struct RunModel {
   RunModel(RunModel&&) noexcept;
   RunModel& operator=(RunModel&&) noexcept;
 
-  std::string dir;
+  std::string dir; ///< the first run directory (the only one, usually)
+  /// Every run directory read, as given; with several, sites are merged across them by module
+  /// build-id (see `merged_by_path`) and the keys name the module's build-id.
+  std::vector<std::string> dirs;
+  /// With several runs: modules without a build-id whose sites were merged by path and offset
+  /// instead (two different files at one path would be mixed up).
+  std::vector<std::string> merged_by_path;
+  /// Processes a ProcessFilter (--pid, --command) left out: their calls are not counted.
+  size_t processes_left_out = 0;
+  /// What the output was narrowed to, one phrase per option ("--pid 12", "--site main"), for
+  /// the report to say; empty when nothing was filtered.
+  std::vector<std::string> filters;
+  /// Sites `--site` leaves out of the output, by SiteAgg::id: the rules still see them (a
+  /// finding's related sites), the output does not list them.
+  std::set<size_t> hidden_sites;
   std::vector<SiteAgg> sites; ///< sorted by key; SiteAgg::id is the order they were found in
   std::vector<ProcessSummary> processes;
   std::vector<Problem> problems;
@@ -186,5 +203,13 @@ struct AnalysisDef;
 /// over each process's events (each once, whoever asked for it).
 RunModel build_run_model(const std::string& dir, const AdvisorSettings& s,
                          const std::vector<const AnalysisDef*>& analyses);
+
+struct ProcessFilter;
+/// The same over several run directories (the same program on several hosts or days), with
+/// only the processes `filter` lets through. Sites merge across runs only when their modules
+/// have the same build-id (or, without one, the same path).
+RunModel build_run_model(const std::vector<std::string>& dirs, const AdvisorSettings& s,
+                         const std::vector<const AnalysisDef*>& analyses,
+                         const ProcessFilter& filter);
 
 } // namespace valley::advisor

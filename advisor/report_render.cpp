@@ -8,6 +8,7 @@
 #include "text.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -79,9 +80,26 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
   const size_t w = st.width;
   size_t readable = 0;
   for (const ProcessSummary& p : m.processes) readable += p.readable;
-  fmt::print(out, "{}\n", c("1", fmt::format("valley report: {}", printable(m.dir))));
-  fmt::print(out, "{} process(es), {} call site(s), {} finding(s)\n\n", readable, m.sites.size(),
-             findings.size());
+  if (m.dirs.size() > 1) {
+    fmt::print(out, "{}\n", c("1", fmt::format("valley report: {} runs merged", m.dirs.size())));
+    for (size_t r = 0; r < m.dirs.size(); ++r) {
+      size_t n = 0;
+      for (const ProcessSummary& p : m.processes)
+        n += p.run == r;
+      fmt::print(out, "  run {}: {} ({} process(es))\n", r + 1, printable(m.dirs[r]), n);
+    }
+    if (!m.merged_by_path.empty())
+      fmt::print(out, "  {}\n",
+                 wrap(printable(fmt::format("merged by path and offset (no build-id): {}",
+                                            fmt::join(m.merged_by_path, ", "))),
+                      2, w));
+  } else {
+    fmt::print(out, "{}\n", c("1", fmt::format("valley report: {}", printable(m.dir))));
+  }
+  for (const std::string& f : m.filters)
+    fmt::print(out, "filter: {}\n", printable(f));
+  fmt::print(out, "{} process(es), {} call site(s), {} finding(s)\n\n", readable,
+             m.sites.size() - m.hidden_sites.size(), findings.size());
   int n = 0;
   for (const Finding& f : findings) {
     const SiteAgg& a = *f.site;
@@ -140,11 +158,15 @@ void render_text(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
     }
     fmt::print(out, "\n");
   }
-  if (findings.empty()) fmt::print(out, "No findings: no call site does small I/O often enough.\n\n");
+  if (findings.empty() && !m.filters.empty())
+    fmt::print(out, "No findings in what the filters leave.\n\n");
+  else if (findings.empty())
+    fmt::print(out, "No findings: no call site does small I/O often enough.\n\n");
   if (m.coalesced_run) {
     fmt::print(out, "{}\n", c("1", "Coalescing (this run had the coalescer on): program calls vs syscalls"));
     for (const SiteAgg& a : m.sites) {
       if (!a.output || !(a.coalesced || !by_count(a.straight, 1).empty())) continue;
+      if (m.hidden_sites.count(a.id)) continue;
       fmt::print(out, "  {}: {} calls, {} syscalls\n", printable(site_text(a)), a.calls, a.syscalls());
       if (const std::string why = flush_reasons_text(a); !why.empty())
         fmt::print(out, "    {}\n", wrap("flushes of its buffers: " + why, 4, w));
@@ -222,6 +244,16 @@ void render_json(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
   nlohmann::json j;
   j["schema_version"] = 2;
   j["run_dir"] = m.dir;
+  j["runs"] = nlohmann::json::array();
+  for (size_t r = 0; r < m.dirs.size(); ++r) {
+    size_t n = 0;
+    for (const ProcessSummary& p : m.processes)
+      n += p.run == r;
+    j["runs"].push_back({{"dir", m.dirs[r]}, {"processes", n}});
+  }
+  j["merged_by_path"] = m.merged_by_path;
+  j["filters"] = m.filters;
+  j["processes_left_out"] = m.processes_left_out;
   j["findings"] = nlohmann::json::array();
   for (const Finding& f : findings) {
     const SiteAgg& a = *f.site;
@@ -260,25 +292,44 @@ void render_json(std::FILE* out, const RunModel& m, const std::vector<Finding>& 
   }
   j["sites"] = nlohmann::json::array();
   for (const SiteAgg& a : m.sites)
-    j["sites"].push_back({{"site", a.key}, {"site_text", site_text(a)},
-                          {"location", frame_json(location(a))}, {"frame", frame_json(a.frame)},
-                          {"op", op_name(static_cast<Op>(a.op))},
-                          {"fd_kind", fd_kind_name(static_cast<FdKind>(a.kind))},
-                          {"calls", a.calls}, {"syscalls", a.syscalls()}, {"coalesced", a.coalesced},
-                          {"bytes", a.bytes}, {"time_ns", a.time_ns}, {"cost_ns", a.cost_ns},
-                          {"wait_ns", a.wait_ns}, {"processes", a.pids.size()},
-                          {"flush_reasons", flush_reasons_json(a)},
-                          {"not_buffered", straight_json(a)}});
+    if (!m.hidden_sites.count(a.id))
+      j["sites"].push_back({{"site", a.key},
+                            {"site_text", site_text(a)},
+                            {"location", frame_json(location(a))},
+                            {"frame", frame_json(a.frame)},
+                            {"op", op_name(static_cast<Op>(a.op))},
+                            {"fd_kind", fd_kind_name(static_cast<FdKind>(a.kind))},
+                            {"calls", a.calls},
+                            {"syscalls", a.syscalls()},
+                            {"coalesced", a.coalesced},
+                            {"bytes", a.bytes},
+                            {"time_ns", a.time_ns},
+                            {"cost_ns", a.cost_ns},
+                            {"wait_ns", a.wait_ns},
+                            {"processes", a.pids.size()},
+                            {"flush_reasons", flush_reasons_json(a)},
+                            {"not_buffered", straight_json(a)}});
   j["processes"] = nlohmann::json::array();
   for (const ProcessSummary& p : m.processes)
-    j["processes"].push_back({{"trace", p.name}, {"pid", p.pid}, {"program", p.program},
-                              {"exe", p.exe}, {"readable", p.readable},
-                              {"coverage_valid", p.coverage_valid}, {"kernel_reads", p.kernel_reads},
-                              {"kernel_writes", p.kernel_writes}, {"seen_reads", p.seen_reads},
-                              {"seen_writes", p.seen_writes}, {"events", p.events},
-                              {"dropped", p.dropped}, {"torn", p.torn}, {"invalid", p.invalid},
-                              {"flush_writes", p.flush_writes}, {"socket_calls", p.socket_calls},
-                              {"copy_calls", p.copy_calls}, {"duration_ns", p.duration_ns}});
+    j["processes"].push_back({{"trace", p.name},
+                              {"run", p.run},
+                              {"pid", p.pid},
+                              {"program", p.program},
+                              {"exe", p.exe},
+                              {"readable", p.readable},
+                              {"coverage_valid", p.coverage_valid},
+                              {"kernel_reads", p.kernel_reads},
+                              {"kernel_writes", p.kernel_writes},
+                              {"seen_reads", p.seen_reads},
+                              {"seen_writes", p.seen_writes},
+                              {"events", p.events},
+                              {"dropped", p.dropped},
+                              {"torn", p.torn},
+                              {"invalid", p.invalid},
+                              {"flush_writes", p.flush_writes},
+                              {"socket_calls", p.socket_calls},
+                              {"copy_calls", p.copy_calls},
+                              {"duration_ns", p.duration_ns}});
   j["coalesced_run"] = m.coalesced_run;
   j["wall_ns"] = m.wall_ns;
   j["flush_writes"] = m.flush_writes;

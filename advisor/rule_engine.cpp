@@ -43,6 +43,11 @@ RunModel build_report_model(const std::string& dir, const AdvisorSettings& s) {
   return build_run_model(dir, s, rule_analyses());
 }
 
+RunModel build_report_model(const std::vector<std::string>& dirs, const AdvisorSettings& s,
+                            const ProcessFilter& filter) {
+  return build_run_model(dirs, s, rule_analyses(), filter);
+}
+
 namespace {
 
 // What `valley run --config` would make of a coalescible finding: the coalescer's replay at the

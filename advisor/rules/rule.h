@@ -64,6 +64,9 @@ const std::vector<const RuleDef*>& rule_defs();
 std::vector<const AnalysisDef*> rule_analyses();
 /// build_run_model with the analyses every rule needs.
 RunModel build_report_model(const std::string& dir, const AdvisorSettings& s);
+/// The same over several run directories, with the processes `filter` lets through.
+RunModel build_report_model(const std::vector<std::string>& dirs, const AdvisorSettings& s,
+                            const ProcessFilter& filter);
 /// Every finding of every rule: promised wall-time saving first, then the notes.
 std::vector<Finding> evaluate_rules(const RunModel& m, const AdvisorSettings& s);
 

@@ -32,7 +32,13 @@ expect "all" valley dump --events a
 expect "--coalesce --config" valley run --co
 expect "html json text" valley report --format ""
 expect "--output" valley report --ou
-expect "--compare --config" valley report --co
+expect "--command --compare --config" valley report --co
+expect "calls saving time" valley report --sort ""
+expect "--min-saving" valley report --mi
+expect "calls time" valley dump --sort ""
+expect "--pid" valley dump --p
+expect "--site --sort" valley dump --s
+expect "--command" valley export --com
 expect "report" valley help rep
 # Run directories: directories only.
 dir=$(mktemp -d "${TMPDIR:-/tmp}/valley-completion.XXXXXX")
