@@ -6,10 +6,10 @@
 
 #include "valley/format.h"
 
+#include <ctime>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
-#include <ctime>
 #include <type_traits>
 
 namespace valley::shim {

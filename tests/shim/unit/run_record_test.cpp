@@ -51,7 +51,8 @@ protected:
 
   // A write the coalescer took (kEventCoalesced), or one that went to the kernel.
   void absorbed(uint64_t size) {
-    io_done(Op::write, fd, size, -1, static_cast<ssize_t>(size), clock::ticks(), ra, kEventCoalesced);
+    io_done(Op::write, fd, size, -1, static_cast<ssize_t>(size), clock::ticks(), ra,
+            kEventCoalesced);
   }
   void written(uint64_t size) {
     io_done(Op::write, fd, size, -1, static_cast<ssize_t>(size), clock::ticks(), ra, 0);
@@ -73,7 +74,8 @@ TEST_F(RunRecord, HeldByTheThreadUntilTheRunBreaksThenCommittedOnce) {
     absorbed(1);
     ASSERT_NE(t.shard.h, nullptr) << "the thread got no shard";
     ShardHeader& h = *t.shard.h;
-    for (int i = 1; i < 5; ++i) absorbed(1);
+    for (int i = 1; i < 5; ++i)
+      absorbed(1);
     // Five identical calls: one held record, nothing in the buffer yet.
     EXPECT_EQ(h.head, 0u);
     EXPECT_EQ(h.held, 1u);
@@ -93,7 +95,8 @@ TEST_F(RunRecord, HeldByTheThreadUntilTheRunBreaksThenCommittedOnce) {
     EXPECT_EQ(h.run.flags, kEventCoalesced) << "one call held is not a run yet";
     EXPECT_EQ(h.run.size, 2u);
 
-    for (int i = 0; i < 3; ++i) absorbed(2);
+    for (int i = 0; i < 3; ++i)
+      absorbed(2);
     EXPECT_EQ(h.head, 1u);
     EXPECT_EQ(h.run.duration, 4u);
     // A call that went to the kernel ends the run and is recorded behind it.
@@ -112,7 +115,8 @@ TEST_F(RunRecord, HeldByTheThreadUntilTheRunBreaksThenCommittedOnce) {
     const auto recs = ts.drained();
     ASSERT_EQ(recs.size(), 4u);
     uint64_t calls = 0;
-    for (const EventRecord& r : recs) calls += event_calls(r);
+    for (const EventRecord& r : recs)
+      calls += event_calls(r);
     EXPECT_EQ(calls, 5u + 4u + 1u + 1u);
     EXPECT_EQ(h.torn, 0u);
     EXPECT_EQ(h.dropped, 0u);
