@@ -15,6 +15,7 @@ LD_PRELOAD="$build/lib/libvalley.so" VALLEY_DIR="$work/run" \
 import json, sys
 p = json.load(sys.stdin)["processes"][0]
 writes = sum(r["calls"] for r in p["counters"] if r.get("op") == "write")
+total, dropped = p["events_total"], p["events_dropped"]
 print(f"threads={sys.argv[1]} calls_per_thread={sys.argv[2]} writes_counted={writes} "
-      f"events_total={p[\"events_total\"]} events_dropped={p[\"events_dropped\"]}")
+      f"events_total={total} events_dropped={dropped}")
 ' "$threads" "$calls"
