@@ -55,8 +55,9 @@ inline bool coalesced(Op op, int fd, const iovec* iov, int cnt, uint64_t ra, uin
 /// what it could see, a positional write everything; a socket write waits behind its socket's
 /// buffered bytes (hooks_socket.cpp).
 template <Op op> inline void flush_point(int fd) {
-  static_assert(!op_is_output(op) || op_is_positional(op) || op_is_coalescible(op) || op_is_socket(op),
-                "ops.def: a stream write that is neither coalescible nor a socket call has no flush point");
+  static_assert(!op_is_output(op) || op_is_positional(op) || op_is_coalescible(op) ||
+                    op_is_socket(op),
+                "ops.def: a stream write neither coalescible nor a socket call has no flush point");
   if constexpr (!op_is_output(op)) flush_before_read(fd);
   else if constexpr (op_is_positional(op)) flush_before();
 }

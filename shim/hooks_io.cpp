@@ -43,7 +43,8 @@ using namespace valley::shim;
       if (cnt >= 0 && cnt <= 1024 && coalesced(Op::op, fd, iov, cnt, VALLEY_RA, t0, &r)) return r; \
     flush_point<Op::op>(fd);                                                                       \
     auto f = VALLEY_REAL(name);                                                                    \
-    r = f ? f(fd, iov, cnt) : syscall(op_is_output(Op::op) ? SYS_writev : SYS_readv, fd, iov, cnt); \
+    r = f ? f(fd, iov, cnt)                                                                        \
+          : syscall(op_is_output(Op::op) ? SYS_writev : SYS_readv, fd, iov, cnt);                  \
     return io_done(Op::op, fd, n, -1, r, t0, VALLEY_RA);                                           \
   }
 

@@ -57,8 +57,8 @@ template <Op op> ssize_t blocked_behind_buffer(int fd, int flags) {
     auto f = VALLEY_REAL(name);                                                                    \
     if (offered || !(r = blocked_behind_buffer<Op::op>(fd, flags)))                                \
       r = f ? f(fd, buf, n, flags)                                                                 \
-            : syscall(op_is_output(Op::op) ? SYS_sendto : SYS_recvfrom, fd, buf, n, flags, nullptr, \
-                      nullptr);                                                                    \
+            : syscall(op_is_output(Op::op) ? SYS_sendto : SYS_recvfrom, fd, buf, n, flags,        \
+                      nullptr, nullptr);                                                           \
     return io_done(Op::op, fd, n, -1, r, t0, VALLEY_RA);                                           \
   }
 
@@ -95,7 +95,8 @@ template <Op op> ssize_t blocked_behind_buffer(int fd, int flags) {
     auto f = VALLEY_REAL(name);                                                                    \
     int r = static_cast<int>(blocked_behind_buffer<Op::op>(fd, flags));                            \
     if (!r)                                                                                        \
-      r = f ? f(fd, vec, vlen, flags) : static_cast<int>(syscall(SYS_sendmmsg, fd, vec, vlen, flags)); \
+      r = f ? f(fd, vec, vlen, flags)                                                              \
+            : static_cast<int>(syscall(SYS_sendmmsg, fd, vec, vlen, flags));                       \
     return static_cast<int>(                                                                       \
         io_done(Op::op, fd, n, mmsg_transferred(vec, r), -1, r, t0, VALLEY_RA));                   \
   }

@@ -74,8 +74,9 @@ TEST(Format, OpSetsFromTheFlags) {
     if (op_kernel_reads(op) && op_kernel_writes(op)) copies.insert(op_name(op));
   }
   EXPECT_EQ(coalescible, (std::set<std::string>{"write", "writev", "send"}));
-  EXPECT_EQ(socket, (std::set<std::string>{"send", "sendto", "sendmsg", "sendmmsg", "recv", "recvfrom",
-                                           "recvmsg", "recvmmsg", "recv_chk", "recvfrom_chk"}));
+  EXPECT_EQ(socket, (std::set<std::string>{"send", "sendto", "sendmsg", "sendmmsg", "recv",
+                                           "recvfrom", "recvmsg", "recvmmsg", "recv_chk",
+                                           "recvfrom_chk"}));
   EXPECT_EQ(stream_write, (std::set<std::string>{"write", "writev", "send", "sendto", "sendmsg"}));
   EXPECT_EQ(copies, (std::set<std::string>{"sendfile", "copy_file_range"}));
   EXPECT_TRUE(op_is_vector(Op::preadv2) && !op_is_vector(Op::pread));
