@@ -62,11 +62,9 @@ std::optional<EventsFileView> check_events_file(const InputFile& file, const Tra
 bool run_possible(const EventRecord& e) {
   const auto op = static_cast<Op>(e.op);
   const auto kind = static_cast<FdKind>(e.fd_kind);
-  const bool stream_write = op == Op::write || op == Op::writev || op == Op::send ||
-                            op == Op::sendto || op == Op::sendmsg;
   const bool datagram =
       kind == FdKind::udp || kind == FdKind::unix_dgram || kind == FdKind::unix_seqpacket;
-  return (e.flags & kEventCoalesced) && stream_write && !datagram && e.result >= 0 &&
+  return (e.flags & kEventCoalesced) && op_is_stream_write(op) && !datagram && e.result >= 0 &&
          e.duration >= 2 && e.offset >= 0 && static_cast<uint64_t>(e.offset) >= e.ticks;
 }
 

@@ -278,7 +278,7 @@ private:
     const bool output = op_is_output(op);
     if (!(e.flags & kEventFlush) && e.result > 0) {
       // *mmsg calls return messages, not bytes: count what they asked to move.
-      const bool mmsg = op == Op::sendmmsg || op == Op::recvmmsg;
+      const bool mmsg = op_is_mmsg(op);
       const double bytes = static_cast<double>(mmsg ? e.size : static_cast<uint32_t>(e.result));
       rates_->add(e.fd, output, *s, end, bytes * static_cast<double>(event_calls(e)));
     }

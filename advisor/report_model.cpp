@@ -300,16 +300,6 @@ private:
   std::map<std::string, std::set<size_t>> readers_;
 };
 
-bool socket_op(Op op) {
-  switch (op) {
-  case Op::send: case Op::sendto: case Op::sendmsg: case Op::sendmmsg: case Op::recv:
-  case Op::recvfrom: case Op::recvmsg: case Op::recvmmsg: case Op::recv_chk:
-  case Op::recvfrom_chk:
-    return true;
-  default: return false;
-  }
-}
-
 } // namespace
 
 namespace {
@@ -437,9 +427,9 @@ RunModel build_run_model(const std::vector<std::string>& dirs, const AdvisorSett
           continue;
         }
         if (op == 0 || op > kOpMax) continue;
-        if (socket_op(static_cast<Op>(op))) ps.socket_calls += r.calls;
-        if (op == static_cast<uint8_t>(Op::copy_file_range) ||
-            op == static_cast<uint8_t>(Op::sendfile))
+        if (op_is_socket(static_cast<Op>(op))) ps.socket_calls += r.calls;
+        // The kernel counts a copy between fds (copy_file_range, sendfile) as a read and a write.
+        if (op_kernel_reads(static_cast<Op>(op)) && op_kernel_writes(static_cast<Op>(op)))
           ps.copy_calls += r.calls;
         const SiteModel* sm = tm.site(site);
         std::string loc = "?";

@@ -247,14 +247,15 @@ VALLEY_EXPORT int close(int fd) {
   return fd_closed(fd, static_cast<int>(io_done(Op::close, fd, 0, 0, -1, r, t0, VALLEY_RA)));
 }
 
-VALLEY_EXPORT int __close(int fd) {
-  flush_before_fd(fd);
-  fd_closing(fd);
-  const uint64_t t0 = clock::ticks();
-  auto f = VALLEY_REAL(__close);
-  const int r = sticky_or(fd, f ? f(fd) : static_cast<int>(syscall(SYS_close, fd)));
-  return fd_closed(fd, static_cast<int>(io_done(Op::close, fd, 0, 0, -1, r, t0, VALLEY_RA)));
-}
+// hooks.def's T lines of this file (__close).
+#define VALLEY_THIS_FILE_fd(...) __VA_ARGS__
+#define VALLEY_THIS_FILE_io(...)
+#define VALLEY_THIS_FILE_socket(...)
+#define H(file, name, op, shape, heat)
+#define T(file, name, twin) VALLEY_THIS_FILE_##file(VALLEY_TWIN(name, twin))
+#include "hooks.def"
+#undef H
+#undef T
 
 VALLEY_EXPORT int close_range(unsigned lo, unsigned hi, int flags) noexcept {
   if (flags & CLOSE_RANGE_CLOEXEC)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file hooks_socket.cpp
-/// @brief send/recv families, same shape as hooks_io.cpp.
+/// @brief send/recv families (hooks.def's socket lines), made as in hooks_io.cpp, and the
+/// socket calls that change what a send costs (shutdown, setsockopt).
 #include "hooks.h"
 
 #include <netinet/in.h>
@@ -26,11 +27,13 @@ uint64_t mmsg_transferred(const mmsghdr* v, int done) {
   return total;
 }
 
-// A send around the buffer waits behind bytes buffered for the same socket, or with
-// MSG_DONTWAIT (or O_NONBLOCK) fails with EAGAIN as the kernel would with them in the way:
-// -1 then, 0 when the call may go ahead.
-ssize_t blocked_behind_buffer(int fd, int flags) {
-  if (int e = flush_before_write(fd, (flags & MSG_DONTWAIT) != 0)) {
+// The flush point of a socket call. A send around the buffer waits behind bytes buffered for
+// the same socket, or with MSG_DONTWAIT (or O_NONBLOCK) fails with EAGAIN as the kernel would
+// with them in the way: -1 then, 0 when the call may go ahead.
+template <Op op> ssize_t blocked_behind_buffer(int fd, int flags) {
+  if constexpr (!op_is_output(op)) {
+    flush_point<op>(fd);
+  } else if (int e = flush_before_write(fd, (flags & MSG_DONTWAIT) != 0)) {
     errno = e;
     return -1;
   }
@@ -39,60 +42,110 @@ ssize_t blocked_behind_buffer(int fd, int flags) {
 
 } // namespace
 
-VALLEY_EXPORT_HOT ssize_t send(int fd, const void* buf, size_t n, int flags) {
-  const uint64_t t0 = clock::ticks();
-  ssize_t r;
-  // Only plain sends: every MSG_* flag (MSG_MORE, MSG_DONTWAIT, MSG_OOB, …) is per call.
-  const iovec one{const_cast<void*>(buf), n};
-  if (flags == 0 && coalesced(Op::send, fd, &one, 1, VALLEY_RA, t0, &r))
-    return r;
-  auto f = VALLEY_REAL(send);
-  if (flags == 0 || !(r = blocked_behind_buffer(fd, flags)))
-    r = f ? f(fd, buf, n, flags) : syscall(SYS_sendto, fd, buf, n, flags, nullptr, 0);
-  return io_done(Op::send, fd, n, -1, r, t0, VALLEY_RA);
-}
+// send: only plain sends reach the coalescer, since every MSG_* flag (MSG_MORE, MSG_DONTWAIT,
+// MSG_OOB, …) is per call; one it refused needs no other flush point.
+#define VALLEY_HOOK_flags(name, op, attr)                                                          \
+  attr ssize_t name(int fd, Buf<Op::op> buf, size_t n, int flags) {                               \
+    const uint64_t t0 = clock::ticks();                                                            \
+    ssize_t r = 0;                                                                                 \
+    bool offered = false;                                                                          \
+    if constexpr (op_is_coalescible(Op::op)) {                                                     \
+      const iovec one{const_cast<void*>(static_cast<const void*>(buf)), n};                        \
+      if (flags == 0 && coalesced(Op::op, fd, &one, 1, VALLEY_RA, t0, &r)) return r;               \
+      offered = flags == 0;                                                                        \
+    }                                                                                              \
+    auto f = VALLEY_REAL(name);                                                                    \
+    if (offered || !(r = blocked_behind_buffer<Op::op>(fd, flags)))                                \
+      r = f ? f(fd, buf, n, flags)                                                                 \
+            : syscall(op_is_output(Op::op) ? SYS_sendto : SYS_recvfrom, fd, buf, n, flags,        \
+                      nullptr, nullptr);                                                           \
+    return io_done(Op::op, fd, n, -1, r, t0, VALLEY_RA);                                           \
+  }
 
-VALLEY_EXPORT ssize_t __send(int fd, const void* buf, size_t n, int flags) {
-  const uint64_t t0 = clock::ticks();
-  ssize_t r;
-  // Only plain sends: every MSG_* flag (MSG_MORE, MSG_DONTWAIT, MSG_OOB, …) is per call.
-  const iovec one{const_cast<void*>(buf), n};
-  if (flags == 0 && coalesced(Op::send, fd, &one, 1, VALLEY_RA, t0, &r))
-    return r;
-  auto f = VALLEY_REAL(__send);
-  if (flags == 0 || !(r = blocked_behind_buffer(fd, flags)))
-    r = f ? f(fd, buf, n, flags) : syscall(SYS_sendto, fd, buf, n, flags, nullptr, 0);
-  return io_done(Op::send, fd, n, -1, r, t0, VALLEY_RA);
-}
+#define VALLEY_HOOK_addr(name, op, attr)                                                           \
+  attr ssize_t name(int fd, Buf<Op::op> buf, size_t n, int flags, Addr<Op::op> addr,              \
+                    AddrLen<Op::op> len) {                                                         \
+    const uint64_t t0 = clock::ticks();                                                            \
+    auto f = VALLEY_REAL(name);                                                                    \
+    ssize_t r = blocked_behind_buffer<Op::op>(fd, flags);                                          \
+    if (!r)                                                                                        \
+      r = f ? f(fd, buf, n, flags, addr, len)                                                      \
+            : syscall(op_is_output(Op::op) ? SYS_sendto : SYS_recvfrom, fd, buf, n, flags, addr,   \
+                      len);                                                                        \
+    return io_done(Op::op, fd, n, -1, r, t0, VALLEY_RA);                                           \
+  }
 
-VALLEY_EXPORT_HOT ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* addr,
-                                 socklen_t len) {
-  const uint64_t t0 = clock::ticks();
-  auto f = VALLEY_REAL(sendto);
-  ssize_t r = blocked_behind_buffer(fd, flags);
-  if (!r)
-    r = f ? f(fd, buf, n, flags, addr, len) : syscall(SYS_sendto, fd, buf, n, flags, addr, len);
-  return io_done(Op::sendto, fd, n, -1, r, t0, VALLEY_RA);
-}
+#define VALLEY_HOOK_msg(name, op, attr)                                                            \
+  attr ssize_t name(int fd, Msg<Op::op> msg, int flags) {                                         \
+    const uint64_t t0 = clock::ticks();                                                            \
+    const uint64_t n = msg_bytes(msg);                                                             \
+    auto f = VALLEY_REAL(name);                                                                    \
+    ssize_t r = blocked_behind_buffer<Op::op>(fd, flags);                                          \
+    if (!r)                                                                                        \
+      r = f ? f(fd, msg, flags) : syscall(op_is_output(Op::op) ? SYS_sendmsg : SYS_recvmsg, fd,    \
+                                          msg, flags);                                             \
+    return io_done(Op::op, fd, n, -1, r, t0, VALLEY_RA);                                           \
+  }
 
-VALLEY_EXPORT ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
-  const uint64_t t0 = clock::ticks();
-  const uint64_t n = msg_bytes(msg);
-  auto f = VALLEY_REAL(sendmsg);
-  ssize_t r = blocked_behind_buffer(fd, flags);
-  if (!r) r = f ? f(fd, msg, flags) : syscall(SYS_sendmsg, fd, msg, flags);
-  return io_done(Op::sendmsg, fd, n, -1, r, t0, VALLEY_RA);
-}
+#define VALLEY_HOOK_smmsg(name, op, attr)                                                          \
+  attr int name(int fd, mmsghdr* vec, unsigned vlen, int flags) {                                 \
+    static_assert(op_is_output(Op::op) && op_is_mmsg(Op::op));                                     \
+    const uint64_t t0 = clock::ticks();                                                            \
+    const uint64_t n = mmsg_requested(vec, vlen);                                                  \
+    auto f = VALLEY_REAL(name);                                                                    \
+    int r = static_cast<int>(blocked_behind_buffer<Op::op>(fd, flags));                            \
+    if (!r)                                                                                        \
+      r = f ? f(fd, vec, vlen, flags)                                                              \
+            : static_cast<int>(syscall(SYS_sendmmsg, fd, vec, vlen, flags));                       \
+    return static_cast<int>(                                                                       \
+        io_done(Op::op, fd, n, mmsg_transferred(vec, r), -1, r, t0, VALLEY_RA));                   \
+  }
 
-VALLEY_EXPORT int sendmmsg(int fd, mmsghdr* vec, unsigned vlen, int flags) {
-  const uint64_t t0 = clock::ticks();
-  const uint64_t n = mmsg_requested(vec, vlen);
-  auto f = VALLEY_REAL(sendmmsg);
-  int r = static_cast<int>(blocked_behind_buffer(fd, flags));
-  if (!r)
-    r = f ? f(fd, vec, vlen, flags) : static_cast<int>(syscall(SYS_sendmmsg, fd, vec, vlen, flags));
-  return static_cast<int>(io_done(Op::sendmmsg, fd, n, mmsg_transferred(vec, r), -1, r, t0, VALLEY_RA));
-}
+#define VALLEY_HOOK_rmmsg(name, op, attr)                                                          \
+  attr int name(int fd, mmsghdr* vec, unsigned vlen, int flags, timespec* timeout) {              \
+    static_assert(!op_is_output(Op::op) && op_is_mmsg(Op::op));                                    \
+    const uint64_t t0 = clock::ticks();                                                            \
+    flush_point<Op::op>(fd);                                                                       \
+    const uint64_t n = mmsg_requested(vec, vlen);                                                  \
+    auto f = VALLEY_REAL(name);                                                                    \
+    int r = f ? f(fd, vec, vlen, flags, timeout)                                                   \
+              : static_cast<int>(syscall(SYS_recvmmsg, fd, vec, vlen, flags, timeout));            \
+    return static_cast<int>(                                                                       \
+        io_done(Op::op, fd, n, mmsg_transferred(vec, r), -1, r, t0, VALLEY_RA));                   \
+  }
+
+#define VALLEY_HOOK_flags_chk(name, op, attr)                                                      \
+  attr ssize_t name(int fd, void* buf, size_t n, size_t buflen, int flags) {                      \
+    static_assert(!op_is_output(Op::op));                                                          \
+    const uint64_t t0 = clock::ticks();                                                            \
+    flush_point<Op::op>(fd);                                                                       \
+    auto f = VALLEY_REAL(name);                                                                    \
+    ssize_t r = f ? f(fd, buf, n, buflen, flags)                                                   \
+                  : syscall(SYS_recvfrom, fd, buf, n, flags, nullptr, nullptr);                    \
+    return io_done(Op::op, fd, n, -1, r, t0, VALLEY_RA);                                           \
+  }
+
+#define VALLEY_HOOK_from_chk(name, op, attr)                                                       \
+  attr ssize_t name(int fd, void* buf, size_t n, size_t buflen, int flags, sockaddr* addr,        \
+                    socklen_t* len) {                                                              \
+    static_assert(!op_is_output(Op::op));                                                          \
+    const uint64_t t0 = clock::ticks();                                                            \
+    flush_point<Op::op>(fd);                                                                       \
+    auto f = VALLEY_REAL(name);                                                                    \
+    ssize_t r = f ? f(fd, buf, n, buflen, flags, addr, len)                                        \
+                  : syscall(SYS_recvfrom, fd, buf, n, flags, addr, len);                           \
+    return io_done(Op::op, fd, n, -1, r, t0, VALLEY_RA);                                           \
+  }
+
+#define VALLEY_THIS_FILE_io(...)
+#define VALLEY_THIS_FILE_socket(...) __VA_ARGS__
+#define VALLEY_THIS_FILE_fd(...)
+#define H(file, name, op, shape, heat)                                                             \
+  VALLEY_THIS_FILE_##file(VALLEY_HOOK_##shape(name, op, VALLEY_EXPORT_##heat))
+#define T(file, name, twin) VALLEY_THIS_FILE_##file(VALLEY_TWIN(name, twin))
+#include "hooks.def"
+#undef H
+#undef T
 
 // shutdown(SHUT_WR) sends EOF: buffered bytes must be ahead of it (B-18.1), and the program's own
 // send would have waited for them. From then on a write fails with EPIPE, so the fd is no
@@ -122,56 +175,3 @@ VALLEY_EXPORT int setsockopt(int fd, int level, int name, const void* value, soc
   return r;
 }
 
-VALLEY_EXPORT_HOT ssize_t recv(int fd, void* buf, size_t n, int flags) {
-  const uint64_t t0 = clock::ticks();
-  flush_before_read(fd);
-  auto f = VALLEY_REAL(recv);
-  ssize_t r = f ? f(fd, buf, n, flags) : syscall(SYS_recvfrom, fd, buf, n, flags, nullptr, nullptr);
-  return io_done(Op::recv, fd, n, -1, r, t0, VALLEY_RA);
-}
-
-VALLEY_EXPORT_HOT ssize_t recvfrom(int fd, void* buf, size_t n, int flags, sockaddr* addr,
-                                   socklen_t* len) {
-  const uint64_t t0 = clock::ticks();
-  flush_before_read(fd);
-  auto f = VALLEY_REAL(recvfrom);
-  ssize_t r = f ? f(fd, buf, n, flags, addr, len) : syscall(SYS_recvfrom, fd, buf, n, flags, addr, len);
-  return io_done(Op::recvfrom, fd, n, -1, r, t0, VALLEY_RA);
-}
-
-VALLEY_EXPORT ssize_t recvmsg(int fd, msghdr* msg, int flags) {
-  const uint64_t t0 = clock::ticks();
-  flush_before_read(fd);
-  const uint64_t n = msg_bytes(msg);
-  auto f = VALLEY_REAL(recvmsg);
-  ssize_t r = f ? f(fd, msg, flags) : syscall(SYS_recvmsg, fd, msg, flags);
-  return io_done(Op::recvmsg, fd, n, -1, r, t0, VALLEY_RA);
-}
-
-VALLEY_EXPORT int recvmmsg(int fd, mmsghdr* vec, unsigned vlen, int flags, timespec* timeout) {
-  const uint64_t t0 = clock::ticks();
-  flush_before_read(fd);
-  const uint64_t n = mmsg_requested(vec, vlen);
-  auto f = VALLEY_REAL(recvmmsg);
-  int r = f ? f(fd, vec, vlen, flags, timeout)
-            : static_cast<int>(syscall(SYS_recvmmsg, fd, vec, vlen, flags, timeout));
-  return static_cast<int>(io_done(Op::recvmmsg, fd, n, mmsg_transferred(vec, r), -1, r, t0, VALLEY_RA));
-}
-
-VALLEY_EXPORT ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags) {
-  const uint64_t t0 = clock::ticks();
-  flush_before_read(fd);
-  auto f = VALLEY_REAL(__recv_chk);
-  ssize_t r = f ? f(fd, buf, n, buflen, flags) : syscall(SYS_recvfrom, fd, buf, n, flags, nullptr, nullptr);
-  return io_done(Op::recv_chk, fd, n, -1, r, t0, VALLEY_RA);
-}
-
-VALLEY_EXPORT ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t buflen, int flags,
-                                     sockaddr* addr, socklen_t* len) {
-  const uint64_t t0 = clock::ticks();
-  flush_before_read(fd);
-  auto f = VALLEY_REAL(__recvfrom_chk);
-  ssize_t r = f ? f(fd, buf, n, buflen, flags, addr, len)
-                : syscall(SYS_recvfrom, fd, buf, n, flags, addr, len);
-  return io_done(Op::recvfrom_chk, fd, n, -1, r, t0, VALLEY_RA);
-}

@@ -23,44 +23,14 @@
 #include <sys/uio.h>
 #include <type_traits>
 
-// X(name, type): every wrapped function and its signature.
+#include "hook_shapes.h"
+
+// X(name, type): every wrapped function and its signature, besides the data calls of hooks.def.
 /// The real function, or nullptr while it is not resolved (the caller then makes the syscall).
 #define VALLEY_REAL(name) (::valley::shim::real::ready() ? ::valley::shim::real::name : nullptr)
 
 #define VALLEY_REAL_FUNCS(X)                                                                       \
-  X(write, ssize_t(int, const void*, size_t))                                                      \
-  X(__write, ssize_t(int, const void*, size_t))                                                    \
-  X(writev, ssize_t(int, const iovec*, int))                                                       \
-  X(pwrite, ssize_t(int, const void*, size_t, off_t))                                              \
-  X(pwrite64, ssize_t(int, const void*, size_t, off_t))                                            \
-  X(pwritev, ssize_t(int, const iovec*, int, off_t))                                               \
-  X(pwritev64, ssize_t(int, const iovec*, int, off_t))                                             \
-  X(pwritev2, ssize_t(int, const iovec*, int, off_t, int))                                         \
-  X(pwritev64v2, ssize_t(int, const iovec*, int, off_t, int))                                      \
-  X(send, ssize_t(int, const void*, size_t, int))                                                  \
-  X(__send, ssize_t(int, const void*, size_t, int))                                                \
-  X(sendto, ssize_t(int, const void*, size_t, int, const sockaddr*, socklen_t))                    \
-  X(sendmsg, ssize_t(int, const msghdr*, int))                                                     \
-  X(sendmmsg, int(int, mmsghdr*, unsigned, int))                                                   \
   X(shutdown, int(int, int))                                                                       \
-  X(read, ssize_t(int, void*, size_t))                                                             \
-  X(__read, ssize_t(int, void*, size_t))                                                           \
-  X(readv, ssize_t(int, const iovec*, int))                                                        \
-  X(pread, ssize_t(int, void*, size_t, off_t))                                                     \
-  X(pread64, ssize_t(int, void*, size_t, off_t))                                                   \
-  X(preadv, ssize_t(int, const iovec*, int, off_t))                                                \
-  X(preadv64, ssize_t(int, const iovec*, int, off_t))                                              \
-  X(preadv2, ssize_t(int, const iovec*, int, off_t, int))                                          \
-  X(preadv64v2, ssize_t(int, const iovec*, int, off_t, int))                                       \
-  X(recv, ssize_t(int, void*, size_t, int))                                                        \
-  X(recvfrom, ssize_t(int, void*, size_t, int, sockaddr*, socklen_t*))                             \
-  X(recvmsg, ssize_t(int, msghdr*, int))                                                           \
-  X(recvmmsg, int(int, mmsghdr*, unsigned, int, timespec*))                                        \
-  X(__read_chk, ssize_t(int, void*, size_t, size_t))                                               \
-  X(__pread_chk, ssize_t(int, void*, size_t, off_t, size_t))                                       \
-  X(__pread64_chk, ssize_t(int, void*, size_t, off_t, size_t))                                     \
-  X(__recv_chk, ssize_t(int, void*, size_t, size_t, int))                                          \
-  X(__recvfrom_chk, ssize_t(int, void*, size_t, size_t, int, sockaddr*, socklen_t*))               \
   X(open, int(const char*, int, ...))                                                              \
   X(open64, int(const char*, int, ...))                                                            \
   X(openat, int(int, const char*, int, ...))                                                       \
@@ -84,7 +54,6 @@
   X(fcntl64, int(int, int, ...))                                                                   \
   X(ioctl, int(int, unsigned long, ...))                                                           \
   X(close, int(int))                                                                               \
-  X(__close, int(int))                                                                             \
   X(close_range, int(unsigned, unsigned, int))                                                     \
   X(eventfd, int(unsigned, int))                                                                   \
   X(timerfd_create, int(int, int))                                                                 \
@@ -177,6 +146,11 @@ namespace valley::shim::real {
 #define X(name, type) extern std::add_pointer_t<type> name;
 VALLEY_REAL_FUNCS(X)
 #undef X
+#define H(file, name, op, shape, heat) extern std::add_pointer_t<VALLEY_SIG_##shape(op)> name;
+#define T(file, name, twin)
+#include "hooks.def"
+#undef H
+#undef T
 
 /// Resolves every pointer; safe to call again and from several threads. Returns false while a
 /// resolution is already running on this thread (dlsym re-entering a hook): the caller then

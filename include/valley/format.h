@@ -415,12 +415,16 @@ enum OpBits : uint32_t {
   kOpMmsg = 1u << 5, ///< several messages: the result counts messages
   kOpKr = 1u << 6,   ///< the kernel counts it in syscr
   kOpKw = 1u << 7,   ///< the kernel counts it in syscw
+  kOpSock = 1u << 8, ///< a socket call (send/recv family)
+  kOpCoal = 1u << 9, ///< the coalescer may absorb it
 };
 
 constexpr uint32_t op_bits(Op op) {
   constexpr uint32_t out = kOpOut, in = kOpIn, none = 0, pos = kOpPos, vec = kOpVec,
-                     msg = kOpMsg, mmsg = kOpMmsg, kr = kOpKr, kw = kOpKw;
-  (void)out, (void)in, (void)none, (void)pos, (void)vec, (void)msg, (void)mmsg, (void)kr, (void)kw;
+                     msg = kOpMsg, mmsg = kOpMmsg, kr = kOpKr, kw = kOpKw, sock = kOpSock,
+                     coal = kOpCoal;
+  (void)out, (void)in, (void)none, (void)pos, (void)vec, (void)msg, (void)mmsg, (void)kr, (void)kw,
+      (void)sock, (void)coal;
   switch (op) {
 #define X(name, value, dir, flags) \
   case Op::name: return (dir) | (flags);
@@ -437,6 +441,16 @@ constexpr bool op_is_output(Op op) { return op_bits(op) & kOpOut; }
 constexpr bool op_moves_data(Op op) { return op_bits(op) & (kOpOut | kOpIn); }
 constexpr bool op_is_positional(Op op) { return op_bits(op) & kOpPos; }
 constexpr bool op_is_mmsg(Op op) { return op_bits(op) & kOpMmsg; }
+constexpr bool op_is_vector(Op op) { return op_bits(op) & kOpVec; }
+constexpr bool op_is_msg(Op op) { return op_bits(op) & kOpMsg; }
+constexpr bool op_is_socket(Op op) { return op_bits(op) & kOpSock; }
+/// The coalescer may absorb it (write, writev, send); every other op is a flush point.
+constexpr bool op_is_coalescible(Op op) { return op_bits(op) & kOpCoal; }
+/// A write to a stream fd that names no offset and moves one buffer's worth of bytes: what a
+/// run record (kEventRun) may stand for.
+constexpr bool op_is_stream_write(Op op) {
+  return op_is_output(op) && !op_is_positional(op) && !op_is_mmsg(op);
+}
 /// Whether /proc/PID/io's syscr (reads) or syscw (writes) counts the call.
 constexpr bool op_kernel_reads(Op op) { return op_bits(op) & kOpKr; }
 constexpr bool op_kernel_writes(Op op) { return op_bits(op) & kOpKw; }

@@ -3,6 +3,7 @@
 #include "valley/format.h"
 
 #include <gtest/gtest.h>
+#include <set>
 #include <string>
 
 using namespace valley;
@@ -58,4 +59,26 @@ TEST(Format, OpPropertiesComeFromTheTable) {
   EXPECT_TRUE(op_kernel_reads(Op::pread64_chk) && !op_kernel_writes(Op::pread64_chk));
   EXPECT_TRUE(op_is_positional(Op::pwritev64v2) && !op_is_positional(Op::writev));
   EXPECT_TRUE(op_is_mmsg(Op::recvmmsg) && !op_is_mmsg(Op::recvmsg));
+}
+
+// The sets the hooks and the advisor derive from ops.def's flags, spelled out once here: the
+// coalescer may absorb only write, writev and send; the send/recv families are the socket
+// calls /proc/PID/io leaves out; a run record stands only for a stream write.
+TEST(Format, OpSetsFromTheFlags) {
+  std::set<std::string> coalescible, socket, stream_write, copies;
+  for (uint8_t o = 1; o <= kOpMax; ++o) {
+    const auto op = static_cast<Op>(o);
+    if (op_is_coalescible(op)) coalescible.insert(op_name(op));
+    if (op_is_socket(op)) socket.insert(op_name(op));
+    if (op_is_stream_write(op)) stream_write.insert(op_name(op));
+    if (op_kernel_reads(op) && op_kernel_writes(op)) copies.insert(op_name(op));
+  }
+  EXPECT_EQ(coalescible, (std::set<std::string>{"write", "writev", "send"}));
+  EXPECT_EQ(socket, (std::set<std::string>{"send", "sendto", "sendmsg", "sendmmsg", "recv",
+                                           "recvfrom", "recvmsg", "recvmmsg", "recv_chk",
+                                           "recvfrom_chk"}));
+  EXPECT_EQ(stream_write, (std::set<std::string>{"write", "writev", "send", "sendto", "sendmsg"}));
+  EXPECT_EQ(copies, (std::set<std::string>{"sendfile", "copy_file_range"}));
+  EXPECT_TRUE(op_is_vector(Op::preadv2) && !op_is_vector(Op::pread));
+  EXPECT_TRUE(op_is_msg(Op::sendmsg) && !op_is_msg(Op::sendmmsg));
 }
