@@ -20,9 +20,19 @@ struct SiteModel {
   Frame frame;                  ///< the return address (a library frame for split sites)
   std::optional<Frame> caller;  ///< split sites: the first frame outside the library
   std::vector<uint32_t> stacks; ///< ids of the stacks captured for this site
+  /// Python sites: the Python stack at first sight, innermost first (also at the top of each
+  /// of the site's stacks, above the native frames).
+  std::vector<Frame> python;
+  /// Index in `python` of the program's own frame: the first one outside Python's standard
+  /// library (logging's handler is not where the program logs), else the innermost.
+  size_t program = 0;
 
-  /// Where the program made the call: the caller for split sites, else the frame.
-  const Frame& location() const { return caller ? *caller : frame; }
+  /// Where the program made the call: its Python frame for Python sites, the caller for split
+  /// sites, else the frame.
+  const Frame& location() const {
+    if (!python.empty()) return python[program];
+    return caller ? *caller : frame;
+  }
 };
 
 struct TraceModel {
@@ -39,6 +49,10 @@ struct TraceModel {
   /// The id of the FileRow that described `fd` at `ticks`: the latest one classified by then.
   uint32_t file_at(int32_t fd, uint64_t ticks) const;
 };
+
+/// True for a file of Python's standard library ("/usr/lib/python3.11/logging/__init__.py",
+/// "<frozen importlib._bootstrap>"), false for the program's own and for installed packages.
+bool python_library_file(const std::string& file);
 
 /// Symbolizes the sites and stacks of `t` (whose header must be valid).
 TraceModel build_trace_model(const Trace& t, Symbolizer& symbolizer);
