@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 namespace valley::e2e {
@@ -81,11 +82,15 @@ TEST(PythonSites, PrintFlushInALoopIsOneSiteAtItsLine) {
   EXPECT_EQ(t["python"]["state"], "active") << t["python"].dump();
   const int line = marked_line("print_flush.py", "print");
   EXPECT_EQ(calls_at(t, "print_flush.py", line)["write"], 500u);
+  // CPython 3.11 specializes a call after a few runs, and the specialized form runs at the
+  // PRECALL before the CALL: a line can be two instruction sites, never more, all named alike.
   auto sites = sites_at(t, "print_flush.py", line);
-  ASSERT_EQ(sites.size(), 1u);
+  ASSERT_GE(sites.size(), 1u);
+  ASSERT_LE(sites.size(), 2u);
   const json& py = (*sites[0])["python"];
+  for (const json* s : sites) EXPECT_EQ((*s)["python"][0]["function"], "emit");
   EXPECT_EQ(py[0]["function"], "emit");
-  EXPECT_EQ(py[0]["first_line"], line - 1) << "def emit is the line above";
+  EXPECT_EQ(py[0]["first_line"], line - 2) << "def emit is two lines above";
   EXPECT_EQ(py[1]["function"], "<module>");
   EXPECT_EQ(py[1]["line"], line + 3);
   // The report names it: a small-writes finding at emit, Python's idiom.
@@ -108,15 +113,17 @@ TEST(PythonSites, HelperCalledFromTwoPlacesIsTwoSites) {
   const json& t = only_trace(*d);
   const int put = marked_line("two_callers.py", "put");
   EXPECT_EQ(calls_at(t, "two_callers.py", put)["write"], 600u);
+  // Each caller's line is its own site (or two: see the print test), each named put.
   auto sites = sites_at(t, "two_callers.py", put);
-  ASSERT_EQ(sites.size(), 2u);
-  std::map<std::string, int> callers;
+  ASSERT_GE(sites.size(), 2u);
+  std::map<std::string, std::set<int>> callers;
   for (const json* s : sites) {
     EXPECT_EQ((*s)["python"][0]["function"], "put");
-    callers[(*s)["python"][1]["function"].get<std::string>()] = (*s)["python"][1]["line"].get<int>();
+    callers[(*s)["python"][1]["function"].get<std::string>()].insert((*s)["python"][1]["line"].get<int>());
   }
-  EXPECT_EQ(callers["header"], marked_line("two_callers.py", "from-header"));
-  EXPECT_EQ(callers["body"], marked_line("two_callers.py", "from-body"));
+  EXPECT_EQ(callers.size(), 2u);
+  EXPECT_EQ(callers["header"], std::set<int>{marked_line("two_callers.py", "from-header")});
+  EXPECT_EQ(callers["body"], std::set<int>{marked_line("two_callers.py", "from-body")});
   // The report keeps the paths apart too: 300 writes of 1 byte and 300 of 2, both at put.
   json rep = report(*d);
   std::map<uint64_t, uint64_t> calls_by_bytes;
@@ -157,12 +164,15 @@ TEST(PythonSites, SocketHeaderAndBodyAreTwoSites) {
   EXPECT_EQ(h["send"] + h["sendto"], 200u);
   EXPECT_EQ(b["send"] + b["sendto"], 200u);
   json rep = report(*d);
-  bool gather = false;
+  const json* gather = nullptr;
   for (const json& f : rep["findings"])
-    if (f["rule"] == "write-gather" && f["location"]["function"] == "send_message" &&
-        (f["location"]["line"] == header || f["location"]["line"] == body))
-      gather = true;
-  EXPECT_TRUE(gather) << rep["findings"].dump(1);
+    if (f["rule"] == "write-gather") gather = &f;
+  ASSERT_NE(gather, nullptr) << rep["findings"].dump(1);
+  EXPECT_EQ((*gather)["site_text"], "send_message at socket_client.py:" + std::to_string(header) + " (python)");
+  ASSERT_EQ((*gather)["related"].size(), 1u);
+  EXPECT_EQ((*gather)["related"][0]["line"], body);
+  EXPECT_EQ((*gather)["related"][0]["python"], true);
+  EXPECT_NE((*gather)["idiom"].get<std::string>().find("sock.sendmsg("), std::string::npos);
 }
 
 TEST(PythonSites, EachThreadReadsItsOwnFrames) {
