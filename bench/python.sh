@@ -16,11 +16,12 @@ command -v hyperfine > /dev/null || { echo "bench: hyperfine is needed (apt-get 
 work=$(mktemp -d "${TMPDIR:-/tmp}/valley-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 script=$root/bench/python_write_loop.py
+py=${PYTHON:-/usr/bin/python3} # Debian's python3.11 (not a pyenv shim on PATH)
 
 names=("bare" "valley, native-only sites (VALLEY_PYTHON=0)" "valley, Python-aware sites")
-cmds=("env python3 $script $N"
-      "env LD_PRELOAD=$shim VALLEY_PYTHON=0 VALLEY_DIR=$work/run python3 $script $N"
-      "env LD_PRELOAD=$shim VALLEY_DIR=$work/run python3 $script $N")
+cmds=("env $py $script $N"
+      "env LD_PRELOAD=$shim VALLEY_PYTHON=0 VALLEY_DIR=$work/run $py $script $N"
+      "env LD_PRELOAD=$shim VALLEY_DIR=$work/run $py $script $N")
 for i in $(seq 0 "$runs"); do
   order=() rotated=()
   for k in 0 1 2; do j=$(((k + i) % 3)); order+=("$j"); rotated+=("${cmds[$j]}"); done

@@ -34,14 +34,39 @@ struct Code {
   int32_t first_traceable;
 };
 
-bool read_frame(const Layout& l, uintptr_t at, Frame* f) {
+// The hot path reads single fields (a compare and a load each once the page is known) rather
+// than copying whole objects.
+__attribute__((always_inline)) inline bool read_frame(const Layout& l, uintptr_t at, Frame* f) {
+  if (!aligned(at)) return false;
   unsigned char raw[96];
-  if (!aligned(at) || l.frame_size > sizeof raw || !read(at, raw, l.frame_size)) return false;
-  f->code = field<uintptr_t>(raw, l.frame_code);
-  f->previous = field<uintptr_t>(raw, l.frame_previous);
-  f->prev_instr = field<uintptr_t>(raw, l.frame_prev_instr);
-  f->owner = field<uint8_t>(raw, l.frame_owner);
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(at);
+  if (!known_readable(at, l.frame_size)) {
+    if (l.frame_size > sizeof raw || !read(at, raw, l.frame_size)) return false;
+    p = raw;
+  }
+  f->code = field<uintptr_t>(p, l.frame_code);
+  f->previous = field<uintptr_t>(p, l.frame_previous);
+  f->prev_instr = field<uintptr_t>(p, l.frame_prev_instr);
+  f->owner = field<uint8_t>(p, l.frame_owner);
   return true;
+}
+
+// Just what current_key needs: the type, the size and the first traceable instruction.
+__attribute__((always_inline)) inline bool read_code_bounds(const Runtime& rt, uintptr_t at, Code* c) {
+  const Layout& l = *rt.layout;
+  if (!aligned(at)) return false;
+  const uint32_t end = l.code_firsttraceable + 4;
+  unsigned char raw[kCodeHead];
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(at);
+  if (!known_readable(at, end)) {
+    if (end > sizeof raw || !read(at, raw, end)) return false;
+    p = raw;
+  }
+  if (field<uintptr_t>(p, l.ob_type) != rt.code_type) return false;
+  c->units = field<int64_t>(p, l.ob_size);
+  c->first_traceable = field<int32_t>(p, l.code_firsttraceable);
+  return c->units > 0 && c->units < kMaxCodeUnits && c->first_traceable >= 0 &&
+         c->first_traceable <= c->units;
 }
 
 bool read_code(const Runtime& rt, uintptr_t at, Code* c) {
@@ -73,7 +98,7 @@ int64_t instr_offset(const Layout& l, uintptr_t code_at, const Code& c, const Fr
   return static_cast<int64_t>(off);
 }
 
-uintptr_t first_frame(const Layout& l, uintptr_t tstate) {
+__attribute__((always_inline)) inline uintptr_t first_frame(const Layout& l, uintptr_t tstate) {
   uintptr_t cframe = 0, frame = 0;
   if (!aligned(tstate) || !read_as(tstate + l.tstate_cframe, &cframe)) return 0;
   if (!aligned(cframe) || !read_as(cframe + l.cframe_current, &frame)) return 0;
@@ -200,8 +225,10 @@ uintptr_t thread_state(const Runtime& rt) {
     int32_t initialized;
     uint32_t key;
   } tss{};
-  if (!read_as(rt.runtime + l.runtime_interp, &interp) || interp == 0) return 0;
-  if (!read_as(rt.runtime + l.runtime_tss, &tss) || tss.initialized != 1) return 0;
+  // _PyRuntime is a global of an image that stays loaded: plain loads.
+  memcpy(&interp, reinterpret_cast<const void*>(rt.runtime + l.runtime_interp), sizeof interp);
+  memcpy(&tss, reinterpret_cast<const void*>(rt.runtime + l.runtime_tss), sizeof tss);
+  if (interp == 0 || tss.initialized != 1) return 0;
   // An out-of-range key makes glibc return null, never fault.
   return reinterpret_cast<uintptr_t>(pthread_getspecific(static_cast<pthread_key_t>(tss.key)));
 }
@@ -223,7 +250,7 @@ bool current_key(const Runtime& rt, uintptr_t tstate, Key* out) {
   for (int depth = 0; at != 0 && depth < 8; ++depth) {
     Frame f;
     Code c;
-    if (!read_frame(l, at, &f) || !read_code(rt, f.code, &c)) return false;
+    if (!read_frame(l, at, &f) || !read_code_bounds(rt, f.code, &c)) return false;
     const int64_t off = instr_offset(l, f.code, c, f);
     at = f.previous;
     if (off < 0) continue;

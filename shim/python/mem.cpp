@@ -1,25 +1,15 @@
 // SPDX-License-Identifier: MIT
 #include "python/mem.h"
 
-#include <cstring>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 namespace valley::shim::py {
-namespace {
 
-constexpr uintptr_t kPage = 4096;
-constexpr uintptr_t kUserTop = uintptr_t{1} << 47; // x86_64 canonical user space
-constexpr uint32_t kSlots = 32;
-
-// Pages this thread has seen the kernel read (page number + 1, 0 = empty), direct-mapped. A
-// frame chain of a live interpreter stays in a few pages (its data stack, the code objects),
-// so after the first calls a read costs a compare per page, not a system call.
-struct Pages {
-  uintptr_t page[kSlots];
-};
 constinit thread_local Pages t_pages __attribute__((tls_model("initial-exec"))) = {};
+
+namespace {
 
 // process_vm_readv on our own pid fails with EFAULT on an unreadable remote range instead of
 // raising SIGSEGV: the kernel does the probing.
@@ -34,12 +24,12 @@ bool probe(uintptr_t page) {
 
 } // namespace
 
-bool read(uintptr_t addr, void* out, size_t n) {
+bool read_slow(uintptr_t addr, void* out, size_t n) {
   if (n == 0) return true;
   if (addr < kPage || addr >= kUserTop || n > kUserTop - addr) return false;
   const uintptr_t last = (addr + n - 1) / kPage;
   for (uintptr_t p = addr / kPage; p <= last; ++p) {
-    uintptr_t& slot = t_pages.page[p % kSlots];
+    uintptr_t& slot = t_pages.page[page_slot(p)];
     if (slot == p + 1) continue;
     if (!probe(p)) return false;
     slot = p + 1;
