@@ -140,7 +140,11 @@ struct FakePython {
     for (int i = 0; i < 3; ++i)
       put<uintptr_t>(frames[i], L.frame_previous, i + 1 < 3 ? addr(frames[i + 1]) : 0);
     put<uintptr_t>(cframe, L.cframe_current, addr(frames[0]));
+    // Well formed in every field but its type: what a freed and reused code object can look like.
+    impostor = code("Impostor.run", "/app/impostor.py", 900);
+    put<uintptr_t>(impostor, L.ob_type, addr(types.other));
   }
+  unsigned char* impostor = nullptr;
   ~FakePython() { pthread_key_delete(key); }
 };
 
@@ -223,7 +227,7 @@ TEST(PythonFrames, FuzzedPointersNeverCrashOrLie) {
     const int n = 1 + static_cast<int>(rng() % 3);
     for (int c = 0; c < n; ++c) {
       const int fi = static_cast<int>(rng() % 3);
-      switch (rng() % 9) {
+      switch (rng() % 10) {
       case 0: put<uintptr_t>(py.frames[fi], L.frame_code, pick()); break;
       case 1: put<uintptr_t>(py.frames[fi], L.frame_previous, pick()); break;
       case 2: put<uintptr_t>(py.frames[fi], L.frame_prev_instr, pick()); break;
@@ -233,6 +237,10 @@ TEST(PythonFrames, FuzzedPointersNeverCrashOrLie) {
       case 6: put<uintptr_t>(py.codes[fi], L.ob_type, pick()); break;
       case 7: put<int64_t>(py.codes[fi], L.ob_size, static_cast<int64_t>(rng())); break;
       case 8: put<uintptr_t>(py.cframe, L.cframe_current, pick()); break;
+      case 9: // a frame consistently pointing at an object of another type
+        put<uintptr_t>(py.frames[fi], L.frame_code, addr(py.impostor));
+        put<uintptr_t>(py.frames[fi], L.frame_prev_instr, addr(py.impostor) + L.code_code + 10);
+        break;
       }
     }
     Key k{};
@@ -260,6 +268,22 @@ TEST(PythonFrames, FuzzedPointersNeverCrashOrLie) {
   EXPECT_GT(named, 0);
   EXPECT_GT(cut, 0);
   munmap(none, 4096);
+}
+
+} // namespace
+} // namespace valley::shim::py
+
+namespace valley::shim::py {
+namespace {
+
+// Only 3.11 has a layout: any other Py_Version (3.10 has none at all: 0) is never read.
+TEST(PythonFrames, OnlyKnownVersionsHaveALayout) {
+  EXPECT_EQ(layout_for(0x030B02F0), &kPython311); // Debian 12's 3.11.2
+  EXPECT_EQ(layout_for(0x030B07F0), &kPython311);
+  EXPECT_EQ(layout_for(0), nullptr);
+  EXPECT_EQ(layout_for(0x030A0CF0), nullptr);
+  EXPECT_EQ(layout_for(0x030C00F0), nullptr);
+  EXPECT_EQ(layout_for(0x030D01F0), nullptr);
 }
 
 } // namespace
