@@ -4,6 +4,7 @@
 #include "export_context.h"
 #include "report.h"
 #include "report_model.h"
+#include "trace_model.h"
 
 #include <algorithm>
 #include <cmath>
@@ -61,9 +62,12 @@ TraceContext::TraceContext(const Trace& t, const RunDir& run, const Timeline& tl
     s.frame = sym.resolve(e.data.return_address, seen);
     if ((e.data.flags & kSiteSplit) && e.data.caller != 0)
       s.caller = sym.resolve(e.data.caller, seen);
+    if (const std::vector<Frame> py = python_stack(t, e); !py.empty())
+      s.python = py[python_program_frame(py)];
     SiteAgg named; // the report's naming, one function for both
     named.frame = s.frame;
     named.caller = s.caller;
+    named.python = s.python;
     s.text = site_text(named);
     if (!s.frame.module.empty()) {
       s.shim_site = module_offset_name(s.frame);

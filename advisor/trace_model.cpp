@@ -7,12 +7,9 @@
 
 namespace valley::advisor {
 
-namespace {
-
-// The rows [caller - 1, + count) of a Python site, as far as they are complete and its own: a
-// row a killed process left half written, or of another site, ends the stack there.
 std::vector<Frame> python_stack(const Trace& t, const SiteEntry& e) {
   std::vector<Frame> out;
+  if (!(e.data.flags & kSitePython) || e.data.caller == 0) return out;
   const size_t first = e.data.caller - 1;
   for (size_t i = first; i < t.pyframes.size(); ++i) {
     const PyFrameRow& r = t.pyframes[i];
@@ -31,7 +28,11 @@ std::vector<Frame> python_stack(const Trace& t, const SiteEntry& e) {
   return out;
 }
 
-} // namespace
+size_t python_program_frame(const std::vector<Frame>& py) {
+  size_t i = 0;
+  while (i + 1 < py.size() && python_library_file(py[i].file)) ++i;
+  return i < py.size() && python_library_file(py[i].file) ? 0 : i;
+}
 
 bool python_library_file(const std::string& file) {
   if (file.starts_with("<frozen ")) return true;
@@ -60,10 +61,8 @@ TraceModel build_trace_model(const Trace& t, Symbolizer& symbolizer) {
     s.frame = symbolizer.resolve(e.data.return_address, seen);
     if ((e.data.flags & kSiteSplit) && e.data.caller != 0)
       s.caller = symbolizer.resolve(e.data.caller, seen);
-    if ((e.data.flags & kSitePython) && e.data.caller != 0) s.python = python_stack(t, e);
-    while (s.program + 1 < s.python.size() && python_library_file(s.python[s.program].file))
-      ++s.program;
-    if (s.program < s.python.size() && python_library_file(s.python[s.program].file)) s.program = 0;
+    s.python = python_stack(t, e);
+    s.program = python_program_frame(s.python);
     m.sites.emplace(e.id, std::move(s));
   }
   for (uint32_t id = 1; id <= t.files.size(); ++id)

@@ -54,6 +54,15 @@ struct TraceModel {
 /// "<frozen importlib._bootstrap>"), false for the program's own and for installed packages.
 bool python_library_file(const std::string& file);
 
+/// A Python site's stack as stored (innermost first): the rows [caller - 1, + count) as far as
+/// they are complete and its own (a row a killed process left half written, or of another
+/// site, ends it there). Empty for other sites.
+std::vector<Frame> python_stack(const Trace& t, const SiteEntry& e);
+
+/// The index of the program's own frame in a Python stack: the first outside the standard
+/// library, else 0.
+size_t python_program_frame(const std::vector<Frame>& python);
+
 /// Symbolizes the sites and stacks of `t` (whose header must be valid).
 TraceModel build_trace_model(const Trace& t, Symbolizer& symbolizer);
 
