@@ -186,6 +186,26 @@ TEST(PythonSites, EachThreadReadsItsOwnFrames) {
     EXPECT_EQ((*s)["python"][0]["function"], "worker");
 }
 
+// A forked child (as multiprocessing's fork workers are) has a trace of its own, with its
+// Python sites named from its own frames.
+TEST(PythonSites, ForkedChildNamesItsOwnLines) {
+  auto d = run_case(python_case("fork_worker.py"));
+  const json& all = traces(d->dump());
+  ASSERT_EQ(all.size(), 2u);
+  const json& parent = all[0]["origin"] == "fork" ? all[1] : all[0];
+  const json& child = all[0]["origin"] == "fork" ? all[0] : all[1];
+  EXPECT_EQ(child["origin"], "fork");
+  EXPECT_EQ(child["python"]["state"], "active");
+  const int in_child = marked_line("fork_worker.py", "child");
+  const int in_parent = marked_line("fork_worker.py", "parent");
+  EXPECT_EQ(calls_at(child, "fork_worker.py", in_child)["write"], 150u);
+  EXPECT_EQ(calls_at(child, "fork_worker.py", in_parent)["write"], 0u);
+  EXPECT_EQ(calls_at(parent, "fork_worker.py", in_parent)["write"], 120u);
+  EXPECT_EQ(calls_at(parent, "fork_worker.py", in_child)["write"], 0u);
+  for (const json* s : sites_at(child, "fork_worker.py", in_child))
+    EXPECT_EQ((*s)["python"][0]["function"], "child_work");
+}
+
 // VALLEY_PYTHON=0: today's native-only sites, no Python frames.
 TEST(PythonSites, OffKeepsNativeSites) {
   Case c = python_case("print_flush.py", {"50"});
