@@ -9,10 +9,10 @@
 namespace valley::shim::py {
 namespace {
 
-constexpr uint32_t kMaxCodeUnits = 1u << 24;   // a bigger code object is a corrupted one
+constexpr uint32_t kMaxCodeUnits = 1u << 24; // a bigger code object is a corrupted one
 constexpr uint32_t kMaxLineTable = 1u << 20;
 constexpr uint32_t kMaxStrLength = 1u << 16;
-constexpr uint32_t kCodeHead = 176;            // enough of a code object for every field read
+constexpr uint32_t kCodeHead = 176; // enough of a code object for every field read
 
 bool aligned(uintptr_t p) { return p != 0 && (p & 7) == 0; }
 
@@ -52,7 +52,8 @@ __attribute__((always_inline)) inline bool read_frame(const Layout& l, uintptr_t
 }
 
 // Just what current_key needs: the type, the size and the first traceable instruction.
-__attribute__((always_inline)) inline bool read_code_bounds(const Runtime& rt, uintptr_t at, Code* c) {
+__attribute__((always_inline)) inline bool read_code_bounds(const Runtime& rt, uintptr_t at,
+                                                            Code* c) {
   const Layout& l = *rt.layout;
   if (!aligned(at)) return false;
   const uint32_t end = l.code_firsttraceable + 4;
@@ -159,15 +160,19 @@ void put_unknown(char* out) { memcpy(out, "?", 2); }
 bool put_utf8(char* out, size_t cap, size_t* n, uint32_t cp) {
   char b[4];
   size_t k;
-  if (cp < 0x80) b[0] = static_cast<char>(cp), k = 1;
-  else if (cp < 0x800) b[0] = static_cast<char>(0xC0 | cp >> 6), b[1] = static_cast<char>(0x80 | (cp & 63)), k = 2;
+  if (cp < 0x80)
+    b[0] = static_cast<char>(cp), k = 1;
+  else if (cp < 0x800)
+    b[0] = static_cast<char>(0xC0 | cp >> 6), b[1] = static_cast<char>(0x80 | (cp & 63)), k = 2;
   else if (cp < 0x10000)
     b[0] = static_cast<char>(0xE0 | cp >> 12), b[1] = static_cast<char>(0x80 | ((cp >> 6) & 63)),
     b[2] = static_cast<char>(0x80 | (cp & 63)), k = 3;
   else if (cp < 0x110000)
     b[0] = static_cast<char>(0xF0 | cp >> 18), b[1] = static_cast<char>(0x80 | ((cp >> 12) & 63)),
-    b[2] = static_cast<char>(0x80 | ((cp >> 6) & 63)), b[3] = static_cast<char>(0x80 | (cp & 63)), k = 4;
-  else return false;
+    b[2] = static_cast<char>(0x80 | ((cp >> 6) & 63)), b[3] = static_cast<char>(0x80 | (cp & 63)),
+    k = 4;
+  else
+    return false;
   if (*n + k >= cap) return false;
   memcpy(out + *n, b, k);
   *n += k;
@@ -204,7 +209,9 @@ void read_str(const Runtime& rt, uintptr_t at, char* out, size_t cap, bool keep_
     const uint32_t take = length - i < chunk ? static_cast<uint32_t>(length - i) : chunk;
     if (!read(data + uintptr_t{i} * kind, buf, size_t{take} * kind)) return put_unknown(out);
     for (uint32_t j = 0; j < take; ++j) {
-      uint32_t cp = kind == 1 ? buf[j] : kind == 2 ? field<uint16_t>(buf, j * 2) : field<uint32_t>(buf, j * 4);
+      uint32_t cp = kind == 1   ? buf[j]
+                    : kind == 2 ? field<uint16_t>(buf, j * 2)
+                                : field<uint32_t>(buf, j * 4);
       if (cp == 0 || (ascii && cp >= 0x80)) return put_unknown(out);
       if (!put_utf8(out, cap, &n, cp)) {
         out[n] = '\0';
@@ -310,15 +317,16 @@ int32_t line_at(const Runtime& rt, uintptr_t linetable, int32_t first_line, uint
     const uint32_t end = addr + ((first & 7) + 1) * 2;
     int32_t delta = 0;
     uint32_t skip;
-    if (code == 15) delta = 0;                        // no location
-    else if (code == 14) {                            // long form
+    if (code == 15)
+      delta = 0;           // no location
+    else if (code == 14) { // long form
       if (!b.svarint(&delta) || !b.varint(&skip) || !b.varint(&skip) || !b.varint(&skip)) return 0;
-    } else if (code == 13) {                          // no column
+    } else if (code == 13) { // no column
       if (!b.svarint(&delta)) return 0;
-    } else if (code >= 10) {                          // one line, two column bytes
+    } else if (code >= 10) { // one line, two column bytes
       delta = code - 10;
       if (!b.skip(2)) return 0;
-    } else if (!b.skip(1)) {                          // short form: same line
+    } else if (!b.skip(1)) { // short form: same line
       return 0;
     }
     line += delta;

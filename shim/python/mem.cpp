@@ -17,8 +17,8 @@ bool probe(uintptr_t page) {
   char byte;
   iovec local{&byte, 1};
   iovec remote{reinterpret_cast<void*>(page * kPage), 1};
-  const long n = syscall(SYS_process_vm_readv, static_cast<long>(syscall(SYS_getpid)), &local,
-                         1L, &remote, 1L, 0L);
+  const long n = syscall(SYS_process_vm_readv, static_cast<long>(syscall(SYS_getpid)), &local, 1L,
+                         &remote, 1L, 0L);
   return n == 1;
 }
 

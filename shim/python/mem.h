@@ -22,7 +22,9 @@ struct Pages {
 };
 extern constinit thread_local Pages t_pages __attribute__((tls_model("initial-exec")));
 
-inline uint32_t page_slot(uintptr_t p) { return static_cast<uint32_t>((p ^ (p >> 6) ^ (p >> 12)) % kPageSlots); }
+inline uint32_t page_slot(uintptr_t p) {
+  return static_cast<uint32_t>((p ^ (p >> 6) ^ (p >> 12)) % kPageSlots);
+}
 
 /// The slow path of read(): asks the kernel about each page not yet confirmed.
 bool read_slow(uintptr_t addr, void* out, size_t n);

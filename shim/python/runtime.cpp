@@ -22,7 +22,7 @@ constinit uint32_t g_state = 0, g_version = 0;
 // An image's dynamic symbol table, as the loader left it in memory.
 struct DynSyms {
   uintptr_t bias = 0;
-  const ElfW(Sym)* symtab = nullptr;
+  const ElfW(Sym) * symtab = nullptr;
   const char* strtab = nullptr;
   const uint32_t* gnu_hash = nullptr;
 };
@@ -39,9 +39,12 @@ bool dyn_syms(const dl_phdr_info* info, DynSyms* out) {
     for (auto* d = reinterpret_cast<const ElfW(Dyn)*>(info->dlpi_addr + ph.p_vaddr);
          d->d_tag != DT_NULL; ++d) {
       const uintptr_t a = dyn_addr(info->dlpi_addr, d->d_un.d_ptr);
-      if (d->d_tag == DT_SYMTAB) out->symtab = reinterpret_cast<const ElfW(Sym)*>(a);
-      else if (d->d_tag == DT_STRTAB) out->strtab = reinterpret_cast<const char*>(a);
-      else if (d->d_tag == DT_GNU_HASH) out->gnu_hash = reinterpret_cast<const uint32_t*>(a);
+      if (d->d_tag == DT_SYMTAB)
+        out->symtab = reinterpret_cast<const ElfW(Sym)*>(a);
+      else if (d->d_tag == DT_STRTAB)
+        out->strtab = reinterpret_cast<const char*>(a);
+      else if (d->d_tag == DT_GNU_HASH)
+        out->gnu_hash = reinterpret_cast<const uint32_t*>(a);
     }
   }
   return out->symtab && out->strtab && out->gnu_hash;
@@ -50,7 +53,8 @@ bool dyn_syms(const dl_phdr_info* info, DynSyms* out) {
 // The GNU hash table: buckets of symbol indices, chains of hashes whose low bit ends a chain.
 uintptr_t lookup(const DynSyms& s, const char* name) {
   uint32_t h = 5381;
-  for (const char* p = name; *p; ++p) h = h * 33 + static_cast<unsigned char>(*p);
+  for (const char* p = name; *p; ++p)
+    h = h * 33 + static_cast<unsigned char>(*p);
   const uint32_t nbuckets = s.gnu_hash[0], symoffset = s.gnu_hash[1], bloom = s.gnu_hash[2];
   if (nbuckets == 0) return 0;
   const auto* buckets = reinterpret_cast<const uint32_t*>(
@@ -61,7 +65,8 @@ uintptr_t lookup(const DynSyms& s, const char* name) {
   for (;; ++i) {
     const uint32_t ch = chain[i - symoffset];
     const ElfW(Sym)& sym = s.symtab[i];
-    if ((ch | 1) == (h | 1) && strcmp(s.strtab + sym.st_name, name) == 0 && sym.st_shndx != SHN_UNDEF)
+    if ((ch | 1) == (h | 1) && strcmp(s.strtab + sym.st_name, name) == 0 &&
+        sym.st_shndx != SHN_UNDEF)
       return s.bias + sym.st_value;
     if (ch & 1) return 0;
   }
@@ -107,7 +112,8 @@ void detect(Segment& seg) {
     g_state = static_cast<uint32_t>(PyState::active);
   }
   note_state(seg);
-  if (g_state == static_cast<uint32_t>(PyState::active)) g_active.store(true, std::memory_order_release);
+  if (g_state == static_cast<uint32_t>(PyState::active))
+    g_active.store(true, std::memory_order_release);
 }
 
 void note_state(Segment& seg) {

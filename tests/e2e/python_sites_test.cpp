@@ -45,13 +45,16 @@ int marked_line(const std::string& script, const std::string& name) {
   return -1;
 }
 
-std::string base(const json& v) { return v.is_string() ? fs::path(v.get<std::string>()).filename().string() : ""; }
+std::string base(const json& v) {
+  return v.is_string() ? fs::path(v.get<std::string>()).filename().string() : "";
+}
 
 // The dump's counter rows of one trace whose location is file:line, by op.
 std::map<std::string, uint64_t> calls_at(const json& trace, const std::string& file, int line) {
   std::map<std::string, uint64_t> out;
   for (const json& c : trace["counters"])
-    if (base(c["file"]) == file && c["line"] == line) out[c["op"].get<std::string>()] += c["calls"].get<uint64_t>();
+    if (base(c["file"]) == file && c["line"] == line)
+      out[c["op"].get<std::string>()] += c["calls"].get<uint64_t>();
   return out;
 }
 
@@ -59,7 +62,8 @@ std::map<std::string, uint64_t> calls_at(const json& trace, const std::string& f
 std::vector<const json*> sites_at(const json& trace, const std::string& file, int line) {
   std::vector<const json*> out;
   for (const json& s : trace["sites"])
-    if (!s["python"].empty() && base(s["python"][0]["file"]) == file && s["python"][0]["line"] == line)
+    if (!s["python"].empty() && base(s["python"][0]["file"]) == file &&
+        s["python"][0]["line"] == line)
       out.push_back(&s);
   return out;
 }
@@ -88,7 +92,8 @@ TEST(PythonSites, PrintFlushInALoopIsOneSiteAtItsLine) {
   ASSERT_GE(sites.size(), 1u);
   ASSERT_LE(sites.size(), 2u);
   const json& py = (*sites[0])["python"];
-  for (const json* s : sites) EXPECT_EQ((*s)["python"][0]["function"], "emit");
+  for (const json* s : sites)
+    EXPECT_EQ((*s)["python"][0]["function"], "emit");
   EXPECT_EQ(py[0]["function"], "emit");
   EXPECT_EQ(py[0]["first_line"], line - 2) << "def emit is two lines above";
   EXPECT_EQ(py[1]["function"], "<module>");
@@ -119,7 +124,8 @@ TEST(PythonSites, HelperCalledFromTwoPlacesIsTwoSites) {
   std::map<std::string, std::set<int>> callers;
   for (const json* s : sites) {
     EXPECT_EQ((*s)["python"][0]["function"], "put");
-    callers[(*s)["python"][1]["function"].get<std::string>()].insert((*s)["python"][1]["line"].get<int>());
+    callers[(*s)["python"][1]["function"].get<std::string>()].insert(
+        (*s)["python"][1]["line"].get<int>());
   }
   EXPECT_EQ(callers.size(), 2u);
   EXPECT_EQ(callers["header"], std::set<int>{marked_line("two_callers.py", "from-header")});
@@ -168,7 +174,8 @@ TEST(PythonSites, SocketHeaderAndBodyAreTwoSites) {
   for (const json& f : rep["findings"])
     if (f["rule"] == "write-gather") gather = &f;
   ASSERT_NE(gather, nullptr) << rep["findings"].dump(1);
-  EXPECT_EQ((*gather)["site_text"], "send_message at socket_client.py:" + std::to_string(header) + " (python)");
+  EXPECT_EQ((*gather)["site_text"],
+            "send_message at socket_client.py:" + std::to_string(header) + " (python)");
   ASSERT_EQ((*gather)["related"].size(), 1u);
   EXPECT_EQ((*gather)["related"][0]["line"], body);
   EXPECT_EQ((*gather)["related"][0]["python"], true);
@@ -213,7 +220,8 @@ TEST(PythonSites, OffKeepsNativeSites) {
   auto d = run_case(c);
   const json& t = only_trace(*d);
   EXPECT_EQ(t["python"]["state"], "none");
-  for (const json& s : t["sites"]) EXPECT_TRUE(s["python"].empty()) << s.dump();
+  for (const json& s : t["sites"])
+    EXPECT_TRUE(s["python"].empty()) << s.dump();
 }
 
 } // namespace

@@ -35,10 +35,11 @@ const Layout& L = kPython311;
 //               y)
 // (88 bytes of code) and its co_lines(): (start, end, line).
 const std::vector<uint8_t> kSampleTable{
-    0x80, 0x00, 0xd8, 0x08, 0x09, 0x88, 0x41, 0x89, 0x05, 0x80, 0x41, 0xd8, 0x07, 0x08, 0x88, 0x31, 0x82,
-    0x75, 0x80, 0x75, 0xd8, 0x0c, 0x25, 0xd0, 0x0c, 0x25, 0x9d, 0x45, 0xa0, 0x21, 0x99, 0x48, 0x9c, 0x48,
-    0xd0, 0x0c, 0x25, 0xd1, 0x0c, 0x25, 0xd4, 0x0c, 0x25, 0x88, 0x01, 0x88, 0x01, 0xe0, 0x0c, 0x10, 0x88,
-    0x01, 0xe0, 0x0c, 0x0d, 0xd8, 0x0c, 0x0d, 0xf0, 0x03, 0x01, 0x0c, 0x0f, 0xf0, 0x00, 0x01, 0x05, 0x0f};
+    0x80, 0x00, 0xd8, 0x08, 0x09, 0x88, 0x41, 0x89, 0x05, 0x80, 0x41, 0xd8, 0x07, 0x08,
+    0x88, 0x31, 0x82, 0x75, 0x80, 0x75, 0xd8, 0x0c, 0x25, 0xd0, 0x0c, 0x25, 0x9d, 0x45,
+    0xa0, 0x21, 0x99, 0x48, 0x9c, 0x48, 0xd0, 0x0c, 0x25, 0xd1, 0x0c, 0x25, 0xd4, 0x0c,
+    0x25, 0x88, 0x01, 0x88, 0x01, 0xe0, 0x0c, 0x10, 0x88, 0x01, 0xe0, 0x0c, 0x0d, 0xd8,
+    0x0c, 0x0d, 0xf0, 0x03, 0x01, 0x0c, 0x0f, 0xf0, 0x00, 0x01, 0x05, 0x0f};
 const std::vector<std::tuple<int, int, int>> kSampleLines{
     {0, 2, 1},   {2, 4, 2},   {4, 6, 2},   {6, 10, 2},  {10, 12, 2}, {12, 14, 3}, {14, 16, 3},
     {16, 22, 3}, {22, 24, 3}, {24, 26, 4}, {26, 28, 4}, {28, 40, 4}, {40, 42, 4}, {42, 46, 4},
@@ -55,7 +56,9 @@ struct Arena {
   }
 };
 
-template <class T> void put(unsigned char* base, uint32_t off, T v) { memcpy(base + off, &v, sizeof v); }
+template <class T> void put(unsigned char* base, uint32_t off, T v) {
+  memcpy(base + off, &v, sizeof v);
+}
 uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 
 struct Types {
@@ -119,7 +122,7 @@ struct FakePython {
     put<uint64_t>(tstate, L.tstate_thread_id, static_cast<uint64_t>(pthread_self()));
     put<uintptr_t>(tstate, L.tstate_cframe, addr(cframe));
     pthread_setspecific(key, tstate);
-    const int offsets[] = {30, 13, 84};   // bytes into the code: lines 4, 3, 8 (from co_lines)
+    const int offsets[] = {30, 13, 84}; // bytes into the code: lines 4, 3, 8 (from co_lines)
     const int firsts[] = {10, 40, 1};
     const char* names[] = {"Writer.put", "main", "<module>"};
     const char* files[] = {"/app/writer.py", "/app/main.py", "/app/run.py"};
@@ -155,7 +158,8 @@ TEST(PythonFrames, LineTableMatchesCPythonsCoLines) {
   memcpy(&lt, py.codes[0] + L.code_linetable, sizeof lt);
   (void)table;
   for (auto [s, e, l] : kSampleLines)
-    for (int off = s; off < e; off += 2) EXPECT_EQ(line_at(py.rt, lt, 1, off), l) << "offset " << off;
+    for (int off = s; off < e; off += 2)
+      EXPECT_EQ(line_at(py.rt, lt, 1, off), l) << "offset " << off;
   EXPECT_EQ(line_at(py.rt, lt, 1, 88), 0) << "past the end of the code";
   EXPECT_EQ(line_at(py.rt, lt, 100, 24), 103) << "lines count from co_firstlineno";
 }
@@ -164,7 +168,8 @@ TEST(PythonFrames, ReadsTheFakeInterpretersStack) {
   FakePython py;
   EXPECT_EQ(thread_state(py.rt), addr(py.tstate));
   EXPECT_TRUE(thread_state_is_mine(py.rt, addr(py.tstate), static_cast<uint64_t>(pthread_self())));
-  EXPECT_FALSE(thread_state_is_mine(py.rt, addr(py.tstate), static_cast<uint64_t>(pthread_self()) + 1));
+  EXPECT_FALSE(
+      thread_state_is_mine(py.rt, addr(py.tstate), static_cast<uint64_t>(pthread_self()) + 1));
   Key k{};
   ASSERT_TRUE(current_key(py.rt, addr(py.tstate), &k));
   EXPECT_EQ(k.code, addr(py.codes[0]));
@@ -216,11 +221,11 @@ TEST(PythonFrames, FuzzedPointersNeverCrashOrLie) {
                                addr(gone) + 4096 * 2 + 4090, // straddles into unmapped
                                addr(none),
                                addr(none) + 64,
-                               addr(py.types.other),          // an object of another type
-                               addr(py.frames[0]) + 3,        // misaligned
-                               addr(py.frames[0]),            // a cycle
+                               addr(py.types.other),   // an object of another type
+                               addr(py.frames[0]) + 3, // misaligned
+                               addr(py.frames[0]),     // a cycle
                                addr(py.frames[2]),
-                               uintptr_t{1} << 52,            // non-canonical
+                               uintptr_t{1} << 52, // non-canonical
                                ~uintptr_t{0} - 7,
                                rng()};
     auto pick = [&] { return bad[rng() % bad.size()]; };
@@ -228,15 +233,33 @@ TEST(PythonFrames, FuzzedPointersNeverCrashOrLie) {
     for (int c = 0; c < n; ++c) {
       const int fi = static_cast<int>(rng() % 3);
       switch (rng() % 10) {
-      case 0: put<uintptr_t>(py.frames[fi], L.frame_code, pick()); break;
-      case 1: put<uintptr_t>(py.frames[fi], L.frame_previous, pick()); break;
-      case 2: put<uintptr_t>(py.frames[fi], L.frame_prev_instr, pick()); break;
-      case 3: put<uintptr_t>(py.codes[fi], L.code_qualname, pick()); break;
-      case 4: put<uintptr_t>(py.codes[fi], L.code_filename, pick()); break;
-      case 5: put<uintptr_t>(py.codes[fi], L.code_linetable, pick()); break;
-      case 6: put<uintptr_t>(py.codes[fi], L.ob_type, pick()); break;
-      case 7: put<int64_t>(py.codes[fi], L.ob_size, static_cast<int64_t>(rng())); break;
-      case 8: put<uintptr_t>(py.cframe, L.cframe_current, pick()); break;
+      case 0:
+        put<uintptr_t>(py.frames[fi], L.frame_code, pick());
+        break;
+      case 1:
+        put<uintptr_t>(py.frames[fi], L.frame_previous, pick());
+        break;
+      case 2:
+        put<uintptr_t>(py.frames[fi], L.frame_prev_instr, pick());
+        break;
+      case 3:
+        put<uintptr_t>(py.codes[fi], L.code_qualname, pick());
+        break;
+      case 4:
+        put<uintptr_t>(py.codes[fi], L.code_filename, pick());
+        break;
+      case 5:
+        put<uintptr_t>(py.codes[fi], L.code_linetable, pick());
+        break;
+      case 6:
+        put<uintptr_t>(py.codes[fi], L.ob_type, pick());
+        break;
+      case 7:
+        put<int64_t>(py.codes[fi], L.ob_size, static_cast<int64_t>(rng()));
+        break;
+      case 8:
+        put<uintptr_t>(py.cframe, L.cframe_current, pick());
+        break;
       case 9: // a frame consistently pointing at an object of another type
         put<uintptr_t>(py.frames[fi], L.frame_code, addr(py.impostor));
         put<uintptr_t>(py.frames[fi], L.frame_prev_instr, addr(py.impostor) + L.code_code + 10);
@@ -260,7 +283,8 @@ TEST(PythonFrames, FuzzedPointersNeverCrashOrLie) {
         if (first && fn && file && line) ok = true;
       }
       EXPECT_TRUE(ok) << "round " << round << " frame " << i << ": " << out[i].function << " at "
-                      << out[i].file << ":" << out[i].line << " (first " << out[i].first_line << ")";
+                      << out[i].file << ":" << out[i].line << " (first " << out[i].first_line
+                      << ")";
       if (out[i].line) ++named;
     }
     if (got < 3) ++cut;
