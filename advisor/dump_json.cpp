@@ -37,7 +37,8 @@ json frame_json(const Frame& f) {
 
 json python_json(const SiteModel& s) {
   json out = json::array();
-  for (const Frame& f : s.python) out.push_back(frame_json(f));
+  for (const Frame& f : s.python)
+    out.push_back(frame_json(f));
   return out;
 }
 

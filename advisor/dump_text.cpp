@@ -187,14 +187,15 @@ private:
   // the program's stderr for it).
   void python(const SegmentHeader& h) {
     if (h.py_state == 0) return;
-    const std::string version = fmt::format("{}.{}.{}", h.py_version >> 24, (h.py_version >> 16) & 0xff,
-                                            (h.py_version >> 8) & 0xff);
+    const std::string version = fmt::format(
+        "{}.{}.{}", h.py_version >> 24, (h.py_version >> 16) & 0xff, (h.py_version >> 8) & 0xff);
     if (h.py_state == static_cast<uint32_t>(PyState::active))
-      line("  python: CPython {}, Python call sites: {} frames stored ({} stacks refused)",
-           version, h.pyframes_used, h.pyframes_full);
+      line("  python: CPython {}, Python call sites: {} frames stored ({} stacks refused)", version,
+           h.pyframes_used, h.pyframes_full);
     else
       line("  python: valley: CPython {} has no frame layout in this valley; its calls are keyed "
-           "by native return address only", h.py_version ? version : "< 3.11");
+           "by native return address only",
+           h.py_version ? version : "< 3.11");
   }
 
   void sites(const ProcessView& p) {
@@ -206,7 +207,8 @@ private:
       const std::vector<std::string> inlined = frame_lines(s.frame);
       for (size_t k = 1; k < inlined.size(); ++k) line("      {}", printable(inlined[k]));
       if (s.caller) line("      caller: {}", printable(frame_text(*s.caller)));
-      for (const Frame& f : s.python) line("      {}", printable(frame_text(f)));
+      for (const Frame& f : s.python)
+        line("      {}", printable(frame_text(f)));
       if (s.entry->data.flags & kSiteMarker) library(p.trace, s.entry->data.caller);
       for (uint32_t sid : s.stacks)
         stack(p, sid);

@@ -41,9 +41,13 @@ std::string wrap(const std::string& text, size_t indent, size_t width) {
 }
 
 nlohmann::json frame_json(const Frame& f) {
-  nlohmann::json j{{"module", f.module}, {"offset", fmt::format("0x{:x}", f.offset)},
-                   {"function", f.function}, {"file", f.file}, {"line", f.line},
-                   {"build_id_mismatch", f.build_id_mismatch}, {"python", f.python},
+  nlohmann::json j{{"module", f.module},
+                   {"offset", fmt::format("0x{:x}", f.offset)},
+                   {"function", f.function},
+                   {"file", f.file},
+                   {"line", f.line},
+                   {"build_id_mismatch", f.build_id_mismatch},
+                   {"python", f.python},
                    {"text", frame_text(f)},
                    {"inlined_into", inlined_json(f, false)}};
   if (f.build_id_mismatch) j["file"] = "", j["line"] = 0;

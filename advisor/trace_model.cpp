@@ -30,7 +30,8 @@ std::vector<Frame> python_stack(const Trace& t, const SiteEntry& e) {
 
 size_t python_program_frame(const std::vector<Frame>& py) {
   size_t i = 0;
-  while (i + 1 < py.size() && python_library_file(py[i].file)) ++i;
+  while (i + 1 < py.size() && python_library_file(py[i].file))
+    ++i;
   return i < py.size() && python_library_file(py[i].file) ? 0 : i;
 }
 

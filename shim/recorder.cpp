@@ -8,9 +8,9 @@
 #include "coalesce/coalesce.h"
 #include "fd_table.h"
 #include "hot.h"
-#include "recorder_internal.h"
 #include "python/call_site.h"
 #include "python/runtime.h"
+#include "recorder_internal.h"
 #include "sites.h"
 #include "sys.h"
 

@@ -33,7 +33,8 @@ std::string idiom(Language l, uint64_t n, const std::string& b) {
   case Language::python:
     return fmt::format("do not run with -u or PYTHONUNBUFFERED=1 and drop flush=True / flush() per "
                        "record (sys.stdout.reconfigure(line_buffering=False) for stdout); for a "
-                       "file: open(path, 'wb', buffering={}) or io.BufferedWriter(raw, {})", n, n);
+                       "file: open(path, 'wb', buffering={}) or io.BufferedWriter(raw, {})",
+                       n, n);
   case Language::perl:
     return "leave $| at 0 on this handle (do not set $| = 1), or join the records and print them "
            "once";

@@ -188,7 +188,7 @@ struct SegmentHeader {
   uint32_t pyframes_used;    ///< rows claimed (a site's stack is a run of consecutive rows)
   uint32_t pyframes_full;    ///< Python stacks not stored because the table was full
   uint32_t py_reserved;
-  Section pyframes;          ///< PyFrameRow[]: the Python stacks of Python call sites
+  Section pyframes; ///< PyFrameRow[]: the Python stacks of Python call sites
   uint8_t reserved[4096 - 2736];
 };
 static_assert(offsetof(SegmentHeader, version) == 8);
@@ -196,7 +196,8 @@ static_assert(offsetof(SegmentHeader, counters) == 120);
 static_assert(offsetof(SegmentHeader, bodies_offset) == 216);
 static_assert(offsetof(SegmentHeader, coverage) == 320);
 static_assert(offsetof(SegmentHeader, cmdline) == 648);
-static_assert(offsetof(SegmentHeader, py_state) == 2700 && offsetof(SegmentHeader, pyframes) == 2720);
+static_assert(offsetof(SegmentHeader, py_state) == 2700 &&
+              offsetof(SegmentHeader, pyframes) == 2720);
 static_assert(sizeof(SegmentHeader) == 4096);
 
 /// Counters of one (call site, op, fd kind). They never lose data: a key a shard's table cannot
@@ -281,15 +282,15 @@ static_assert(sizeof(StackRow) == 512);
 /// sight. A site's stack is `count` consecutive rows, innermost (index 0) first. Strings are
 /// NUL-terminated UTF-8, truncated to fit; "?" where the shim could not read them safely.
 struct PyFrameRow {
-  uint32_t site;       ///< call-site id
-  uint16_t index;      ///< position in the stack, 0 = innermost (the code that made the call)
-  uint16_t count;      ///< frames in this stack (the same in each of its rows)
-  int32_t line;        ///< line being executed, 0 = unknown
-  int32_t first_line;  ///< the function's first line (co_firstlineno), 0 = unknown
-  uint32_t ready;      ///< 1 once the fields are written (store with release)
+  uint32_t site;      ///< call-site id
+  uint16_t index;     ///< position in the stack, 0 = innermost (the code that made the call)
+  uint16_t count;     ///< frames in this stack (the same in each of its rows)
+  int32_t line;       ///< line being executed, 0 = unknown
+  int32_t first_line; ///< the function's first line (co_firstlineno), 0 = unknown
+  uint32_t ready;     ///< 1 once the fields are written (store with release)
   uint32_t reserved;
-  char function[72];   ///< co_qualname
-  char file[160];      ///< co_filename
+  char function[72]; ///< co_qualname
+  char file[160];    ///< co_filename
 };
 static_assert(sizeof(PyFrameRow) == 256);
 

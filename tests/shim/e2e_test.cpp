@@ -142,7 +142,8 @@ TEST(Recorder, UnsupportedPythonKeepsNativeSites) {
   EXPECT_EQ(t->proc()["python"]["state"], "unsupported");
   EXPECT_EQ(t->proc()["python"]["version"], "3.12.0");
   EXPECT_EQ(sum(t->proc(), "calls", "write", "", "main"), 200u);
-  for (const json& s : t->proc()["sites"]) EXPECT_TRUE(s["python"].empty()) << s.dump();
+  for (const json& s : t->proc()["sites"])
+    EXPECT_TRUE(s["python"].empty()) << s.dump();
 }
 
 } // namespace
