@@ -29,8 +29,17 @@ json frame_json(const Frame& f) {
           {"file", opt_string(f.file)},
           {"line", f.line ? json(f.line) : json(nullptr)},
           {"build_id_mismatch", f.build_id_mismatch},
+          {"python", f.python},
+          {"first_line", f.first_line ? json(f.first_line) : json(nullptr)},
           {"text", frame_text(f)},
           {"inlined_into", inlined_json(f, true)}};
+}
+
+json python_json(const SiteModel& s) {
+  json out = json::array();
+  for (const Frame& f : s.python)
+    out.push_back(frame_json(f));
+  return out;
 }
 
 json size_hist_json(const uint64_t (&h)[kHistBuckets]) {
@@ -104,6 +113,7 @@ json sites_json(const ProcessView& p) {
                    {"flags", site_flag_names(s.entry->data.flags)},
                    {"frame", frame_json(s.frame)},
                    {"caller", s.caller ? frame_json(*s.caller) : json(nullptr)},
+                   {"python", python_json(s)},
                    {"library_module",
                     s.entry->data.flags & kSiteMarker ? json(s.entry->data.caller) : json(nullptr)},
                    {"first_stack", s.entry->data.first_stack},
@@ -211,6 +221,14 @@ json process_json(const ProcessView& p) {
                  {"files_used", h.files_used},       {"sites_full", h.sites_full},
                  {"stacks_full", h.stacks_full},     {"modules_full", h.modules_full},
                  {"files_full", h.files_full},       {"stack_sample", h.stack_sample}};
+  const char* py_states[] = {"none", "active", "unsupported"};
+  j["python"] = {{"state", h.py_state < 3 ? json(py_states[h.py_state]) : json(h.py_state)},
+                 {"version", h.py_version ? json(fmt::format("{}.{}.{}", h.py_version >> 24,
+                                                             (h.py_version >> 16) & 0xff,
+                                                             (h.py_version >> 8) & 0xff))
+                                          : json(nullptr)},
+                 {"frames_used", h.pyframes_used},
+                 {"stacks_full", h.pyframes_full}};
   j["modules"] = modules_json(t);
   j["sites"] = sites_json(p);
   json orphans = json::array();

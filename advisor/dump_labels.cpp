@@ -42,8 +42,10 @@ std::vector<std::string> flag_names(uint32_t flags, const FlagName (&names)[N]) 
 } // namespace
 
 std::vector<std::string> site_flag_names(uint32_t flags) {
-  static constexpr FlagName kNames[] = {
-      {kSiteSplit, "split"}, {kSiteMarker, "marker"}, {kSiteNoStack, "no-stack"}};
+  static constexpr FlagName kNames[] = {{kSiteSplit, "split"},
+                                        {kSiteMarker, "marker"},
+                                        {kSiteNoStack, "no-stack"},
+                                        {kSitePython, "python"}};
   std::vector<std::string> out = flag_names(flags & ~uint32_t{kSiteReady}, kNames);
   if (!(flags & kSiteReady)) out.insert(out.begin(), "incomplete");
   return out;

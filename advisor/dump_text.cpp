@@ -102,6 +102,7 @@ public:
          h.counters_used, h.counters.capacity, h.sites_used, h.sites.capacity, h.sites_full,
          h.stacks_used, h.stacks.capacity, h.stacks_full, h.modules_used, h.modules.capacity,
          h.modules_full, h.files_used, h.files.capacity, h.files_full, h.stack_sample);
+    python(h);
     modules(t);
     sites(p);
     counters(p);
@@ -184,6 +185,21 @@ private:
     }
   }
 
+  // Whether Python call sites were told apart, and if not, why (the shim does not write to
+  // the program's stderr for it).
+  void python(const SegmentHeader& h) {
+    if (h.py_state == 0) return;
+    const std::string version = fmt::format(
+        "{}.{}.{}", h.py_version >> 24, (h.py_version >> 16) & 0xff, (h.py_version >> 8) & 0xff);
+    if (h.py_state == static_cast<uint32_t>(PyState::active))
+      line("  python: CPython {}, Python call sites: {} frames stored ({} stacks refused)", version,
+           h.pyframes_used, h.pyframes_full);
+    else
+      line("  python: valley: CPython {} has no frame layout in this valley; its calls are keyed "
+           "by native return address only",
+           h.py_version ? version : "< 3.11");
+  }
+
   void sites(const ProcessView& p) {
     line("  call sites ({}):", p.model->sites.size());
     for (const auto& [id, s] : p.model->sites) {
@@ -193,6 +209,8 @@ private:
       const std::vector<std::string> inlined = frame_lines(s.frame);
       for (size_t k = 1; k < inlined.size(); ++k) line("      {}", printable(inlined[k]));
       if (s.caller) line("      caller: {}", printable(frame_text(*s.caller)));
+      for (const Frame& f : s.python)
+        line("      {}", printable(frame_text(f)));
       if (s.entry->data.flags & kSiteMarker) library(p.trace, s.entry->data.caller);
       for (uint32_t sid : s.stacks)
         stack(p, sid);

@@ -5,6 +5,7 @@
 #include "filters.h"
 #include "report.h"
 #include "report_model.h"
+#include "trace_model.h"
 
 #include <algorithm>
 #include <cmath>
@@ -62,9 +63,12 @@ TraceContext::TraceContext(const Trace& t, const RunDir& run, const Timeline& tl
     s.frame = sym.resolve(e.data.return_address, seen);
     if ((e.data.flags & kSiteSplit) && e.data.caller != 0)
       s.caller = sym.resolve(e.data.caller, seen);
+    if (const std::vector<Frame> py = python_stack(t, e); !py.empty())
+      s.python = py[python_program_frame(py)];
     SiteAgg named; // the report's naming, one function for both
     named.frame = s.frame;
     named.caller = s.caller;
+    named.python = s.python;
     s.text = site_text(named);
     if (!s.frame.module.empty()) {
       s.shim_site = module_offset_name(s.frame);

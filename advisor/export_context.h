@@ -29,9 +29,14 @@ struct SiteInfo {
   std::string text;            ///< as `valley report` names it ("emit_row at report.c:42")
   std::string shim_site;       ///< "module+0xoffset", as valley.toml's coalesce.sites takes it
   std::string build_id;        ///< hex, of the module holding the return address; "" if none
+  std::optional<Frame> python; ///< Python sites: the program's Python frame
 
-  /// Where the program made the call: the caller for split sites, else the frame.
-  const Frame& location() const { return caller ? *caller : frame; }
+  /// Where the program made the call: the Python frame for Python sites, the caller for split
+  /// sites, else the frame.
+  const Frame& location() const {
+    if (python) return *python;
+    return caller ? *caller : frame;
+  }
 };
 
 /// The run's timeline: ns since the earliest process of the run began, on CLOCK_MONOTONIC, so

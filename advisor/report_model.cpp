@@ -106,6 +106,7 @@ std::string SiteAgg::top_path() const {
 }
 
 std::string site_text(const SiteAgg& a) {
+  if (a.python) return frame_text(*a.python, SourcePaths::base);
   if (!a.caller) return frame_text(a.frame, SourcePaths::base);
   return fmt::format("{} via {}", frame_text(*a.caller, SourcePaths::base), library_text(a.frame));
 }
@@ -437,6 +438,15 @@ RunModel build_run_model(const std::vector<std::string>& dirs, const AdvisorSett
         // (a ?: of two writes). A call made inside a library is also split by the library's
         // line or return address: each of its functions that does I/O is a site of its own (S-08).
         if (sm) loc = location_key(sm->frame) + (sm->caller ? "/" + location_key(*sm->caller) : "");
+        // A Python line is a site of its own (one native return address serves all of them).
+        // Its frames down to the program's and the one that called that: a helper called from
+        // two places is two sites.
+        if (sm && !sm->python.empty()) {
+          std::string py;
+          for (size_t i = 0; i < sm->python.size() && i <= sm->program + 1; ++i)
+            py += location_key(sm->python[i]) + "<";
+          loc = py + "@" + loc;
+        }
         std::string key = fmt::format("{}:{}:{}", loc, op_name(static_cast<Op>(op)),
                                       fd_kind_name(static_cast<FdKind>(kind))
                                           ? fd_kind_name(static_cast<FdKind>(kind))
@@ -458,6 +468,7 @@ RunModel build_run_model(const std::vector<std::string>& dirs, const AdvisorSett
           if (sm) {
             a.frame = sm->frame;
             a.caller = sm->caller;
+            if (!sm->python.empty()) a.python = sm->location();
           }
           m.sites.push_back(std::move(a));
         }

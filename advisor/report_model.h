@@ -60,6 +60,7 @@ struct SiteAgg {
   std::string key;              ///< "module+0xoffset[/caller]:op:kind", stable across processes
   Frame frame;                  ///< the return address (a library frame for split sites)
   std::optional<Frame> caller;  ///< split sites: the first frame outside the library
+  std::optional<Frame> python;  ///< Python sites: the Python code that made the call
   std::vector<StackView> stacks;
   std::set<std::string> shim_sites; ///< "module+0xoffset" of every return address merged here
   uint8_t op = 0;

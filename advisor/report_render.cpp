@@ -18,7 +18,10 @@
 namespace valley::advisor {
 namespace {
 
-const Frame& location(const SiteAgg& a) { return a.caller ? *a.caller : a.frame; }
+const Frame& location(const SiteAgg& a) {
+  if (a.python) return *a.python;
+  return a.caller ? *a.caller : a.frame;
+}
 
 // Word wrap with a hanging indent.
 std::string wrap(const std::string& text, size_t indent, size_t width) {
@@ -39,9 +42,14 @@ std::string wrap(const std::string& text, size_t indent, size_t width) {
 }
 
 nlohmann::json frame_json(const Frame& f) {
-  nlohmann::json j{{"module", f.module}, {"offset", fmt::format("0x{:x}", f.offset)},
-                   {"function", f.function}, {"file", f.file}, {"line", f.line},
-                   {"build_id_mismatch", f.build_id_mismatch}, {"text", frame_text(f)},
+  nlohmann::json j{{"module", f.module},
+                   {"offset", fmt::format("0x{:x}", f.offset)},
+                   {"function", f.function},
+                   {"file", f.file},
+                   {"line", f.line},
+                   {"build_id_mismatch", f.build_id_mismatch},
+                   {"python", f.python},
+                   {"text", frame_text(f)},
                    {"inlined_into", inlined_json(f, false)}};
   if (f.build_id_mismatch) j["file"] = "", j["line"] = 0;
   return j;

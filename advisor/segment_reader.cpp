@@ -195,8 +195,23 @@ void read_tables(const InputFile& file, Trace& t, Reporter& report) {
     t.files.push_back(r);
   });
 
+  if (h.pyframes.capacity != 0) {
+    SectionView pv = check_section("pyframes", h.pyframes, sizeof(PyFrameRow), hs, size, report);
+    uint32_t npy = clamp_used("pyframes_used", h.pyframes_used, h.pyframes, pv, report);
+    for_each_row<PyFrameRow>(file, pv, npy, report, "pyframes", [&](uint32_t i, PyFrameRow r) {
+      check_string(r.function, report, fmt::format("pyframes[{}].function", i));
+      check_string(r.file, report, fmt::format("pyframes[{}].file", i));
+      t.pyframes.push_back(r);
+    });
+  }
+
   // Dangling references: keep the rows, drop the reference.
   for (SiteEntry& s : t.sites) {
+    if ((s.data.flags & kSitePython) && s.data.caller > t.pyframes.size()) {
+      report("sites[{}]: Python stack {} refers to no stored frame ({} stored)", s.id,
+             s.data.caller, t.pyframes.size());
+      s.data.caller = 0;
+    }
     if (s.data.first_stack > t.stacks.size()) {
       report("sites[{}]: first_stack {} refers to no stored stack ({} stored)", s.id,
              s.data.first_stack, t.stacks.size());

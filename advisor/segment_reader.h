@@ -54,6 +54,7 @@ struct Trace {
   std::vector<StackRow> stacks;       ///< stack id = index + 1; frame counts clamped
   std::vector<ModuleRow> modules;     ///< load order; build_id_len clamped
   std::vector<FileRow> files;         ///< file id = index + 1
+  std::vector<PyFrameRow> pyframes;   ///< PyFrameRow id = index + 1; strings NUL-terminated
   /// Every shard header (index = shard id); `bodies[i]` says whether body i is in the file.
   std::vector<ShardHeader> shards;
   std::vector<bool> bodies;

@@ -262,6 +262,11 @@ std::string module_offset_name(const Frame& f) {
 }
 
 std::string frame_text(const Frame& f, SourcePaths paths) {
+  if (f.python) {
+    const std::string file = paths == SourcePaths::base ? base_name(f.file) : f.file;
+    if (f.line > 0) return fmt::format("{} at {}:{} (python)", f.function, file, f.line);
+    return fmt::format("{} at {} (python)", f.function, file);
+  }
   if (f.module.empty()) return fmt::format("{:#x}", f.address);
   if (f.build_id_mismatch) return fmt::format("{}+{:#x} [build-id mismatch]", f.module, f.offset);
   std::string where = module_offset_name(f);
@@ -285,6 +290,7 @@ std::vector<std::string> frame_lines(const Frame& f, SourcePaths paths) {
 }
 
 std::string location_key(const Frame& f) {
+  if (f.python) return fmt::format("python:{}:{}:{}", f.file, f.function, f.line);
   if (f.module.empty()) return fmt::format("{:#x}", f.address);
   if (f.build_id_mismatch || f.function.empty() || f.file.empty() || f.line <= 0)
     return module_offset_name(f);

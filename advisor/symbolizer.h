@@ -32,6 +32,10 @@ struct Frame {
   std::string file;     ///< source file; empty when unknown
   int line = 0;         ///< 0 when unknown
   bool build_id_mismatch = false; ///< the file on disk is not the one that was loaded
+  /// A Python frame (read by the shim from the interpreter): `function` is its qualified name,
+  /// `file` and `line` the Python source, `first_line` the function's first line; no module.
+  bool python = false;
+  int first_line = 0;
   /// The functions `function` was inlined into, innermost first: [0] calls `function` at its
   /// file:line, the last one is the function the machine code belongs to. Empty when
   /// `function` was not inlined (or the module has no debug info).

@@ -20,9 +20,19 @@ struct SiteModel {
   Frame frame;                  ///< the return address (a library frame for split sites)
   std::optional<Frame> caller;  ///< split sites: the first frame outside the library
   std::vector<uint32_t> stacks; ///< ids of the stacks captured for this site
+  /// Python sites: the Python stack at first sight, innermost first (also at the top of each
+  /// of the site's stacks, above the native frames).
+  std::vector<Frame> python;
+  /// Index in `python` of the program's own frame: the first one outside Python's standard
+  /// library (logging's handler is not where the program logs), else the innermost.
+  size_t program = 0;
 
-  /// Where the program made the call: the caller for split sites, else the frame.
-  const Frame& location() const { return caller ? *caller : frame; }
+  /// Where the program made the call: its Python frame for Python sites, the caller for split
+  /// sites, else the frame.
+  const Frame& location() const {
+    if (!python.empty()) return python[program];
+    return caller ? *caller : frame;
+  }
 };
 
 struct TraceModel {
@@ -39,6 +49,19 @@ struct TraceModel {
   /// The id of the FileRow that described `fd` at `ticks`: the latest one classified by then.
   uint32_t file_at(int32_t fd, uint64_t ticks) const;
 };
+
+/// True for a file of Python's standard library ("/usr/lib/python3.11/logging/__init__.py",
+/// "<frozen importlib._bootstrap>"), false for the program's own and for installed packages.
+bool python_library_file(const std::string& file);
+
+/// A Python site's stack as stored (innermost first): the rows [caller - 1, + count) as far as
+/// they are complete and its own (a row a killed process left half written, or of another
+/// site, ends it there). Empty for other sites.
+std::vector<Frame> python_stack(const Trace& t, const SiteEntry& e);
+
+/// The index of the program's own frame in a Python stack: the first outside the standard
+/// library, else 0.
+size_t python_program_frame(const std::vector<Frame>& python);
 
 /// Symbolizes the sites and stacks of `t` (whose header must be valid).
 TraceModel build_trace_model(const Trace& t, Symbolizer& symbolizer);

@@ -9,6 +9,7 @@
 #include "fd_table.h"
 #include "hot.h"
 #include "modules.h"
+#include "python/runtime.h"
 #include "real.h"
 #include "recorder.h"
 #include "recorder_internal.h"
@@ -183,6 +184,7 @@ void atfork_child() {
   Segment child{};
   if (segment_create(g_opts, Origin::fork, parent.hdr, &child)) {
     g_seg = child;
+    py::note_state(g_seg);
   } else {
     g_phase.store(kOff, std::memory_order_release);
   }
@@ -205,6 +207,7 @@ VALLEY_COLD void first_call_of_thread(Thread& t) {
 void recover_thread(Thread& t) {
   // The abandoned frame may have been between the halves of a cache pair: start afresh.
   t.last_ra = 0;
+  t.py_key = 0;
   t.last_key = 0;
   t.last_row = nullptr;
   if (t.shard.h) {
@@ -228,6 +231,7 @@ void init() {
     coverage_start();
     if (segment_create(g_opts, Origin::start, nullptr, &g_seg)) {
       modules_refresh(g_seg);
+      py::detect(g_seg);
       save_exec_env();
       pthread_atfork(coalesce_fork_prepare, coalesce_fork_parent, atfork_child);
       if (g_opts.verbose) diag("tracing into ", g_seg.seg_path);

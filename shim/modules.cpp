@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "modules.h"
 
+#include "python/runtime.h"
 #include "sys.h"
 
 #include <cstring>
@@ -93,8 +94,11 @@ int add_module(dl_phdr_info* info, size_t, void* arg) {
 
 void modules_refresh(Segment& seg) {
   if (g_refreshing.exchange(true, std::memory_order_acquire)) return;
+  const uint32_t before = at(seg.hdr->modules_used).load(std::memory_order_relaxed);
   dl_iterate_phdr(add_module, &seg);
   g_refreshing.store(false, std::memory_order_release);
+  // A libpython loaded by dlopen (an embedding program) is found here.
+  if (at(seg.hdr->modules_used).load(std::memory_order_relaxed) != before) py::detect(seg);
 }
 
 int module_of(Segment& seg, uint64_t addr, bool refresh) {

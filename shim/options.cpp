@@ -37,6 +37,9 @@ void set(Options* o, Id id, uint64_t v) {
   case Id::off:
     o->off = v != 0;
     break;
+  case Id::python:
+    o->python = v != 0;
+    break;
   case Id::verbose:
     o->verbose = v != 0;
     break;

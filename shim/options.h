@@ -19,6 +19,7 @@ struct Options {
   uint32_t stack_sample;    ///< VALLEY_STACK_SAMPLE
   uint32_t max_frames;      ///< VALLEY_MAX_FRAMES
   bool off;                 ///< VALLEY_OFF
+  bool python;              ///< VALLEY_PYTHON
   bool verbose;             ///< VALLEY_VERBOSE
   char dir[1024];           ///< VALLEY_DIR: the run directory (absolute once resolved)
   char config[1024];        ///< VALLEY_CONFIG: a valley.toml whose [coalesce] table the shim reads

@@ -8,6 +8,8 @@
 #include "coalesce/coalesce.h"
 #include "fd_table.h"
 #include "hot.h"
+#include "python/call_site.h"
+#include "python/runtime.h"
 #include "recorder_internal.h"
 #include "sites.h"
 #include "sys.h"
@@ -170,6 +172,23 @@ VALLEY_HOT void log_event(Segment& seg, Thread& t, int phase, bool nested, const
 
 // The call site of `ra`: this thread's one-entry cache, else the site table.
 VALLEY_HOT uint32_t site_of(Thread& t, Segment& seg, uint64_t ra, bool nested) {
+  // Under a Python interpreter the same return address serves every line of Python code: the
+  // running code object and instruction split it (issue 14). A signal handler keeps the
+  // native site (nothing that could take a lock or take long runs there).
+  if (py::active() && !nested) {
+    if (const uint64_t key = py::call_key(t, ra)) {
+      if (key == t.py_key) return t.py_site;
+      const uint32_t site = python_site_lookup(seg, t, key, ra, g_opts.max_frames);
+      if (site != kSiteUnknown) {
+        t.py_key = 0; // a handler between these stores must not find half a pair
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        t.py_site = site;
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        t.py_key = key;
+        return site;
+      }
+    }
+  }
   if (ra == t.last_ra && !nested) return t.last_site;
   const uint32_t site = site_lookup(seg, ra, nested, g_opts.max_frames);
   // Only a plain (unsplit) site may be cached by return address alone.

@@ -25,6 +25,7 @@ constexpr uint32_t kSiteRows = 4096;
 constexpr uint32_t kStackRows = 1024;
 constexpr uint32_t kModuleRows = 256;
 constexpr uint32_t kFileRows = 1024;
+constexpr uint32_t kPyFrameRows = 2048; // 512 KiB: the Python stacks of Python sites
 
 // Field 22 of /proc/self/stat: the start time in clock ticks. It survives exec and differs
 // between two processes that got the same pid, which is what tells the two apart.
@@ -149,6 +150,7 @@ void layout(SegmentHeader* h, uint32_t events) {
   place(h->stacks, kStackRows, sizeof(StackRow), 64);
   place(h->modules, kModuleRows, sizeof(ModuleRow), 64);
   place(h->files, kFileRows, sizeof(FileRow), 64);
+  place(h->pyframes, kPyFrameRows, sizeof(PyFrameRow), 64);
   // Bodies are page-aligned, and so is the event buffer in each, so that its storage can be
   // punched out after the final drain.
   h->bodies_offset = align(off, 4096);
@@ -172,6 +174,7 @@ void bind(Segment* seg) {
   seg->stacks = section<StackRow>(h, h->stacks);
   seg->modules = section<ModuleRow>(h, h->modules);
   seg->files = section<FileRow>(h, h->files);
+  seg->pyframes = section<PyFrameRow>(h, h->pyframes);
   seg->shards = section<ShardHeader>(h, h->shards);
   seg->bodies = reinterpret_cast<char*>(h) + h->bodies_offset;
 }

@@ -25,6 +25,7 @@ struct Segment {
   StackRow* stacks = nullptr;
   ModuleRow* modules = nullptr;
   FileRow* files = nullptr;
+  PyFrameRow* pyframes = nullptr;
   ShardHeader* shards = nullptr;
   char* bodies = nullptr;       ///< shard body 0; body i is body_size bytes further
   size_t map_size = 0;

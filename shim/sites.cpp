@@ -2,6 +2,7 @@
 #include "sites.h"
 
 #include "modules.h"
+#include "python/call_site.h"
 #include "sys.h"
 
 #ifndef _GNU_SOURCE
@@ -136,6 +137,20 @@ uint32_t site_lookup(Segment& seg, uint64_t ra, bool nested, uint32_t max_frames
   if (split == kSiteUnknown) return id;
   if (fresh) fill_fresh(seg, split, ra, f.found, kSiteSplit, nested, max_frames);
   return split;
+}
+
+uint32_t python_site_lookup(Segment& seg, Thread& t, uint64_t key, uint64_t ra,
+                            uint32_t max_frames) {
+  bool fresh = false;
+  const uint32_t id = probe(seg, key, &fresh);
+  if (id == kSiteUnknown || !fresh) return id;
+  SiteRow& r = seg.sites[id];
+  r.return_address = ra;
+  r.caller = py::store_stack(seg, t, id, max_frames);
+  r.first_stack = capture(seg, id, max_frames);
+  const uint32_t flags = kSitePython | (r.first_stack ? 0u : uint32_t{kSiteNoStack});
+  at(r.flags).store(flags | kSiteReady, std::memory_order_release);
+  return id;
 }
 
 bool site_text(Segment& seg, uint64_t ra, char* out, size_t cap) {

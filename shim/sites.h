@@ -6,12 +6,18 @@
 #pragma once
 
 #include "segment.h"
+#include "thread.h"
 
 namespace valley::shim {
 
 /// The call-site id for a call whose return address is `ra`. `nested` means valley was already
 /// busy on this thread (a signal handler): then nothing that could take a lock is done.
 uint32_t site_lookup(Segment& seg, uint64_t ra, bool nested, uint32_t max_frames);
+
+/// The call-site id for a call made from Python code, `key` from py::call_key: its row gets
+/// the Python stack and the native stack at first sight. Not for signal context.
+uint32_t python_site_lookup(Segment& seg, Thread& t, uint64_t key, uint64_t ra,
+                            uint32_t max_frames);
 
 /// The call site of return address `ra` as `valley report` names it: "module+0xOFFSET"
 /// (module = file name of the image, OFFSET = ra - load bias). False when no module holds it.

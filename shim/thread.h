@@ -41,6 +41,9 @@ struct Thread {
   CounterRow* last_row;
   bool last_shared;    ///< last_row is in the shared table
   uint64_t run_gen;    ///< coalescer buffer of the shard's held run record
+  uintptr_t py_tstate; ///< the PyThreadState checked to be this thread's (0: none yet)
+  uint64_t py_key;     ///< one-entry cache of the last Python call site (key, site)
+  uint32_t py_site;
   FdStamp stamps[kFdStamps];
 };
 

@@ -32,7 +32,9 @@ std::string idiom(Language l, uint64_t n, const std::string& b) {
                        "buffer with rdbuf()->pubsetbuf() before open()", b);
   case Language::python:
     return fmt::format("do not run with -u or PYTHONUNBUFFERED=1 and drop flush=True / flush() per "
-                       "record; for a file: open(path, 'wb', buffering={})", n);
+                       "record (sys.stdout.reconfigure(line_buffering=False) for stdout); for a "
+                       "file: open(path, 'wb', buffering={}) or io.BufferedWriter(raw, {})",
+                       n, n);
   case Language::perl:
     return "leave $| at 0 on this handle (do not set $| = 1), or join the records and print them "
            "once";
@@ -88,6 +90,13 @@ std::optional<Finding> evaluate(const SiteAgg& a, const RunModel& m, const Advis
         "iteration), and buffering merges only those less than {} ms apart; no byte waits longer",
         format_ns(static_cast<double>(gap)), age_ms));
   f.idiom = idiom(f.language, r.buffer_size, b);
+  const bool socket = a.kind == static_cast<uint8_t>(FdKind::tcp) ||
+                      a.kind == static_cast<uint8_t>(FdKind::unix_stream);
+  if (f.language == Language::python && socket)
+    f.idiom = fmt::format("collect the parts and send them once: sock.sendall(b\"\".join(parts)) "
+                          "or sock.sendmsg(parts); for a stream, wrap it: "
+                          "io.BufferedWriter(sock.makefile('wb', buffering=0), {})",
+                          r.buffer_size);
   f.coalescible = a.kind != static_cast<uint8_t>(FdKind::tty);
   return found;
 }

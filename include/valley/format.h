@@ -49,7 +49,7 @@ namespace valley {
 inline constexpr char kSegmentMagic[8] = {'V', 'A', 'L', 'L', 'E', 'Y', 'S', '\0'};
 inline constexpr char kEventsMagic[8] = {'V', 'A', 'L', 'L', 'E', 'Y', 'E', '\0'};
 /// Bump on any layout change; readers refuse newer versions and name older ones.
-inline constexpr uint32_t kFormatVersion = 3;
+inline constexpr uint32_t kFormatVersion = 4;
 
 inline constexpr uint32_t kHistBuckets = 32; ///< log2 buckets, see bucket_of()
 inline constexpr uint32_t kMaxFrames = 62;   ///< frames kept per stack
@@ -183,13 +183,21 @@ struct SegmentHeader {
   char exe[kPathMax + 16];   ///< readlink(/proc/self/exe), NUL-terminated
   char cmdline[kCmdlineMax]; ///< /proc/self/cmdline: NUL-separated argv, truncated
   uint32_t cmdline_len;      ///< bytes used in cmdline
-  uint8_t reserved[4096 - 2700];
+  uint32_t py_state;         ///< PyState: what the shim made of an interpreter in the process
+  uint32_t py_version;       ///< the interpreter's Py_Version (0x030B07F0 = 3.11.7), 0 = none
+  uint32_t pyframes_used;    ///< rows claimed (a site's stack is a run of consecutive rows)
+  uint32_t pyframes_full;    ///< Python stacks not stored because the table was full
+  uint32_t py_reserved;
+  Section pyframes; ///< PyFrameRow[]: the Python stacks of Python call sites
+  uint8_t reserved[4096 - 2736];
 };
 static_assert(offsetof(SegmentHeader, version) == 8);
 static_assert(offsetof(SegmentHeader, counters) == 120);
 static_assert(offsetof(SegmentHeader, bodies_offset) == 216);
 static_assert(offsetof(SegmentHeader, coverage) == 320);
 static_assert(offsetof(SegmentHeader, cmdline) == 648);
+static_assert(offsetof(SegmentHeader, py_state) == 2700 &&
+              offsetof(SegmentHeader, pyframes) == 2720);
 static_assert(sizeof(SegmentHeader) == 4096);
 
 /// Counters of one (call site, op, fd kind). They never lose data: a key a shard's table cannot
@@ -235,6 +243,16 @@ enum SiteBits : uint32_t {
                           ///< (return_address, caller). Calls that could not be split (signal
                           ///< context) are counted on the marker row itself.
   kSiteNoStack = 1u << 3, ///< the first stack could not be captured (signal context, table full)
+  kSitePython = 1u << 4,  ///< a Python call site: keyed by (return address, code object,
+                          ///< instruction offset); `caller` holds the first PyFrameRow id of its
+                          ///< Python stack (row index + 1; 0 = none stored)
+};
+
+/// SegmentHeader::py_state: whether calls are keyed by the Python code that made them.
+enum class PyState : uint32_t {
+  none = 0,        ///< no CPython interpreter found in the process
+  active = 1,      ///< a supported CPython: Python call sites are recorded
+  unsupported = 2, ///< a CPython whose version has no layout table: native call sites only
 };
 
 /// A call site. Key: the return address into the caller of the wrapped function; for calls
@@ -259,6 +277,22 @@ struct StackRow {
   uint64_t frames[kMaxFrames];
 };
 static_assert(sizeof(StackRow) == 512);
+
+/// One frame of a Python call site's stack, copied out of the interpreter at the site's first
+/// sight. A site's stack is `count` consecutive rows, innermost (index 0) first. Strings are
+/// NUL-terminated UTF-8, truncated to fit; "?" where the shim could not read them safely.
+struct PyFrameRow {
+  uint32_t site;      ///< call-site id
+  uint16_t index;     ///< position in the stack, 0 = innermost (the code that made the call)
+  uint16_t count;     ///< frames in this stack (the same in each of its rows)
+  int32_t line;       ///< line being executed, 0 = unknown
+  int32_t first_line; ///< the function's first line (co_firstlineno), 0 = unknown
+  uint32_t ready;     ///< 1 once the fields are written (store with release)
+  uint32_t reserved;
+  char function[72]; ///< co_qualname
+  char file[160];    ///< co_filename
+};
+static_assert(sizeof(PyFrameRow) == 256);
 
 /// A loaded image (executable, shared library, vdso).
 struct ModuleRow {

@@ -131,6 +131,21 @@ uint64_t all_calls(const json& proc) {
 
 std::string victim(const char* name) { return std::string(VALLEY_VICTIMS) + "/" + name; }
 
+// S-10: a CPython without a layout row (here a fake 3.12) is noted and never read; its calls
+// keep their native sites.
+TEST(Recorder, UnsupportedPythonKeepsNativeSites) {
+  auto t = traced({std::string(VALLEY_VICTIMS) + "/valley_victim_fake_python"});
+  EXPECT_TRUE(t->out.exited(0)) << t->out.describe();
+  EXPECT_EQ(t->out.out, std::string(200, 'x'));
+  EXPECT_EQ(t->out.err, "");
+  ASSERT_EQ(t->procs().size(), 1u);
+  EXPECT_EQ(t->proc()["python"]["state"], "unsupported");
+  EXPECT_EQ(t->proc()["python"]["version"], "3.12.0");
+  EXPECT_EQ(sum(t->proc(), "calls", "write", "", "main"), 200u);
+  for (const json& s : t->proc()["sites"])
+    EXPECT_TRUE(s["python"].empty()) << s.dump();
+}
+
 } // namespace
 
 TEST(Recorder, EveryEntryPointCountedWithErrnoIntact) {

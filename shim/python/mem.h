@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+/// @file mem.h
+/// @brief Reads of memory the shim does not own (the interpreter's objects) that never fault:
+/// an address is read only once the kernel has confirmed its page is mapped and readable.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace valley::shim::py {
+
+inline constexpr uintptr_t kPage = 4096;
+inline constexpr uintptr_t kUserTop = uintptr_t{1} << 47; // x86_64 canonical user space
+inline constexpr uint32_t kPageSlots = 64;
+
+// Pages this thread has seen the kernel read (page number + 1, 0 = empty), direct-mapped. A
+// frame chain of a live interpreter stays in a few pages (its data stack, the code objects),
+// so after the first calls a read costs a compare, not a system call.
+struct Pages {
+  uintptr_t page[kPageSlots];
+};
+extern constinit thread_local Pages t_pages __attribute__((tls_model("initial-exec")));
+
+inline uint32_t page_slot(uintptr_t p) {
+  return static_cast<uint32_t>((p ^ (p >> 6) ^ (p >> 12)) % kPageSlots);
+}
+
+/// The slow path of read(): asks the kernel about each page not yet confirmed.
+bool read_slow(uintptr_t addr, void* out, size_t n);
+
+/// True when the `n` bytes at `addr` may be loaded directly: on one page this thread has
+/// already confirmed. False does not mean unreadable: read() then asks the kernel.
+inline bool known_readable(uintptr_t addr, size_t n) {
+  const uintptr_t p = addr / kPage;
+  return addr >= kPage && addr < kUserTop - n && (addr + n - 1) / kPage == p &&
+         t_pages.page[page_slot(p)] == p + 1;
+}
+
+/// Copies `n` bytes at `addr` into `out` when every byte is readable; false (nothing usable in
+/// `out`) for null, non-canonical or unmapped addresses. No allocation, no locks, never faults
+/// on a page it has not confirmed.
+inline bool read(uintptr_t addr, void* out, size_t n) {
+  if (known_readable(addr, n)) {
+    memcpy(out, reinterpret_cast<const void*>(addr), n);
+    return true;
+  }
+  return read_slow(addr, out, n);
+}
+
+template <class T> inline bool read_as(uintptr_t addr, T* out) {
+  return read(addr, out, sizeof(T));
+}
+
+/// Forgets the pages this thread has confirmed (after a test unmaps memory it used).
+void forget_pages();
+
+} // namespace valley::shim::py
