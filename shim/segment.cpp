@@ -134,6 +134,14 @@ bool resolve_dir(const Options& opts, char* out, size_t cap) {
   return true;
 }
 
+void fail_grow(const char* path) {
+  char msg[96];
+  Text t(msg, sizeof msg);
+  t.str(" (").str(strerrorname_np(errno) ? strerrorname_np(errno) : "error");
+  t.str("); what does not fit is counted as full or dropped");
+  diag("warning: cannot grow ", path, msg);
+}
+
 size_t align(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
 void layout(SegmentHeader* h, uint32_t events) {
@@ -225,12 +233,15 @@ bool segment_create(const Options& opts, Origin origin, const SegmentHeader* par
 
   SegmentHeader proto{};
   layout(&proto, opts.events ? opts.ring_events : 0);
-  // Reserve the header and the shared tables now: on a full tmpfs a lazily backed page would
-  // SIGBUS the program on first touch, long after ftruncate said yes. The mapping covers every
-  // shard body too, but no page of a body is touched before segment_reserve_body.
-  int err = sys::file_may_reach(proto.bodies_offset)
-                ? posix_fallocate(fd, 0, static_cast<off_t>(proto.bodies_offset))
-                : EFBIG;
+  // The file reaches the end of the tables at once but stays sparse: only the header, the shard
+  // headers and the shared table's catch-all row are backed now, the rest page by page as the
+  // process first touches it. The mapping covers every shard body too; the file reaches a body
+  // when a thread first takes its shard (segment_reserve_body).
+  const uint64_t eager = align(proto.counters.offset + sizeof(CounterRow), 4096);
+  int err = !sys::file_may_reach(proto.bodies_offset) || (proto.bodies_offset >> kPageShift) > 32 * kTablePageWords
+                ? EFBIG
+                : posix_fallocate(fd, 0, static_cast<off_t>(eager));
+  if (err == 0 && ftruncate(fd, static_cast<off_t>(proto.bodies_offset)) != 0) err = errno;
   if (err != 0) {
     errno = err;
     sys::close(fd);
@@ -245,6 +256,14 @@ bool segment_create(const Options& opts, Origin origin, const SegmentHeader* par
     fail("cannot map", seg->seg_path);
     return false;
   }
+  // A fault on a fresh file reads ahead and zero-fills many pages the process may never use
+  // (on ext4, most of the start-up cost of a short-lived image before this).
+  madvise(map, proto.segment_size, MADV_RANDOM);
+  for (auto& w : seg->table_pages) w = 0;
+  for (auto& w : seg->body_pages) w = 0;
+  for (auto& w : seg->events_backed) w = 0;
+  seg->grow_failed = 0;
+  for (uint64_t pg = 0; pg < eager >> kPageShift; ++pg) seg->table_pages[pg >> 5] |= 1u << (pg & 31);
   seg->hdr = static_cast<SegmentHeader*>(map);
   seg->map_size = proto.segment_size;
   SegmentHeader* h = seg->hdr;
@@ -284,7 +303,8 @@ bool segment_create(const Options& opts, Origin origin, const SegmentHeader* par
   }
   bind(seg);
   if (parent) { // a fork child has the same modules mapped at the same addresses
-    const uint32_t m = parent->modules_used < h->modules.capacity ? parent->modules_used : h->modules.capacity;
+    uint32_t m = parent->modules_used < h->modules.capacity ? parent->modules_used : h->modules.capacity;
+    if (m && !segment_back(*seg, seg->modules, size_t{m} * sizeof(ModuleRow))) m = 0;
     memcpy(seg->modules, reinterpret_cast<const char*>(parent) + parent->modules.offset,
            size_t{m} * sizeof(ModuleRow));
     h->modules_used = m;
@@ -311,15 +331,72 @@ void segment_record_end(Segment* seg) {
   coverage_kernel_side(&seg->hdr->coverage);
 }
 
+bool segment_back(Segment& seg, const void* p, size_t len) {
+  const uint64_t off = static_cast<uint64_t>(static_cast<const char*>(p) -
+                                             reinterpret_cast<const char*>(seg.hdr));
+  const uint64_t first = off >> kPageShift, last = (off + len - 1) >> kPageShift;
+  const int fd = sys::open(seg.seg_path, O_RDWR);
+  int err = fd < 0 ? errno : 0;
+  // Within the file's size already (the tables, or a body the file reaches): never SIGXFSZ.
+  if (!err)
+    err = posix_fallocate(fd, static_cast<off_t>(first << kPageShift),
+                          static_cast<off_t>((last - first + 1) << kPageShift));
+  if (fd >= 0) sys::close(fd);
+  if (err) {
+    errno = err;
+    if (at(seg.grow_failed).exchange(1, std::memory_order_relaxed) == 0)
+      fail_grow(seg.seg_path);
+    return false;
+  }
+  for (uint64_t pg = first; pg <= last; ++pg) {
+    uint32_t bit = 0;
+    if (uint32_t* w = page_bit(seg, pg, &bit)) at(*w).fetch_or(1u << bit, std::memory_order_release);
+  }
+  return true;
+}
+
+bool segment_back_events(Segment& seg, uint32_t i, uint64_t need) {
+  SegmentHeader* h = seg.hdr;
+  uint64_t have = at(seg.events_backed[i]).load(std::memory_order_acquire);
+  if (need <= have) return true;
+  const uint64_t ring = h->body_size - h->body_events_offset;
+  uint64_t want = align(need, 4096);
+  if (want < 2 * have) want = 2 * have;
+  if (want > ring) want = ring;
+  char* events = reinterpret_cast<char*>(seg.body_events(i));
+  const int fd = sys::open(seg.seg_path, O_RDWR);
+  int err = fd < 0 ? errno : 0;
+  if (!err)
+    err = posix_fallocate(fd, static_cast<off_t>(events - reinterpret_cast<char*>(h) + have),
+                          static_cast<off_t>(want - have));
+  if (fd >= 0) sys::close(fd);
+  if (err) {
+    errno = err;
+    if (at(seg.grow_failed).exchange(1, std::memory_order_relaxed) == 0)
+      fail_grow(seg.seg_path);
+    return false;
+  }
+  // A signal handler of the owner may have grown it further meanwhile: keep the larger.
+  const uint64_t now = want == ring ? ~uint64_t{0} : want;
+  while (have < now &&
+         !at(seg.events_backed[i]).compare_exchange_weak(have, now, std::memory_order_release)) {
+  }
+  return true;
+}
+
 bool segment_reserve_body(Segment& seg, uint32_t i) {
   SegmentHeader* h = seg.hdr;
   const int fd = sys::open(seg.seg_path, O_RDWR);
   if (fd < 0) return false;
-  const off_t off = static_cast<off_t>(h->bodies_offset + uint64_t{i} * h->body_size);
-  const bool ok = sys::file_may_reach(static_cast<uint64_t>(off) + h->body_size) &&
-                  posix_fallocate(fd, off, static_cast<off_t>(h->body_size)) == 0;
+  const uint64_t off = h->bodies_offset + uint64_t{i} * h->body_size;
+  // Backing the body's last page makes the file reach the body's end, and never shortens it
+  // (ftruncate could, racing with another thread taking a later shard).
+  const bool ok = sys::file_may_reach(off + h->body_size) &&
+                  posix_fallocate(fd, static_cast<off_t>(off + h->body_size - 4096), 4096) == 0;
   sys::close(fd);
-  return ok;
+  if (!ok) return false;
+  if (!h->body_events) at(seg.events_backed[i]).store(~uint64_t{0}, std::memory_order_release);
+  return true;
 }
 
 void segment_release_events(Segment* seg, uint32_t i) {
@@ -329,6 +406,7 @@ void segment_release_events(Segment* seg, uint32_t i) {
   void* p = sys::mmap(seg->body_events(i), len, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
   if (p == MAP_FAILED) return;
+  at(seg->events_backed[i]).store(~uint64_t{0}, std::memory_order_release); // anonymous now
   int fd = sys::open(seg->seg_path, O_RDWR);
   if (fd >= 0) {
     const off_t off = static_cast<off_t>(h->bodies_offset + uint64_t{i} * h->body_size + h->body_events_offset);
@@ -353,6 +431,7 @@ bool segment_restore_events(Segment* seg) {
          posix_fallocate(fd, off, static_cast<off_t>(len)) == 0 &&
          sys::mmap(seg->body_events(i), len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
                    off) != MAP_FAILED;
+    if (ok) at(seg->events_backed[i]).store(~uint64_t{0}, std::memory_order_release);
   }
   sys::close(fd);
   if (ok) at(h->state).fetch_and(~uint32_t{kStateRingReleased}, std::memory_order_release);

@@ -137,6 +137,9 @@ bool append_events(Segment& seg, const iovec* iov, int n) {
 ShardRef shard_ref(Segment& seg, uint32_t i) {
   ShardRef s;
   s.h = &seg.shards[i];
+  s.seg = &seg;
+  s.row_pages = &seg.body_pages[i];
+  s.events_backed = &seg.events_backed[i];
   s.rows = seg.body_counters(i);
   s.rows_mask = seg.hdr->body_counters - 1;
   if (seg.hdr->body_events) {
@@ -151,6 +154,13 @@ VALLEY_HOT CounterRow* shard_row(const ShardRef& s, uint64_t key) {
   uint32_t i = static_cast<uint32_t>(mix(key)) & s.rows_mask;
   for (uint32_t n = 0; n < kMaxProbe; ++n, i = (i + 1) & s.rows_mask) {
     CounterRow& r = s.rows[i];
+    // The row's pages (a row may straddle two) must be backed before it is even read.
+    const uint32_t first = (i * sizeof(CounterRow)) >> kPageShift;
+    const uint32_t last = ((i + 1) * sizeof(CounterRow) - 1) >> kPageShift;
+    const uint32_t pages = (1u << first) | (1u << last);
+    if ((at(*s.row_pages).load(std::memory_order_acquire) & pages) != pages &&
+        !segment_back(*s.seg, &r, sizeof r))
+      return nullptr;
     uint64_t k = at(r.key).load(std::memory_order_acquire);
     if (k == key) return &r;
     if (k != 0) continue;
@@ -164,6 +174,14 @@ VALLEY_HOT EventRecord* shard_reserve(const ShardRef& s, uint64_t* index) {
   ShardHeader& h = *s.h;
   const uint64_t drained = at(h.drained).load(std::memory_order_acquire);
   if (!s.events || h.head - drained >= s.events_mask + 1 - kNestSlack) {
+    local_add(h.dropped, 1);
+    return nullptr;
+  }
+  // Slots up to head + kNestSlack must be backed: signal handlers that nest before the xadd
+  // below take the slots after this one, and each checks for itself.
+  const uint64_t need = (h.head + kNestSlack + 1) * sizeof(EventRecord);
+  if (need > at(*s.events_backed).load(std::memory_order_acquire) &&
+      !segment_back_events(*s.seg, s.index, need)) {
     local_add(h.dropped, 1);
     return nullptr;
   }

@@ -27,6 +27,7 @@ uint32_t probe(Segment& seg, uint64_t key, bool* fresh) {
   uint32_t i = static_cast<uint32_t>(mix(key)) & seg.sites_mask;
   for (uint32_t n = 0; n < kMaxProbe; ++n, i = (i + 1) & seg.sites_mask) {
     SiteRow& r = seg.sites[i];
+    if (!segment_ensure(seg, &r, sizeof r)) break;
     uint64_t k = at(r.key).load(std::memory_order_acquire);
     if (k == key) return i;
     if (k != 0) continue;
@@ -66,7 +67,7 @@ uint32_t capture(Segment& seg, uint32_t site, uint32_t max_frames) {
     }
   }
   uint32_t i = at(h->stacks_used).fetch_add(1, std::memory_order_relaxed);
-  if (i >= h->stacks.capacity) {
+  if (i >= h->stacks.capacity || !segment_ensure(seg, &seg.stacks[i], sizeof(StackRow))) {
     at(h->stacks_used).fetch_sub(1, std::memory_order_relaxed);
     at(h->stacks_full).fetch_add(1, std::memory_order_relaxed);
     return 0;
