@@ -94,8 +94,6 @@ bool take(Thread& t, uint32_t i, bool from_dead) {
   if (!(at(h.state).load(std::memory_order_acquire) & kShardReserved)) {
     if (!segment_reserve_body(seg, i)) {
       at(h.tid).store(0, std::memory_order_release);
-      diag("warning: cannot reserve a thread's shard in ", seg.seg_path,
-           " (no space, or the file size limit); its calls are counted in the shared table");
       return false;
     }
     at(h.state).fetch_or(kShardReserved, std::memory_order_release);

@@ -197,6 +197,7 @@ bool create_events_file(Segment* seg) {
   eh.seq = seg->hdr->seq;
   bool ok = sys::write_all(fd, &eh, sizeof eh);
   sys::close(fd);
+  if (!ok) unlink(seg->ev_path); // no .vev without its .vseg: readers would report it
   return ok;
 }
 
@@ -263,6 +264,7 @@ bool segment_create(const Options& opts, Origin origin, const SegmentHeader* par
   for (auto& w : seg->body_pages) w = 0;
   for (auto& w : seg->events_backed) w = 0;
   seg->grow_failed = 0;
+  seg->warned = 0;
   for (uint64_t pg = 0; pg < eager >> kPageShift; ++pg) seg->table_pages[pg >> 5] |= 1u << (pg & 31);
   seg->hdr = static_cast<SegmentHeader*>(map);
   seg->map_size = proto.segment_size;
@@ -302,6 +304,8 @@ bool segment_create(const Options& opts, Origin origin, const SegmentHeader* par
     h->cmdline_len = static_cast<uint32_t>(c);
   }
   bind(seg);
+  // Readers skip rows with key 0: without its key the catch-all's calls would be lost to them.
+  seg->counters[0].key = kCatchAllKey;
   if (parent) { // a fork child has the same modules mapped at the same addresses
     uint32_t m = parent->modules_used < h->modules.capacity ? parent->modules_used : h->modules.capacity;
     if (m && !segment_back(*seg, seg->modules, size_t{m} * sizeof(ModuleRow))) m = 0;
@@ -332,6 +336,9 @@ void segment_record_end(Segment* seg) {
 }
 
 bool segment_back(Segment& seg, const void* p, size_t len) {
+  // After a refusal valley stops asking: a full file system would otherwise cost three
+  // syscalls on every call.
+  if (at(seg.grow_failed).load(std::memory_order_relaxed)) return false;
   const uint64_t off = static_cast<uint64_t>(static_cast<const char*>(p) -
                                              reinterpret_cast<const char*>(seg.hdr));
   const uint64_t first = off >> kPageShift, last = (off + len - 1) >> kPageShift;
@@ -344,8 +351,8 @@ bool segment_back(Segment& seg, const void* p, size_t len) {
   if (fd >= 0) sys::close(fd);
   if (err) {
     errno = err;
-    if (at(seg.grow_failed).exchange(1, std::memory_order_relaxed) == 0)
-      fail_grow(seg.seg_path);
+    at(seg.grow_failed).store(1, std::memory_order_relaxed);
+    if (at(seg.warned).exchange(1, std::memory_order_relaxed) == 0) fail_grow(seg.seg_path);
     return false;
   }
   for (uint64_t pg = first; pg <= last; ++pg) {
@@ -359,6 +366,7 @@ bool segment_back_events(Segment& seg, uint32_t i, uint64_t need) {
   SegmentHeader* h = seg.hdr;
   uint64_t have = at(seg.events_backed[i]).load(std::memory_order_acquire);
   if (need <= have) return true;
+  if (at(seg.grow_failed).load(std::memory_order_relaxed)) return false;
   const uint64_t ring = h->body_size - h->body_events_offset;
   uint64_t want = align(need, 4096);
   if (want < 2 * have) want = 2 * have;
@@ -372,8 +380,8 @@ bool segment_back_events(Segment& seg, uint32_t i, uint64_t need) {
   if (fd >= 0) sys::close(fd);
   if (err) {
     errno = err;
-    if (at(seg.grow_failed).exchange(1, std::memory_order_relaxed) == 0)
-      fail_grow(seg.seg_path);
+    at(seg.grow_failed).store(1, std::memory_order_relaxed);
+    if (at(seg.warned).exchange(1, std::memory_order_relaxed) == 0) fail_grow(seg.seg_path);
     return false;
   }
   // A signal handler of the owner may have grown it further meanwhile: keep the larger.
@@ -386,15 +394,24 @@ bool segment_back_events(Segment& seg, uint32_t i, uint64_t need) {
 
 bool segment_reserve_body(Segment& seg, uint32_t i) {
   SegmentHeader* h = seg.hdr;
-  const int fd = sys::open(seg.seg_path, O_RDWR);
-  if (fd < 0) return false;
   const uint64_t off = h->bodies_offset + uint64_t{i} * h->body_size;
-  // Backing the body's last page makes the file reach the body's end, and never shortens it
-  // (ftruncate could, racing with another thread taking a later shard).
-  const bool ok = sys::file_may_reach(off + h->body_size) &&
-                  posix_fallocate(fd, static_cast<off_t>(off + h->body_size - 4096), 4096) == 0;
-  sys::close(fd);
-  if (!ok) return false;
+  bool ok = !at(seg.grow_failed).load(std::memory_order_relaxed) &&
+            sys::file_may_reach(off + h->body_size);
+  if (ok) {
+    // Backing the body's last page makes the file reach the body's end, and never shortens it
+    // (ftruncate could, racing with another thread taking a later shard).
+    const int fd = sys::open(seg.seg_path, O_RDWR);
+    ok = fd >= 0 &&
+         posix_fallocate(fd, static_cast<off_t>(off + h->body_size - 4096), 4096) == 0;
+    if (fd >= 0) sys::close(fd);
+    if (!ok) at(seg.grow_failed).store(1, std::memory_order_relaxed);
+  }
+  if (!ok) {
+    if (at(seg.warned).exchange(1, std::memory_order_relaxed) == 0)
+      diag("warning: cannot reserve a thread's shard in ", seg.seg_path,
+           " (no space, or the file size limit); its calls are counted in the shared table");
+    return false;
+  }
   if (!h->body_events) at(seg.events_backed[i]).store(~uint64_t{0}, std::memory_order_release);
   return true;
 }

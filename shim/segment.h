@@ -40,7 +40,8 @@ struct Segment {
   uint32_t table_pages[kTablePageWords] = {};
   uint32_t body_pages[kMaxShards] = {};
   uint64_t events_backed[kMaxShards] = {};
-  uint32_t grow_failed = 0; ///< the one `valley:` line about it was printed
+  uint32_t grow_failed = 0; ///< the file system refused a page: valley asks no more
+  uint32_t warned = 0;      ///< the one `valley:` line about space was printed
   char seg_path[1100];
   char ev_path[1100];
 
@@ -71,7 +72,8 @@ inline uint32_t* page_bit(Segment& seg, uint64_t page, uint32_t* bit) {
 }
 
 /// Backs the pages of [p, p + len) not backed yet. False (after one `valley:` line per image)
-/// when the file system or RLIMIT_FSIZE refuses: the caller must then not touch them.
+/// when the file system refuses, and from then on without asking again: the caller must then
+/// not touch them.
 bool segment_back(Segment& seg, const void* p, size_t len);
 
 /// True when every page of [p, p + len) in the tables or shard counter tables is backed.
@@ -100,9 +102,9 @@ bool segment_back_events(Segment& seg, uint32_t i, uint64_t need);
 bool segment_create(const Options& opts, Origin origin, const SegmentHeader* parent,
                     Segment* out);
 
-/// Makes the file reach the end of shard i's body (the mapping already covers it) and backs
-/// the first page of its counter table. False when the file system has no room or the file
-/// size limit is lower: the thread then records without a shard.
+/// Makes the file reach the end of shard i's body (the mapping already covers it). False (one
+/// `valley:` line per image) when the file system has no room or the file size limit is lower:
+/// the thread then records without a shard.
 bool segment_reserve_body(Segment& seg, uint32_t i);
 
 /// Unmaps a segment (a fork child drops its parent's mapping).

@@ -19,6 +19,7 @@ namespace {
 // Slots kept free for signal handlers that nest between the owner's room check and its xadd.
 constexpr uint64_t kNestSlack = 16;
 constexpr uint32_t kMaxProbe = 16; // a full shard table must not turn every call into a scan
+constexpr uint32_t kPageRows = 4096 / sizeof(CounterRow); // rows wholly in a table's first page
 constexpr int kBlocksPerWrite = 16;
 
 uint64_t mix(uint64_t k) {
@@ -150,22 +151,45 @@ ShardRef shard_ref(Segment& seg, uint32_t i) {
   return s;
 }
 
+namespace {
+
+enum class Probe { found, taken, unbacked };
+
+VALLEY_HOT Probe try_row(const ShardRef& s, uint32_t i, uint64_t key) {
+  CounterRow& r = s.rows[i];
+  // The row's pages (a row may straddle two) must be backed before it is even read.
+  const uint32_t first = (i * sizeof(CounterRow)) >> kPageShift;
+  const uint32_t last = ((i + 1) * sizeof(CounterRow) - 1) >> kPageShift;
+  const uint32_t pages = (1u << first) | (1u << last);
+  if ((at(*s.row_pages).load(std::memory_order_acquire) & pages) != pages &&
+      !segment_back(*s.seg, &r, sizeof r))
+    return Probe::unbacked;
+  uint64_t k = at(r.key).load(std::memory_order_acquire);
+  if (k == key) return Probe::found;
+  if (k != 0) return Probe::taken;
+  // A handler of this thread may claim the same slot between the load and here: CAS.
+  if (at(r.key).compare_exchange_strong(k, key, std::memory_order_acq_rel) || k == key) return Probe::found;
+  return Probe::taken;
+}
+
+} // namespace
+
+// A key tries the rows of the table's first page before the whole table, so that a thread with
+// a few keys leaves one page of counters, not one per key. It goes further only when all of
+// those rows are taken; rows are never freed, so it can never be given a second row there later.
 VALLEY_HOT CounterRow* shard_row(const ShardRef& s, uint64_t key) {
-  uint32_t i = static_cast<uint32_t>(mix(key)) & s.rows_mask;
+  const uint32_t h = static_cast<uint32_t>(mix(key));
+  const uint32_t window = kPageRows <= s.rows_mask + 1 ? kPageRows : s.rows_mask + 1;
+  for (uint32_t n = 0, i = h % window; n < window; ++n, i = i + 1 == window ? 0 : i + 1) {
+    const Probe p = try_row(s, i, key);
+    if (p == Probe::found) return &s.rows[i];
+    if (p == Probe::unbacked) return nullptr;
+  }
+  uint32_t i = h & s.rows_mask;
   for (uint32_t n = 0; n < kMaxProbe; ++n, i = (i + 1) & s.rows_mask) {
-    CounterRow& r = s.rows[i];
-    // The row's pages (a row may straddle two) must be backed before it is even read.
-    const uint32_t first = (i * sizeof(CounterRow)) >> kPageShift;
-    const uint32_t last = ((i + 1) * sizeof(CounterRow) - 1) >> kPageShift;
-    const uint32_t pages = (1u << first) | (1u << last);
-    if ((at(*s.row_pages).load(std::memory_order_acquire) & pages) != pages &&
-        !segment_back(*s.seg, &r, sizeof r))
-      return nullptr;
-    uint64_t k = at(r.key).load(std::memory_order_acquire);
-    if (k == key) return &r;
-    if (k != 0) continue;
-    // A handler of this thread may claim the same slot between the load and here: CAS.
-    if (at(r.key).compare_exchange_strong(k, key, std::memory_order_acq_rel) || k == key) return &r;
+    const Probe p = try_row(s, i, key);
+    if (p == Probe::found) return &s.rows[i];
+    if (p == Probe::unbacked) return nullptr;
   }
   return nullptr;
 }
