@@ -16,6 +16,7 @@
 #include "sys.h"
 
 #include <cerrno>
+#include <fnmatch.h>
 #include <pthread.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
@@ -42,6 +43,24 @@ void save_exec_env() {
     if (str_len(*e) >= sizeof g_exec_env[0]) continue;
     str_copy(g_exec_env[g_exec_env_count++], *e, sizeof g_exec_env[0]);
   }
+}
+
+// VALLEY_ONLY: an executable it does not select stays untraced (no file, no hook does more than
+// pass its call through) but still hands LD_PRELOAD and VALLEY_* to what it executes.
+bool selected_out() {
+  if (!g_opts.only[0]) return false;
+  char exe[kPathMax + 16];
+  const ssize_t n = sys::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[n > 0 ? n : 0] = '\0';
+  const char* name = exe;
+  bool path = false;
+  for (const char* p = g_opts.only; *p; ++p) path |= *p == '/';
+  if (!path)
+    for (const char* p = exe; *p; ++p)
+      if (*p == '/') name = p + 1;
+  if (fnmatch(g_opts.only, name, 0) == 0) return false;
+  save_exec_env();
+  return true;
 }
 
 bool same_name(const char* entry, const char* want, size_t name_len) {
@@ -221,7 +240,8 @@ void init() {
   real::ready();
   clock::init();
   // Secure execution (setuid, capabilities): never act on VALLEY_* settings there.
-  if (getauxval(AT_SECURE) == 0 && read_options(environ, &g_opts) && !g_opts.off) {
+  if (getauxval(AT_SECURE) == 0 && read_options(environ, &g_opts) && !g_opts.off &&
+      !selected_out()) {
     g_thread_key_ok = pthread_key_create(&g_thread_key, thread_ending) == 0;
     coverage_start();
     if (segment_create(g_opts, Origin::start, nullptr, &g_seg)) {
