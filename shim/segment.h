@@ -4,8 +4,7 @@
 /// process killed with SIGKILL still leaves a complete trace. The file starts sparse and is backed
 /// (fallocated) a page at a time as the process first touches each page: a process that makes a
 /// few calls leaves a few pages. The shim touches no page that is not backed yet, since on a full
-/// file system the first touch of a hole raises SIGBUS in the program (H-SEG-1 in
-/// docs/hazards.d/segsize.md); when a page cannot be backed, what would have gone there is
+/// file system the first touch of a hole raises SIGBUS in the program; when a page cannot be backed, what would have gone there is
 /// counted as full or dropped, as when a table is full.
 #pragma once
 
@@ -97,7 +96,11 @@ inline bool segment_ensure(Segment& seg, const void* p, size_t len) {
 /// Backs shard i's event buffer up to byte `need` from its start (more, to grow by doubling).
 bool segment_back_events(Segment& seg, uint32_t i, uint64_t need);
 
-/// Creates the segment and events files for this process image. Prints one `valley:` line
+/// Creates the events file (.vev) with its header, if no other thread did: at the first
+/// drain, so that an image that records no event leaves no .vev.
+bool segment_create_events(Segment& seg);
+
+/// Creates the segment file for this process image (its .vev comes with its first events). Prints one `valley:` line
 /// and returns false when that is impossible (unwritable directory, no space, …).
 bool segment_create(const Options& opts, Origin origin, const SegmentHeader* parent,
                     Segment* out);

@@ -104,7 +104,9 @@ bool drain_held(Segment& seg, uint32_t i) {
 
 bool append_events(Segment& seg, const iovec* iov, int n) {
   // Opened per drain: valley never holds an fd the program could close, reuse or count.
-  const int fd = sys::open(seg.ev_path, O_WRONLY | O_APPEND);
+  int fd = sys::open(seg.ev_path, O_WRONLY | O_APPEND);
+  if (fd < 0 && errno == ENOENT && segment_create_events(seg))
+    fd = sys::open(seg.ev_path, O_WRONLY | O_APPEND);
   if (fd < 0) return false;
   size_t total = 0;
   for (int i = 0; i < n; ++i) total += iov[i].iov_len;

@@ -857,7 +857,7 @@ std::string other_lines(const std::string& err) {
   return other;
 }
 
-// H-SEG-1: the segment grows page by page; when the file system fills up at any point of that,
+// the segment grows page by page; when the file system fills up at any point of that,
 // the program runs as it would bare (no SIGBUS, same output and status), valley says so on
 // stderr, and the trace it leaves still counts every call (what found no room for its own row
 // lands in the catch-all row).
