@@ -55,9 +55,9 @@ done
 cmds=("/bin/true" "sh -c '$loop50'")
 echo
 echo "Wall time, mean ± σ of $runs runs (hyperfine -N); per image = (preloaded − bare) / images:"
-echo "| build | /bin/true | sh + 50 /bin/true | per image |"
-echo "|---|---:|---:|---:|"
-mean() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print(r["mean"]*1e3, r["stddev"]*1e3)' "$1"; }
+echo "| build | /bin/true | sh + 50 /bin/true | per image (wall) | per image (user+sys CPU) |"
+echo "|---|---:|---:|---:|---:|"
+mean() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print(r["mean"]*1e3, r["stddev"]*1e3, (r["user"]+r["system"])*1e3)' "$1"; }
 for variant in bare "$@"; do
   env=()
   [ "$variant" = bare ] || env=(env LD_PRELOAD="$variant/lib/libvalley.so" VALLEY_DIR="$work/h")
@@ -65,9 +65,10 @@ for variant in bare "$@"; do
     "${env[*]} /bin/true" > /dev/null 2>&1
   hyperfine -w 2 -r "$runs" --prepare "rm -rf $work/h" --export-json "$work/t2.json" \
     "${env[*]} sh -c '$loop50'" > /dev/null 2>&1
-  read -r m1 s1 < <(mean "$work/t1.json")
-  read -r m2 s2 < <(mean "$work/t2.json")
-  if [ "$variant" = bare ]; then b1=$m1 b2=$m2 name=bare; else name=$(basename "$variant"); fi
+  read -r m1 s1 c1 < <(mean "$work/t1.json")
+  read -r m2 s2 c2 < <(mean "$work/t2.json")
+  if [ "$variant" = bare ]; then b2=$m2 bc2=$c2 name=bare; else name=$(basename "$variant"); fi
   per=$(echo "($m2 - $b2) / 51" | bc -l)
-  printf '| %s | %.2f ± %.2f ms | %.1f ± %.1f ms | %.2f ms |\n' "$name" "$m1" "$s1" "$m2" "$s2" "$per"
+  cpu=$(echo "($c2 - $bc2) / 51" | bc -l)
+  printf '| %s | %.2f ± %.2f ms | %.1f ± %.1f ms | %.2f ms | %.2f ms |\n' "$name" "$m1" "$s1" "$m2" "$s2" "$per" "$cpu"
 done
