@@ -54,7 +54,8 @@ bool selected_out() {
   exe[n > 0 ? n : 0] = '\0';
   const char* name = exe;
   bool path = false;
-  for (const char* p = g_opts.only; *p; ++p) path |= *p == '/';
+  for (const char* p = g_opts.only; *p; ++p)
+    path |= *p == '/';
   if (!path)
     for (const char* p = exe; *p; ++p)
       if (*p == '/') name = p + 1;

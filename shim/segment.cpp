@@ -222,7 +222,8 @@ bool segment_create(const Options& opts, Origin origin, const SegmentHeader* par
   // process first touches it. The mapping covers every shard body too; the file reaches a body
   // when a thread first takes its shard (segment_reserve_body).
   const uint64_t eager = align(proto.counters.offset + sizeof(CounterRow), 4096);
-  int err = !sys::file_may_reach(proto.bodies_offset) || (proto.bodies_offset >> kPageShift) > 32 * kTablePageWords
+  int err = !sys::file_may_reach(proto.bodies_offset) ||
+                    (proto.bodies_offset >> kPageShift) > 32 * kTablePageWords
                 ? EFBIG
                 : posix_fallocate(fd, 0, static_cast<off_t>(eager));
   if (err == 0 && ftruncate(fd, static_cast<off_t>(proto.bodies_offset)) != 0) err = errno;
@@ -243,12 +244,16 @@ bool segment_create(const Options& opts, Origin origin, const SegmentHeader* par
   // A fault on a fresh file reads ahead and zero-fills many pages the process may never use
   // (on ext4, most of the start-up cost of a short-lived image before this).
   madvise(map, proto.segment_size, MADV_RANDOM);
-  for (auto& w : seg->table_pages) w = 0;
-  for (auto& w : seg->body_pages) w = 0;
-  for (auto& w : seg->events_backed) w = 0;
+  for (auto& w : seg->table_pages)
+    w = 0;
+  for (auto& w : seg->body_pages)
+    w = 0;
+  for (auto& w : seg->events_backed)
+    w = 0;
   seg->grow_failed = 0;
   seg->warned = 0;
-  for (uint64_t pg = 0; pg < eager >> kPageShift; ++pg) seg->table_pages[pg >> 5] |= 1u << (pg & 31);
+  for (uint64_t pg = 0; pg < eager >> kPageShift; ++pg)
+    seg->table_pages[pg >> 5] |= 1u << (pg & 31);
   seg->hdr = static_cast<SegmentHeader*>(map);
   seg->map_size = proto.segment_size;
   SegmentHeader* h = seg->hdr;
@@ -290,7 +295,8 @@ bool segment_create(const Options& opts, Origin origin, const SegmentHeader* par
   // Readers skip rows with key 0: without its key the catch-all's calls would be lost to them.
   seg->counters[0].key = kCatchAllKey;
   if (parent) { // a fork child has the same modules mapped at the same addresses
-    uint32_t m = parent->modules_used < h->modules.capacity ? parent->modules_used : h->modules.capacity;
+    uint32_t m =
+        parent->modules_used < h->modules.capacity ? parent->modules_used : h->modules.capacity;
     if (m && !segment_back(*seg, seg->modules, size_t{m} * sizeof(ModuleRow))) m = 0;
     memcpy(seg->modules, reinterpret_cast<const char*>(parent) + parent->modules.offset,
            size_t{m} * sizeof(ModuleRow));
@@ -339,8 +345,8 @@ bool segment_back(Segment& seg, const void* p, size_t len) {
   // After a refusal valley stops asking: a full file system would otherwise cost three
   // syscalls on every call.
   if (at(seg.grow_failed).load(std::memory_order_relaxed)) return false;
-  const uint64_t off = static_cast<uint64_t>(static_cast<const char*>(p) -
-                                             reinterpret_cast<const char*>(seg.hdr));
+  const uint64_t off =
+      static_cast<uint64_t>(static_cast<const char*>(p) - reinterpret_cast<const char*>(seg.hdr));
   const uint64_t first = off >> kPageShift, last = (off + len - 1) >> kPageShift;
   const int fd = sys::open(seg.seg_path, O_RDWR);
   int err = fd < 0 ? errno : 0;
@@ -357,7 +363,8 @@ bool segment_back(Segment& seg, const void* p, size_t len) {
   }
   for (uint64_t pg = first; pg <= last; ++pg) {
     uint32_t bit = 0;
-    if (uint32_t* w = page_bit(seg, pg, &bit)) at(*w).fetch_or(1u << bit, std::memory_order_release);
+    if (uint32_t* w = page_bit(seg, pg, &bit))
+      at(*w).fetch_or(1u << bit, std::memory_order_release);
   }
   return true;
 }
@@ -401,8 +408,7 @@ bool segment_reserve_body(Segment& seg, uint32_t i) {
     // Backing the body's last page makes the file reach the body's end, and never shortens it
     // (ftruncate could, racing with another thread taking a later shard).
     const int fd = sys::open(seg.seg_path, O_RDWR);
-    ok = fd >= 0 &&
-         posix_fallocate(fd, static_cast<off_t>(off + h->body_size - 4096), 4096) == 0;
+    ok = fd >= 0 && posix_fallocate(fd, static_cast<off_t>(off + h->body_size - 4096), 4096) == 0;
     if (fd >= 0) sys::close(fd);
     if (!ok) at(seg.grow_failed).store(1, std::memory_order_relaxed);
   }

@@ -4,8 +4,8 @@
 /// process killed with SIGKILL still leaves a complete trace. The file starts sparse and is backed
 /// (fallocated) a page at a time as the process first touches each page: a process that makes a
 /// few calls leaves a few pages. The shim touches no page that is not backed yet, since on a full
-/// file system the first touch of a hole raises SIGBUS in the program; when a page cannot be backed, what would have gone there is
-/// counted as full or dropped, as when a table is full.
+/// file system the first touch of a hole raises SIGBUS in the program; when a page cannot be
+/// backed, what would have gone there is counted as full or dropped, as when a table is full.
 #pragma once
 
 #include "options.h"
@@ -77,13 +77,12 @@ bool segment_back(Segment& seg, const void* p, size_t len);
 
 /// True when every page of [p, p + len) in the tables or shard counter tables is backed.
 inline bool segment_backed(Segment& seg, const void* p, size_t len) {
-  const uint64_t off = static_cast<uint64_t>(static_cast<const char*>(p) -
-                                             reinterpret_cast<const char*>(seg.hdr));
+  const uint64_t off =
+      static_cast<uint64_t>(static_cast<const char*>(p) - reinterpret_cast<const char*>(seg.hdr));
   for (uint64_t pg = off >> kPageShift; pg <= (off + len - 1) >> kPageShift; ++pg) {
     uint32_t bit = 0;
     uint32_t* w = page_bit(seg, pg, &bit);
-    if (!w || !(at(*w).load(std::memory_order_acquire) >> bit & 1))
-      return false;
+    if (!w || !(at(*w).load(std::memory_order_acquire) >> bit & 1)) return false;
   }
   return true;
 }
@@ -100,8 +99,9 @@ bool segment_back_events(Segment& seg, uint32_t i, uint64_t need);
 /// drain, so that an image that records no event leaves no .vev.
 bool segment_create_events(Segment& seg);
 
-/// Creates the segment file for this process image (its .vev comes with its first events). Prints one `valley:` line
-/// and returns false when that is impossible (unwritable directory, no space, …).
+/// Creates the segment file for this process image (its .vev comes with its first events). Prints
+/// one `valley:` line and returns false when that is impossible (unwritable directory, no space,
+/// …).
 bool segment_create(const Options& opts, Origin origin, const SegmentHeader* parent,
                     Segment* out);
 

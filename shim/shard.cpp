@@ -170,7 +170,8 @@ VALLEY_HOT Probe try_row(const ShardRef& s, uint32_t i, uint64_t key) {
   if (k == key) return Probe::found;
   if (k != 0) return Probe::taken;
   // A handler of this thread may claim the same slot between the load and here: CAS.
-  if (at(r.key).compare_exchange_strong(k, key, std::memory_order_acq_rel) || k == key) return Probe::found;
+  if (at(r.key).compare_exchange_strong(k, key, std::memory_order_acq_rel) || k == key)
+    return Probe::found;
   return Probe::taken;
 }
 

@@ -50,8 +50,10 @@ uint32_t probe(Segment& seg, uint64_t key, bool* fresh) {
   Probe p = Probe::taken;
   for (uint32_t n = 0, i = h % window; n < kMaxWindowProbe && n < window;
        ++n, i = i + 1 == window ? 0 : i + 1)
-    if ((p = try_row(seg, i, key, fresh)) == Probe::found) return i;
-    else if (p == Probe::unbacked) break;
+    if ((p = try_row(seg, i, key, fresh)) == Probe::found)
+      return i;
+    else if (p == Probe::unbacked)
+      break;
   uint32_t i = h & seg.sites_mask;
   for (uint32_t n = 0; n < kMaxProbe && p != Probe::unbacked; ++n, i = (i + 1) & seg.sites_mask)
     if ((p = try_row(seg, i, key, fresh)) == Probe::found) return i;

@@ -289,7 +289,8 @@ TEST_F(RunTest, OnlyTracesTheMatchingGrandchildThroughUntracedParents) {
     ASSERT_TRUE(r.exited(0)) << r.describe();
     EXPECT_EQ(r.out, "twelve bytes\n");
     std::vector<std::string> files;
-    for (const auto& e : fs::directory_iterator(d)) files.push_back(e.path().filename().string());
+    for (const auto& e : fs::directory_iterator(d))
+      files.push_back(e.path().filename().string());
     std::sort(files.begin(), files.end());
     if (glob == "no-such-program") {
       EXPECT_TRUE(files.empty()) << files.size();

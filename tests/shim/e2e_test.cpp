@@ -872,7 +872,8 @@ TEST(Recorder, SegmentThatCannotGrowNeverHarmsTheProgram) {
     fs::path mnt = temp_dir();
     if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, (std::string("size=") + size).c_str()) != 0)
       GTEST_SKIP() << "cannot mount tmpfs here";
-    Outcome o = run(argv, with_env({std::string("LD_PRELOAD=") + VALLEY_SHIM, "VALLEY_DIR=" + mnt.string()}));
+    Outcome o = run(
+        argv, with_env({std::string("LD_PRELOAD=") + VALLEY_SHIM, "VALLEY_DIR=" + mnt.string()}));
     Outcome d = dump_json(mnt);
     umount(mnt.c_str());
     fs::remove_all(mnt);
@@ -893,8 +894,10 @@ TEST(Recorder, SegmentThatCannotGrowNeverHarmsTheProgram) {
 // in the shared table, counted all the same.
 TEST(Recorder, FileSizeLimitBelowAShardBodyLeavesCallsInTheSharedTable) {
   fs::path dir = temp_dir();
-  const std::vector<std::string> argv = {"prlimit", "--fsize=1700000", victim("valley_victim_threads"), "2", "5000"};
-  Outcome o = run(argv, with_env({std::string("LD_PRELOAD=") + VALLEY_SHIM, "VALLEY_DIR=" + (dir / "run").string()}));
+  const std::vector<std::string> argv = {"prlimit", "--fsize=1700000",
+                                         victim("valley_victim_threads"), "2", "5000"};
+  Outcome o = run(argv, with_env({std::string("LD_PRELOAD=") + VALLEY_SHIM,
+                                  "VALLEY_DIR=" + (dir / "run").string()}));
   EXPECT_TRUE(o.exited(0)) << o.describe();
   EXPECT_EQ(other_lines(o.err), "") << o.err;
   EXPECT_NE(o.err.find("cannot reserve a thread's shard"), std::string::npos) << o.err;
