@@ -27,7 +27,7 @@ namespace valley::advisor {
 namespace fs = std::filesystem;
 
 const char* const kRunHelp =
-    R"(usage: valley run [--dir DIR] [--coalesce] [--config FILE] [--] CMD [ARGS...]
+    R"(usage: valley run [--dir DIR] [--coalesce] [--config FILE] [--only GLOB] [--] CMD [ARGS...]
 
 Run CMD with libvalley.so preloaded into it and every process it starts, then print
 where the traces are. valley exits with CMD's exit status (or dies from the same
@@ -39,6 +39,10 @@ signal), and leaves CMD's stdin, stdout and stderr alone.
   --config FILE
               a valley.toml (e.g. from 'valley report --emit-config'); checked first, then
               given to the shim as VALLEY_CONFIG; a bad file stops valley with exit status 2
+  --only GLOB trace only the executables that match GLOB (VALLEY_ONLY): their full path
+              (/proc/PID/exe) if GLOB has a '/', else its file name; e.g. --only 'cc1*'.
+              The others are followed (what they start is traced if it matches) but
+              write nothing
 
 Environment:
   VALLEY_SHIM   path of libvalley.so (default: ../lib/libvalley.so next to valley)
@@ -50,6 +54,7 @@ struct RunOptions {
   std::optional<std::string> dir;
   bool coalesce = false;
   std::optional<std::string> config;
+  std::optional<std::string> only;
   std::vector<std::string> command;
 };
 
@@ -88,6 +93,19 @@ RunOptions parse_args(Args args) {
       }
       if (value.empty()) throw UsageError("run: --config needs a file");
       o.config = value;
+      continue;
+    }
+    if (a == "--only" || a.starts_with("--only=")) {
+      std::string value;
+      if (a == "--only") {
+        if (i + 1 == args.size()) throw UsageError("run: --only needs a glob");
+        value = args[++i];
+      } else {
+        value = a.substr(7);
+      }
+      if (value.empty()) throw UsageError("run: --only needs a glob");
+      if (value.size() > 255) throw UsageError("run: --only: the glob is longer than 255 bytes");
+      o.only = value;
       continue;
     }
     if (a.size() > 1 && a[0] == '-') throw UsageError(fmt::format("run: unknown option '{}'", a));
@@ -196,6 +214,7 @@ std::vector<std::string> child_environment(const fs::path& shim, const fs::path&
     if (kv.starts_with("VALLEY_DIR=")) continue;
     if (o.coalesce && kv.starts_with("VALLEY_COALESCE=")) continue;
     if (o.config && kv.starts_with("VALLEY_CONFIG=")) continue;
+    if (o.only && kv.starts_with("VALLEY_ONLY=")) continue;
     if (kv.starts_with("LD_PRELOAD=")) {
       if (kv.size() > 11) preload += ":" + std::string(kv.substr(11));
       continue;
@@ -206,6 +225,7 @@ std::vector<std::string> child_environment(const fs::path& shim, const fs::path&
   env.push_back("LD_PRELOAD=" + preload);
   if (o.coalesce) env.push_back("VALLEY_COALESCE=1");
   if (o.config) env.push_back("VALLEY_CONFIG=" + fs::absolute(*o.config).lexically_normal().string());
+  if (o.only) env.push_back("VALLEY_ONLY=" + *o.only);
   return env;
 }
 

@@ -77,7 +77,7 @@ uint8_t tcp_bits(int fd) {
 uint32_t add_file_row(Segment& seg, int fd, FdKind kind, const char* path, uint64_t now, uint8_t bits = 0) {
   SegmentHeader* h = seg.hdr;
   uint32_t i = at(h->files_used).fetch_add(1, std::memory_order_relaxed);
-  if (i >= h->files.capacity) {
+  if (i >= h->files.capacity || !segment_ensure(seg, &seg.files[i], sizeof(FileRow))) {
     at(h->files_used).fetch_sub(1, std::memory_order_relaxed);
     at(h->files_full).fetch_add(1, std::memory_order_relaxed);
     return 0;

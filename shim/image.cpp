@@ -17,6 +17,7 @@
 #include "sys.h"
 
 #include <cerrno>
+#include <fnmatch.h>
 #include <pthread.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
@@ -43,6 +44,25 @@ void save_exec_env() {
     if (str_len(*e) >= sizeof g_exec_env[0]) continue;
     str_copy(g_exec_env[g_exec_env_count++], *e, sizeof g_exec_env[0]);
   }
+}
+
+// VALLEY_ONLY: an executable it does not select stays untraced (no file, no hook does more than
+// pass its call through) but still hands LD_PRELOAD and VALLEY_* to what it executes.
+bool selected_out() {
+  if (!g_opts.only[0]) return false;
+  char exe[kPathMax + 16];
+  const ssize_t n = sys::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[n > 0 ? n : 0] = '\0';
+  const char* name = exe;
+  bool path = false;
+  for (const char* p = g_opts.only; *p; ++p)
+    path |= *p == '/';
+  if (!path)
+    for (const char* p = exe; *p; ++p)
+      if (*p == '/') name = p + 1;
+  if (fnmatch(g_opts.only, name, 0) == 0) return false;
+  save_exec_env();
+  return true;
 }
 
 bool same_name(const char* entry, const char* want, size_t name_len) {
@@ -95,8 +115,6 @@ bool take(Thread& t, uint32_t i, bool from_dead) {
   if (!(at(h.state).load(std::memory_order_acquire) & kShardReserved)) {
     if (!segment_reserve_body(seg, i)) {
       at(h.tid).store(0, std::memory_order_release);
-      diag("warning: cannot reserve a thread's shard in ", seg.seg_path,
-           " (no space, or the file size limit); its calls are counted in the shared table");
       return false;
     }
     at(h.state).fetch_or(kShardReserved, std::memory_order_release);
@@ -226,7 +244,8 @@ void init() {
   real::ready();
   clock::init();
   // Secure execution (setuid, capabilities): never act on VALLEY_* settings there.
-  if (getauxval(AT_SECURE) == 0 && read_options(environ, &g_opts) && !g_opts.off) {
+  if (getauxval(AT_SECURE) == 0 && read_options(environ, &g_opts) && !g_opts.off &&
+      !selected_out()) {
     g_thread_key_ok = pthread_key_create(&g_thread_key, thread_ending) == 0;
     coverage_start();
     if (segment_create(g_opts, Origin::start, nullptr, &g_seg)) {

@@ -67,7 +67,7 @@ int add_module(dl_phdr_info* info, size_t, void* arg) {
   const uint32_t used = at(h->modules_used).load(std::memory_order_acquire);
   for (uint32_t i = used; i-- > 0;)
     if (seg.modules[i].lo == lo && seg.modules[i].bias == info->dlpi_addr) return 0;
-  if (used >= h->modules.capacity) {
+  if (used >= h->modules.capacity || !segment_ensure(seg, &seg.modules[used], sizeof(ModuleRow))) {
     at(h->modules_full).fetch_add(1, std::memory_order_relaxed);
     return 0;
   }

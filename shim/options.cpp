@@ -130,6 +130,14 @@ bool read_options(char** env, Options* o) {
     case Type::sizes:
       break;
     case Type::path:
+      if (s->id == Id::only) {
+        if (str_len(value) >= sizeof o->only) {
+          diag("error: VALLEY_ONLY is longer than 255 bytes; tracing off");
+          return false;
+        }
+        str_copy(o->only, value, sizeof o->only);
+        break;
+      }
       if (s->id != Id::dir) break;
       if (!*value || str_len(value) >= sizeof o->dir) {
         diag("error: VALLEY_DIR is empty or too long; tracing off");

@@ -22,6 +22,7 @@ struct Options {
   bool python;              ///< VALLEY_PYTHON
   bool verbose;             ///< VALLEY_VERBOSE
   char dir[1024];           ///< VALLEY_DIR: the run directory (absolute once resolved)
+  char only[256];           ///< VALLEY_ONLY: a glob the executable must match to be traced
   char config[1024];        ///< VALLEY_CONFIG: a valley.toml whose [coalesce] table the shim reads
   CoalesceOptions coalesce; ///< [coalesce] from the config file, then VALLEY_COALESCE* on top
 };

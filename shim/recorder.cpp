@@ -54,6 +54,7 @@ VALLEY_COLD CounterRow* shared_row(Segment& seg, uint64_t key) {
   for (uint32_t n = 0; n < 64; ++n, i = (i + 1) & seg.counters_mask) {
     if (i == 0) continue;
     CounterRow& r = seg.counters[i];
+    if (!segment_ensure(seg, &r, sizeof r)) break; // to the catch-all row, backed from the start
     uint64_t k = at(r.key).load(std::memory_order_acquire);
     if (k == key) return &r;
     if (k != 0) continue;
@@ -396,12 +397,15 @@ void summarize_coverage(Segment& seg) {
       c.seen_wbytes += r.bytes;
     }
   };
-  for (uint32_t i = 1; i < seg.hdr->counters.capacity; ++i) add(seg.counters[i]);
+  // Rows on pages never backed were never used, and must not be touched.
+  for (uint32_t i = 1; i < seg.hdr->counters.capacity; ++i)
+    if (segment_backed(seg, &seg.counters[i], sizeof(CounterRow))) add(seg.counters[i]);
   const uint32_t shards = at(seg.hdr->shards_used).load(std::memory_order_acquire);
   for (uint32_t s = 0; s < shards; ++s) {
     if (!(at(seg.shards[s].state).load(std::memory_order_acquire) & kShardReserved)) continue;
     const CounterRow* rows = seg.body_counters(s);
-    for (uint32_t i = 0; i < seg.hdr->body_counters; ++i) add(rows[i]);
+    for (uint32_t i = 0; i < seg.hdr->body_counters; ++i)
+      if (segment_backed(seg, &rows[i], sizeof(CounterRow))) add(rows[i]);
   }
   c.seen_writes -= cs.absorbed_calls < c.seen_writes ? cs.absorbed_calls : c.seen_writes;
   c.seen_wbytes -= cs.absorbed_bytes < c.seen_wbytes ? cs.absorbed_bytes : c.seen_wbytes;

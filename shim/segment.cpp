@@ -135,6 +135,14 @@ bool resolve_dir(const Options& opts, char* out, size_t cap) {
   return true;
 }
 
+void fail_grow(const char* path) {
+  char msg[96];
+  Text t(msg, sizeof msg);
+  t.str(" (").str(strerrorname_np(errno) ? strerrorname_np(errno) : "error");
+  t.str("); what does not fit is counted as full or dropped");
+  diag("warning: cannot grow ", path, msg);
+}
+
 size_t align(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
 void layout(SegmentHeader* h, uint32_t events) {
@@ -179,22 +187,6 @@ void bind(Segment* seg) {
   seg->bodies = reinterpret_cast<char*>(h) + h->bodies_offset;
 }
 
-bool create_events_file(Segment* seg) {
-  int fd = sys::open(seg->ev_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0) return false;
-  fchmod(fd, 0600);
-  EventsHeader eh{};
-  memcpy(eh.magic, kEventsMagic, sizeof eh.magic);
-  eh.version = kFormatVersion;
-  eh.header_size = sizeof(EventsHeader);
-  eh.record_size = sizeof(EventRecord);
-  eh.pid = seg->hdr->pid;
-  eh.seq = seg->hdr->seq;
-  bool ok = sys::write_all(fd, &eh, sizeof eh);
-  sys::close(fd);
-  return ok;
-}
-
 } // namespace
 
 void segment_calibrate(Segment* seg) {
@@ -228,12 +220,16 @@ bool segment_create(const Options& opts, Origin origin, const SegmentHeader* par
 
   SegmentHeader proto{};
   layout(&proto, opts.events ? opts.ring_events : 0);
-  // Reserve the header and the shared tables now: on a full tmpfs a lazily backed page would
-  // SIGBUS the program on first touch, long after ftruncate said yes. The mapping covers every
-  // shard body too, but no page of a body is touched before segment_reserve_body.
-  int err = sys::file_may_reach(proto.bodies_offset)
-                ? posix_fallocate(fd, 0, static_cast<off_t>(proto.bodies_offset))
-                : EFBIG;
+  // The file reaches the end of the tables at once but stays sparse: only the header, the shard
+  // headers and the shared table's catch-all row are backed now, the rest page by page as the
+  // process first touches it. The mapping covers every shard body too; the file reaches a body
+  // when a thread first takes its shard (segment_reserve_body).
+  const uint64_t eager = align(proto.counters.offset + sizeof(CounterRow), 4096);
+  int err = !sys::file_may_reach(proto.bodies_offset) ||
+                    (proto.bodies_offset >> kPageShift) > 32 * kTablePageWords
+                ? EFBIG
+                : posix_fallocate(fd, 0, static_cast<off_t>(eager));
+  if (err == 0 && ftruncate(fd, static_cast<off_t>(proto.bodies_offset)) != 0) err = errno;
   if (err != 0) {
     errno = err;
     sys::close(fd);
@@ -248,6 +244,19 @@ bool segment_create(const Options& opts, Origin origin, const SegmentHeader* par
     fail("cannot map", seg->seg_path);
     return false;
   }
+  // A fault on a fresh file reads ahead and zero-fills many pages the process may never use
+  // (on ext4, most of the start-up cost of a short-lived image before this).
+  madvise(map, proto.segment_size, MADV_RANDOM);
+  for (auto& w : seg->table_pages)
+    w = 0;
+  for (auto& w : seg->body_pages)
+    w = 0;
+  for (auto& w : seg->events_backed)
+    w = 0;
+  seg->grow_failed = 0;
+  seg->warned = 0;
+  for (uint64_t pg = 0; pg < eager >> kPageShift; ++pg)
+    seg->table_pages[pg >> 5] |= 1u << (pg & 31);
   seg->hdr = static_cast<SegmentHeader*>(map);
   seg->map_size = proto.segment_size;
   SegmentHeader* h = seg->hdr;
@@ -286,17 +295,15 @@ bool segment_create(const Options& opts, Origin origin, const SegmentHeader* par
     h->cmdline_len = static_cast<uint32_t>(c);
   }
   bind(seg);
+  // Readers skip rows with key 0: without its key the catch-all's calls would be lost to them.
+  seg->counters[0].key = kCatchAllKey;
   if (parent) { // a fork child has the same modules mapped at the same addresses
-    const uint32_t m = parent->modules_used < h->modules.capacity ? parent->modules_used : h->modules.capacity;
+    uint32_t m =
+        parent->modules_used < h->modules.capacity ? parent->modules_used : h->modules.capacity;
+    if (m && !segment_back(*seg, seg->modules, size_t{m} * sizeof(ModuleRow))) m = 0;
     memcpy(seg->modules, reinterpret_cast<const char*>(parent) + parent->modules.offset,
            size_t{m} * sizeof(ModuleRow));
     h->modules_used = m;
-  }
-  if (!create_events_file(seg)) {
-    fail("cannot create the event file", seg->ev_path);
-    segment_unmap(seg);
-    unlink(seg->seg_path);
-    return false;
   }
   // The magic goes last: a reader never sees a half-initialised header as valid.
   std::atomic_thread_fence(std::memory_order_release);
@@ -314,15 +321,108 @@ void segment_record_end(Segment* seg) {
   coverage_kernel_side(&seg->hdr->coverage);
 }
 
+bool segment_create_events(Segment& seg) {
+  // Written under a name of this thread's, then linked into place: another thread that finds
+  // the file there appends after a complete header.
+  char tmp[sizeof seg.ev_path + 24];
+  Text(tmp, sizeof tmp).str(seg.ev_path).chr('.').num(static_cast<uint64_t>(sys::gettid()));
+  int fd = sys::open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return false;
+  fchmod(fd, 0600);
+  EventsHeader eh{};
+  memcpy(eh.magic, kEventsMagic, sizeof eh.magic);
+  eh.version = kFormatVersion;
+  eh.header_size = sizeof(EventsHeader);
+  eh.record_size = sizeof(EventRecord);
+  eh.pid = seg.hdr->pid;
+  eh.seq = seg.hdr->seq;
+  bool ok = sys::write_all(fd, &eh, sizeof eh);
+  sys::close(fd);
+  // Raw syscalls: the libc names would reach valley's own unlink hook and record it.
+  ok = ok && (::syscall(SYS_link, tmp, seg.ev_path) == 0 || errno == EEXIST);
+  ::syscall(SYS_unlink, tmp);
+  return ok;
+}
+
+bool segment_back(Segment& seg, const void* p, size_t len) {
+  // After a refusal valley stops asking: a full file system would otherwise cost three
+  // syscalls on every call.
+  if (at(seg.grow_failed).load(std::memory_order_relaxed)) return false;
+  const uint64_t off =
+      static_cast<uint64_t>(static_cast<const char*>(p) - reinterpret_cast<const char*>(seg.hdr));
+  const uint64_t first = off >> kPageShift, last = (off + len - 1) >> kPageShift;
+  const int fd = sys::open(seg.seg_path, O_RDWR);
+  int err = fd < 0 ? errno : 0;
+  // Within the file's size already (the tables, or a body the file reaches): never SIGXFSZ.
+  if (!err)
+    err = posix_fallocate(fd, static_cast<off_t>(first << kPageShift),
+                          static_cast<off_t>((last - first + 1) << kPageShift));
+  if (fd >= 0) sys::close(fd);
+  if (err) {
+    errno = err;
+    at(seg.grow_failed).store(1, std::memory_order_relaxed);
+    if (at(seg.warned).exchange(1, std::memory_order_relaxed) == 0) fail_grow(seg.seg_path);
+    return false;
+  }
+  for (uint64_t pg = first; pg <= last; ++pg) {
+    uint32_t bit = 0;
+    if (uint32_t* w = page_bit(seg, pg, &bit))
+      at(*w).fetch_or(1u << bit, std::memory_order_release);
+  }
+  return true;
+}
+
+bool segment_back_events(Segment& seg, uint32_t i, uint64_t need) {
+  SegmentHeader* h = seg.hdr;
+  uint64_t have = at(seg.events_backed[i]).load(std::memory_order_acquire);
+  if (need <= have) return true;
+  if (at(seg.grow_failed).load(std::memory_order_relaxed)) return false;
+  const uint64_t ring = h->body_size - h->body_events_offset;
+  uint64_t want = align(need, 4096);
+  if (want < 2 * have) want = 2 * have;
+  if (want > ring) want = ring;
+  char* events = reinterpret_cast<char*>(seg.body_events(i));
+  const int fd = sys::open(seg.seg_path, O_RDWR);
+  int err = fd < 0 ? errno : 0;
+  if (!err)
+    err = posix_fallocate(fd, static_cast<off_t>(events - reinterpret_cast<char*>(h) + have),
+                          static_cast<off_t>(want - have));
+  if (fd >= 0) sys::close(fd);
+  if (err) {
+    errno = err;
+    at(seg.grow_failed).store(1, std::memory_order_relaxed);
+    if (at(seg.warned).exchange(1, std::memory_order_relaxed) == 0) fail_grow(seg.seg_path);
+    return false;
+  }
+  // A signal handler of the owner may have grown it further meanwhile: keep the larger.
+  const uint64_t now = want == ring ? ~uint64_t{0} : want;
+  while (have < now &&
+         !at(seg.events_backed[i]).compare_exchange_weak(have, now, std::memory_order_release)) {
+  }
+  return true;
+}
+
 bool segment_reserve_body(Segment& seg, uint32_t i) {
   SegmentHeader* h = seg.hdr;
-  const int fd = sys::open(seg.seg_path, O_RDWR);
-  if (fd < 0) return false;
-  const off_t off = static_cast<off_t>(h->bodies_offset + uint64_t{i} * h->body_size);
-  const bool ok = sys::file_may_reach(static_cast<uint64_t>(off) + h->body_size) &&
-                  posix_fallocate(fd, off, static_cast<off_t>(h->body_size)) == 0;
-  sys::close(fd);
-  return ok;
+  const uint64_t off = h->bodies_offset + uint64_t{i} * h->body_size;
+  bool ok = !at(seg.grow_failed).load(std::memory_order_relaxed) &&
+            sys::file_may_reach(off + h->body_size);
+  if (ok) {
+    // Backing the body's last page makes the file reach the body's end, and never shortens it
+    // (ftruncate could, racing with another thread taking a later shard).
+    const int fd = sys::open(seg.seg_path, O_RDWR);
+    ok = fd >= 0 && posix_fallocate(fd, static_cast<off_t>(off + h->body_size - 4096), 4096) == 0;
+    if (fd >= 0) sys::close(fd);
+    if (!ok) at(seg.grow_failed).store(1, std::memory_order_relaxed);
+  }
+  if (!ok) {
+    if (at(seg.warned).exchange(1, std::memory_order_relaxed) == 0)
+      diag("warning: cannot reserve a thread's shard in ", seg.seg_path,
+           " (no space, or the file size limit); its calls are counted in the shared table");
+    return false;
+  }
+  if (!h->body_events) at(seg.events_backed[i]).store(~uint64_t{0}, std::memory_order_release);
+  return true;
 }
 
 void segment_release_events(Segment* seg, uint32_t i) {
@@ -332,6 +432,7 @@ void segment_release_events(Segment* seg, uint32_t i) {
   void* p = sys::mmap(seg->body_events(i), len, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
   if (p == MAP_FAILED) return;
+  at(seg->events_backed[i]).store(~uint64_t{0}, std::memory_order_release); // anonymous now
   int fd = sys::open(seg->seg_path, O_RDWR);
   if (fd >= 0) {
     const off_t off = static_cast<off_t>(h->bodies_offset + uint64_t{i} * h->body_size + h->body_events_offset);
@@ -356,6 +457,7 @@ bool segment_restore_events(Segment* seg) {
          posix_fallocate(fd, off, static_cast<off_t>(len)) == 0 &&
          sys::mmap(seg->body_events(i), len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
                    off) != MAP_FAILED;
+    if (ok) at(seg->events_backed[i]).store(~uint64_t{0}, std::memory_order_release);
   }
   sys::close(fd);
   if (ok) at(h->state).fetch_and(~uint32_t{kStateRingReleased}, std::memory_order_release);

@@ -19,6 +19,7 @@ namespace {
 // Slots kept free for signal handlers that nest between the owner's room check and its xadd.
 constexpr uint64_t kNestSlack = 16;
 constexpr uint32_t kMaxProbe = 16; // a full shard table must not turn every call into a scan
+constexpr uint32_t kPageRows = 4096 / sizeof(CounterRow); // rows wholly in a table's first page
 constexpr int kBlocksPerWrite = 16;
 
 uint64_t mix(uint64_t k) {
@@ -103,7 +104,9 @@ bool drain_held(Segment& seg, uint32_t i) {
 
 bool append_events(Segment& seg, const iovec* iov, int n) {
   // Opened per drain: valley never holds an fd the program could close, reuse or count.
-  const int fd = sys::open(seg.ev_path, O_WRONLY | O_APPEND);
+  int fd = sys::open(seg.ev_path, O_WRONLY | O_APPEND);
+  if (fd < 0 && errno == ENOENT && segment_create_events(seg))
+    fd = sys::open(seg.ev_path, O_WRONLY | O_APPEND);
   if (fd < 0) return false;
   size_t total = 0;
   for (int i = 0; i < n; ++i) total += iov[i].iov_len;
@@ -137,6 +140,9 @@ bool append_events(Segment& seg, const iovec* iov, int n) {
 ShardRef shard_ref(Segment& seg, uint32_t i) {
   ShardRef s;
   s.h = &seg.shards[i];
+  s.seg = &seg;
+  s.row_pages = &seg.body_pages[i];
+  s.events_backed = &seg.events_backed[i];
   s.rows = seg.body_counters(i);
   s.rows_mask = seg.hdr->body_counters - 1;
   if (seg.hdr->body_events) {
@@ -147,15 +153,46 @@ ShardRef shard_ref(Segment& seg, uint32_t i) {
   return s;
 }
 
+namespace {
+
+enum class Probe { found, taken, unbacked };
+
+VALLEY_HOT Probe try_row(const ShardRef& s, uint32_t i, uint64_t key) {
+  CounterRow& r = s.rows[i];
+  // The row's pages (a row may straddle two) must be backed before it is even read.
+  const uint32_t first = (i * sizeof(CounterRow)) >> kPageShift;
+  const uint32_t last = ((i + 1) * sizeof(CounterRow) - 1) >> kPageShift;
+  const uint32_t pages = (1u << first) | (1u << last);
+  if ((at(*s.row_pages).load(std::memory_order_acquire) & pages) != pages &&
+      !segment_back(*s.seg, &r, sizeof r))
+    return Probe::unbacked;
+  uint64_t k = at(r.key).load(std::memory_order_acquire);
+  if (k == key) return Probe::found;
+  if (k != 0) return Probe::taken;
+  // A handler of this thread may claim the same slot between the load and here: CAS.
+  if (at(r.key).compare_exchange_strong(k, key, std::memory_order_acq_rel) || k == key)
+    return Probe::found;
+  return Probe::taken;
+}
+
+} // namespace
+
+// A key tries the rows of the table's first page before the whole table, so that a thread with
+// a few keys leaves one page of counters, not one per key. It goes further only when all of
+// those rows are taken; rows are never freed, so it can never be given a second row there later.
 VALLEY_HOT CounterRow* shard_row(const ShardRef& s, uint64_t key) {
-  uint32_t i = static_cast<uint32_t>(mix(key)) & s.rows_mask;
+  const uint32_t h = static_cast<uint32_t>(mix(key));
+  const uint32_t window = kPageRows <= s.rows_mask + 1 ? kPageRows : s.rows_mask + 1;
+  for (uint32_t n = 0, i = h % window; n < window; ++n, i = i + 1 == window ? 0 : i + 1) {
+    const Probe p = try_row(s, i, key);
+    if (p == Probe::found) return &s.rows[i];
+    if (p == Probe::unbacked) return nullptr;
+  }
+  uint32_t i = h & s.rows_mask;
   for (uint32_t n = 0; n < kMaxProbe; ++n, i = (i + 1) & s.rows_mask) {
-    CounterRow& r = s.rows[i];
-    uint64_t k = at(r.key).load(std::memory_order_acquire);
-    if (k == key) return &r;
-    if (k != 0) continue;
-    // A handler of this thread may claim the same slot between the load and here: CAS.
-    if (at(r.key).compare_exchange_strong(k, key, std::memory_order_acq_rel) || k == key) return &r;
+    const Probe p = try_row(s, i, key);
+    if (p == Probe::found) return &s.rows[i];
+    if (p == Probe::unbacked) return nullptr;
   }
   return nullptr;
 }
@@ -164,6 +201,14 @@ VALLEY_HOT EventRecord* shard_reserve(const ShardRef& s, uint64_t* index) {
   ShardHeader& h = *s.h;
   const uint64_t drained = at(h.drained).load(std::memory_order_acquire);
   if (!s.events || h.head - drained >= s.events_mask + 1 - kNestSlack) {
+    local_add(h.dropped, 1);
+    return nullptr;
+  }
+  // Slots up to head + kNestSlack must be backed: signal handlers that nest before the xadd
+  // below take the slots after this one, and each checks for itself.
+  const uint64_t need = (h.head + kNestSlack + 1) * sizeof(EventRecord);
+  if (need > at(*s.events_backed).load(std::memory_order_acquire) &&
+      !segment_back_events(*s.seg, s.index, need)) {
     local_add(h.dropped, 1);
     return nullptr;
   }

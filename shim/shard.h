@@ -24,6 +24,9 @@ namespace valley::shim {
 /// A thread's view of the shard it owns.
 struct ShardRef {
   ShardHeader* h = nullptr; ///< nullptr: the thread has no shard
+  Segment* seg = nullptr;
+  uint32_t* row_pages = nullptr;     ///< Segment::body_pages of this shard
+  uint64_t* events_backed = nullptr; ///< Segment::events_backed of this shard
   CounterRow* rows = nullptr;
   EventRecord* events = nullptr; ///< nullptr when the event log is off
   uint64_t events_mask = 0;
@@ -54,11 +57,12 @@ inline uint64_t local_fetch_inc(uint64_t& field) {
 
 ShardRef shard_ref(Segment& seg, uint32_t i);
 
-/// The row for `key` in the shard's table, claimed if new; nullptr when the table is full.
+/// The row for `key` in the shard's table, claimed if new; nullptr when the table is full or
+/// the page of the row could not be backed.
 CounterRow* shard_row(const ShardRef& s, uint64_t key);
 
-/// The next event slot and its index; nullptr when the buffer is full or the log is off (the
-/// event is counted as dropped).
+/// The next event slot and its index; nullptr when the buffer is full, the log is off or the
+/// buffer could not grow (the event is counted as dropped).
 EventRecord* shard_reserve(const ShardRef& s, uint64_t* index);
 
 /// Publishes a record filled after shard_reserve.

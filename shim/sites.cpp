@@ -16,6 +16,8 @@ namespace valley::shim {
 namespace {
 
 constexpr uint32_t kMaxProbe = 64; // a full table must not turn every call into a scan
+constexpr uint32_t kPageRows = 4096 / sizeof(SiteRow);
+constexpr uint32_t kMaxWindowProbe = 16;
 
 uint64_t mix(uint64_t k) {
   k ^= k >> 33;
@@ -24,20 +26,38 @@ uint64_t mix(uint64_t k) {
   return k;
 }
 
-uint32_t probe(Segment& seg, uint64_t key, bool* fresh) {
-  uint32_t i = static_cast<uint32_t>(mix(key)) & seg.sites_mask;
-  for (uint32_t n = 0; n < kMaxProbe; ++n, i = (i + 1) & seg.sites_mask) {
-    SiteRow& r = seg.sites[i];
-    uint64_t k = at(r.key).load(std::memory_order_acquire);
-    if (k == key) return i;
-    if (k != 0) continue;
-    if (at(r.key).compare_exchange_strong(k, key, std::memory_order_acq_rel)) {
-      at(seg.hdr->sites_used).fetch_add(1, std::memory_order_relaxed);
-      *fresh = true;
-      return i;
-    }
-    if (k == key) return i;
+enum class Probe { found, taken, unbacked };
+
+Probe try_row(Segment& seg, uint32_t i, uint64_t key, bool* fresh) {
+  SiteRow& r = seg.sites[i];
+  if (!segment_ensure(seg, &r, sizeof r)) return Probe::unbacked;
+  uint64_t k = at(r.key).load(std::memory_order_acquire);
+  if (k == key) return Probe::found;
+  if (k != 0) return Probe::taken;
+  if (at(r.key).compare_exchange_strong(k, key, std::memory_order_acq_rel)) {
+    at(seg.hdr->sites_used).fetch_add(1, std::memory_order_relaxed);
+    *fresh = true;
+    return Probe::found;
   }
+  return k == key ? Probe::found : Probe::taken;
+}
+
+// A key first tries kMaxWindowProbe rows of the table's first page (from its hash), so that a
+// process with a few call sites leaves one page of sites; it goes to the whole table only when
+// those rows are all taken, and since rows are never freed, it never gets a second row.
+uint32_t probe(Segment& seg, uint64_t key, bool* fresh) {
+  const uint32_t h = static_cast<uint32_t>(mix(key));
+  const uint32_t window = kPageRows <= seg.sites_mask + 1 ? kPageRows : seg.sites_mask + 1;
+  Probe p = Probe::taken;
+  for (uint32_t n = 0, i = h % window; n < kMaxWindowProbe && n < window;
+       ++n, i = i + 1 == window ? 0 : i + 1)
+    if ((p = try_row(seg, i, key, fresh)) == Probe::found)
+      return i;
+    else if (p == Probe::unbacked)
+      break;
+  uint32_t i = h & seg.sites_mask;
+  for (uint32_t n = 0; n < kMaxProbe && p != Probe::unbacked; ++n, i = (i + 1) & seg.sites_mask)
+    if ((p = try_row(seg, i, key, fresh)) == Probe::found) return i;
   at(seg.hdr->sites_full).fetch_add(1, std::memory_order_relaxed);
   return kSiteUnknown;
 }
@@ -67,7 +87,7 @@ uint32_t capture(Segment& seg, uint32_t site, uint32_t max_frames) {
     }
   }
   uint32_t i = at(h->stacks_used).fetch_add(1, std::memory_order_relaxed);
-  if (i >= h->stacks.capacity) {
+  if (i >= h->stacks.capacity || !segment_ensure(seg, &seg.stacks[i], sizeof(StackRow))) {
     at(h->stacks_used).fetch_sub(1, std::memory_order_relaxed);
     at(h->stacks_full).fetch_add(1, std::memory_order_relaxed);
     return 0;

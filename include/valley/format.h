@@ -12,7 +12,12 @@
 ///                     SIGKILL. Shard bodies are reserved when a thread first takes the shard:
 ///                     the file may end before the last body (only taken shards have one).
 ///   <pid>-<n>.vev     the drained events: EventsHeader, then blocks (an EventBlock followed by
-///                     its EventRecords).
+///                     its EventRecords). Created at the image's first drain or direct append:
+///                     an image that drained nothing (a short one killed, one that made no
+///                     call) may have none.
+///
+/// The .vseg file is sparse: the shim backs its pages as the process first touches them, so
+/// most of the tables read as zeros (empty rows) from holes.
 ///
 /// <n> is the smallest number free for that pid when the image started (0 normally, 1 after
 /// the first exec, …); SegmentHeader::proc_start_ticks tells an exec (same value as the

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <regex>
@@ -270,6 +271,39 @@ TEST_F(RunTest, RealShimLeavesTracesThatDump) {
   EXPECT_NEAR(bytes(m[1], m[2]), static_cast<double>(on_disk), 0.05 * bytes("1", m[2]) + 0.5);
   EXPECT_NEAR(bytes(m[3], m[4]), static_cast<double>(apparent), 0.05 * bytes("1", m[4]) + 0.5);
   EXPECT_LT(on_disk, apparent) << "segments are sparse";
+}
+
+// --only: cat is traced two untraced processes down, one of which (env -u) drops LD_PRELOAD
+// from what it executes; the shells and env write nothing.
+TEST_F(RunTest, OnlyTracesTheMatchingGrandchildThroughUntracedParents) {
+  SpawnOptions o;
+  o.env.push_back(std::string("VALLEY_SHIM=") + VALLEY_REAL_SHIM);
+  const std::string data = (tmp.path() / "data").string();
+  write_file(data, "twelve bytes");
+  const std::string script = "env -u LD_PRELOAD sh -c 'cat \"$0\"; echo' " + data;
+  int n = 0;
+  for (const std::string glob : {"cat", "*/ca?", "c[a]t*", "no-such-program"}) {
+    SCOPED_TRACE(glob);
+    const std::string d = dir("r" + std::to_string(n++));
+    Outcome r = run(valley_run({"--dir", d, "--only", glob, "--", "sh", "-c", script}), o);
+    ASSERT_TRUE(r.exited(0)) << r.describe();
+    EXPECT_EQ(r.out, "twelve bytes\n");
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(d))
+      files.push_back(e.path().filename().string());
+    std::sort(files.begin(), files.end());
+    if (glob == "no-such-program") {
+      EXPECT_TRUE(files.empty()) << files.size();
+      EXPECT_NE(r.err.find("traced 0 processes"), std::string::npos) << r.err;
+      continue;
+    }
+    ASSERT_EQ(files.size(), 2u) << "one .vseg and its .vev: cat's";
+    EXPECT_TRUE(files[0].ends_with(".vev") && files[1].ends_with(".vseg")) << files[0];
+    Outcome dump = run({VALLEY_BIN, "dump", "--no-events", d});
+    ASSERT_TRUE(dump.exited(0)) << dump.describe();
+    EXPECT_NE(dump.out.find("\n  program: cat\n"), std::string::npos) << dump.out;
+    EXPECT_NE(r.err.find("traced 1 process of sh"), std::string::npos) << r.err;
+  }
 }
 #endif
 

@@ -846,7 +846,8 @@ TEST(Recorder, TraceFilesArePrivateWhateverTheUmask) {
 TEST(Recorder, FullTmpfsMeansUntracedNotSigbus) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
   fs::path mnt = temp_dir();
-  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=1m") != 0)
+  // 8 KiB: less than the header, the shard headers and the catch-all counter row.
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=8k") != 0)
     GTEST_SKIP() << "cannot mount tmpfs here";
   Outcome bare = run({victim("valley_victim_sites")});
   std::vector<std::string> env = {std::string("LD_PRELOAD=") + VALLEY_SHIM,
@@ -857,6 +858,96 @@ TEST(Recorder, FullTmpfsMeansUntracedNotSigbus) {
   EXPECT_EQ(o.status, bare.status) << o.describe();
   EXPECT_EQ(o.out, bare.out);
   EXPECT_TRUE(o.err.starts_with("valley: error: cannot reserve space")) << o.err;
+}
+
+// Lines of stderr that are not valley's warnings about space (the program's own, or others).
+std::string other_lines(const std::string& err) {
+  std::istringstream in(err);
+  std::string line, other;
+  while (std::getline(in, line))
+    if (!line.starts_with("valley: warning: cannot grow ") &&
+        !line.starts_with("valley: warning: cannot write ") &&
+        !line.starts_with("valley: warning: cannot reserve a thread's shard"))
+      other += line + "\n";
+  return other;
+}
+
+// the segment grows page by page; when the file system fills up at any point of that,
+// the program runs as it would bare (no SIGBUS, same output and status), valley says so on
+// stderr, and the trace it leaves still counts every call (what found no room for its own row
+// lands in the catch-all row).
+TEST(Recorder, SegmentThatCannotGrowNeverHarmsTheProgram) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  const std::vector<std::string> argv = {victim("valley_victim_threads"), "4", "2000"};
+  Outcome bare = run(argv);
+  ASSERT_TRUE(bare.exited(0)) << bare.describe();
+  int warned = 0;
+  for (const char* size : {"20k", "24k", "32k", "40k", "48k", "64k", "96k", "160k", "2m"}) {
+    SCOPED_TRACE(size);
+    fs::path mnt = temp_dir();
+    if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, (std::string("size=") + size).c_str()) != 0)
+      GTEST_SKIP() << "cannot mount tmpfs here";
+    Outcome o = run(
+        argv, with_env({std::string("LD_PRELOAD=") + VALLEY_SHIM, "VALLEY_DIR=" + mnt.string()}));
+    Outcome d = dump_json(mnt);
+    umount(mnt.c_str());
+    fs::remove_all(mnt);
+    EXPECT_TRUE(o.exited(0)) << o.describe();
+    EXPECT_EQ(o.out, bare.out);
+    EXPECT_EQ(other_lines(o.err), "") << o.err;
+    warned += !o.err.empty();
+    json j = json::parse(d.out, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << d.describe();
+    ASSERT_EQ(j["processes"].size(), 1u) << d.out.substr(0, 400);
+    EXPECT_EQ(all_calls(j["processes"][0]), 8001u) << "the open and 4 x 2000 writes";
+  }
+  EXPECT_GT(warned, 0) << "the small sizes must have run out of room";
+}
+
+// Under RLIMIT_FSIZE the segment never grows past the limit (that would raise SIGXFSZ in the
+// program): a limit between the tables' end and the first shard body's end leaves every call
+// in the shared table, counted all the same.
+TEST(Recorder, FileSizeLimitBelowAShardBodyLeavesCallsInTheSharedTable) {
+  fs::path dir = temp_dir();
+  const std::vector<std::string> argv = {"prlimit", "--fsize=1700000",
+                                         victim("valley_victim_threads"), "2", "5000"};
+  Outcome o = run(argv, with_env({std::string("LD_PRELOAD=") + VALLEY_SHIM,
+                                  "VALLEY_DIR=" + (dir / "run").string()}));
+  EXPECT_TRUE(o.exited(0)) << o.describe();
+  EXPECT_EQ(other_lines(o.err), "") << o.err;
+  EXPECT_NE(o.err.find("cannot reserve a thread's shard"), std::string::npos) << o.err;
+  Outcome d = run({VALLEY_BIN, "dump", "--json", "--no-events", dir / "run"});
+  json j = json::parse(d.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << d.describe();
+  const json* traced = nullptr;
+  for (const json& p : j["processes"])
+    if (p["exe"].get<std::string>().ends_with("valley_victim_threads")) traced = &p;
+  ASSERT_NE(traced, nullptr) << d.out.substr(0, 400);
+  EXPECT_EQ(calls(*traced, "write", "chardev", "writer"), 10000u);
+  EXPECT_GE((*traced)["tables"]["counters_used"], 1u) << "rows of the shared table, not of shards";
+  fs::remove_all(dir);
+}
+
+// A process that makes a few calls leaves a few pages: ≤ 64 KiB on disk for its two files
+// (issue 13). /bin/true makes none; valley_victim_threads 91 from two threads, each with a
+// shard; valley_victim_sites 303 from three call sites.
+TEST(Recorder, SmallProcessesLeaveSmallTraces) {
+  for (const auto& [argv, bound] : std::vector<std::pair<std::vector<std::string>, uint64_t>>{
+           {{"/bin/true"}, 32 * 1024},
+           {{victim("valley_victim_threads"), "1", "90"}, 64 * 1024},
+           {{victim("valley_victim_sites")}, 64 * 1024}}) {
+    SCOPED_TRACE(argv[0]);
+    auto t = traced(argv);
+    ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+    uint64_t disk = 0;
+    for (const auto& e : fs::directory_iterator(t->dir)) {
+      struct stat st {};
+      ASSERT_EQ(stat(e.path().c_str(), &st), 0);
+      disk += static_cast<uint64_t>(st.st_blocks) * 512;
+    }
+    EXPECT_LE(disk, bound);
+    EXPECT_GT(disk, 0u);
+  }
 }
 
 // Under the coalescer a loop of identical absorbed writes is stored as run records: every call
