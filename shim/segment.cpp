@@ -26,6 +26,14 @@ constexpr uint32_t kStackRows = 1024;
 constexpr uint32_t kModuleRows = 256;
 constexpr uint32_t kFileRows = 1024;
 constexpr uint32_t kPyFrameRows = 2048; // 512 KiB: the Python stacks of Python sites
+// Every page below the shard bodies needs a bit in Segment::table_pages to be backed:
+// the header, the tables and their alignment padding must fit in it.
+static_assert(sizeof(SegmentHeader) + kMaxShards * sizeof(ShardHeader) +
+                  size_t{kCounterRows} * sizeof(CounterRow) + size_t{kSiteRows} * sizeof(SiteRow) +
+                  size_t{kStackRows} * sizeof(StackRow) + size_t{kModuleRows} * sizeof(ModuleRow) +
+                  size_t{kFileRows} * sizeof(FileRow) + size_t{kPyFrameRows} * sizeof(PyFrameRow) +
+                  8 * 4096 <=
+              size_t{kTablePageWords} * 32 << kPageShift);
 
 // Field 22 of /proc/self/stat: the start time in clock ticks. It survives exec and differs
 // between two processes that got the same pid, which is what tells the two apart.

@@ -19,7 +19,7 @@ namespace valley::shim {
 
 inline constexpr uint32_t kMaxShards = 64;
 inline constexpr uint32_t kPageShift = 12;
-inline constexpr uint32_t kTablePageWords = 16; ///< 32 bits each, for the pages below bodies_offset
+inline constexpr uint32_t kTablePageWords = 32; ///< 32 bits each, for the pages below bodies_offset
 
 struct Segment {
   SegmentHeader* hdr = nullptr;
@@ -61,6 +61,7 @@ template <class T> inline std::atomic_ref<T> at(T& field) { return std::atomic_r
 inline uint32_t* page_bit(Segment& seg, uint64_t page, uint32_t* bit) {
   const uint64_t body_page = seg.hdr->bodies_offset >> kPageShift;
   if (page < body_page) {
+    if ((page >> 5) >= kTablePageWords) return nullptr; // tables past the bitmap: never backed
     *bit = static_cast<uint32_t>(page & 31);
     return &seg.table_pages[page >> 5];
   }

@@ -54,6 +54,12 @@ uint32_t store_stack(Segment& seg, Thread& t, uint32_t site, uint32_t max_frames
     at(h->pyframes_full).fetch_add(1, std::memory_order_relaxed);
     return 0;
   }
+  // The segment's file is backed page by page: rows on a page the file system
+  // refuses stay unwritten, and a reader skips them (ready 0).
+  if (!segment_ensure(seg, &seg.pyframes[first], size_t{n} * sizeof(PyFrameRow))) {
+    at(h->pyframes_full).fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
   for (uint32_t i = 0; i < n; ++i) {
     PyFrameRow& r = seg.pyframes[first + i];
     r.site = site;
