@@ -151,6 +151,20 @@ void fail_grow(const char* path) {
   diag("warning: cannot grow ", path, msg);
 }
 
+// Reserves [off, off + len) of the segment file. On refusal: false, one `valley:` line per
+// image, and no more asking (a full file system would otherwise cost three syscalls a call).
+bool allocate(Segment& seg, uint64_t off, uint64_t len) {
+  const int fd = sys::open(seg.seg_path, O_RDWR);
+  int err = fd < 0 ? errno : 0;
+  if (!err) err = posix_fallocate(fd, static_cast<off_t>(off), static_cast<off_t>(len));
+  if (fd >= 0) sys::close(fd);
+  if (!err) return true;
+  errno = err;
+  at(seg.grow_failed).store(1, std::memory_order_relaxed);
+  if (at(seg.warned).exchange(1, std::memory_order_relaxed) == 0) fail_grow(seg.seg_path);
+  return false;
+}
+
 size_t align(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
 void layout(SegmentHeader* h, uint32_t events) {
@@ -359,19 +373,8 @@ bool segment_back(Segment& seg, const void* p, size_t len) {
   const uint64_t off =
       static_cast<uint64_t>(static_cast<const char*>(p) - reinterpret_cast<const char*>(seg.hdr));
   const uint64_t first = off >> kPageShift, last = (off + len - 1) >> kPageShift;
-  const int fd = sys::open(seg.seg_path, O_RDWR);
-  int err = fd < 0 ? errno : 0;
   // Within the file's size already (the tables, or a body the file reaches): never SIGXFSZ.
-  if (!err)
-    err = posix_fallocate(fd, static_cast<off_t>(first << kPageShift),
-                          static_cast<off_t>((last - first + 1) << kPageShift));
-  if (fd >= 0) sys::close(fd);
-  if (err) {
-    errno = err;
-    at(seg.grow_failed).store(1, std::memory_order_relaxed);
-    if (at(seg.warned).exchange(1, std::memory_order_relaxed) == 0) fail_grow(seg.seg_path);
-    return false;
-  }
+  if (!allocate(seg, first << kPageShift, (last - first + 1) << kPageShift)) return false;
   for (uint64_t pg = first; pg <= last; ++pg) {
     uint32_t bit = 0;
     if (uint32_t* w = page_bit(seg, pg, &bit))
@@ -390,18 +393,8 @@ bool segment_back_events(Segment& seg, uint32_t i, uint64_t need) {
   if (want < 2 * have) want = 2 * have;
   if (want > ring) want = ring;
   char* events = reinterpret_cast<char*>(seg.body_events(i));
-  const int fd = sys::open(seg.seg_path, O_RDWR);
-  int err = fd < 0 ? errno : 0;
-  if (!err)
-    err = posix_fallocate(fd, static_cast<off_t>(events - reinterpret_cast<char*>(h) + have),
-                          static_cast<off_t>(want - have));
-  if (fd >= 0) sys::close(fd);
-  if (err) {
-    errno = err;
-    at(seg.grow_failed).store(1, std::memory_order_relaxed);
-    if (at(seg.warned).exchange(1, std::memory_order_relaxed) == 0) fail_grow(seg.seg_path);
+  if (!allocate(seg, static_cast<uint64_t>(events - reinterpret_cast<char*>(h)) + have, want - have))
     return false;
-  }
   // A signal handler of the owner may have grown it further meanwhile: keep the larger.
   const uint64_t now = want == ring ? ~uint64_t{0} : want;
   while (have < now &&
