@@ -34,7 +34,7 @@ bool read_slow(uintptr_t addr, void* out, size_t n) {
     if (!probe(p)) return false;
     slot = p + 1;
   }
-  memcpy(out, reinterpret_cast<const void*>(addr), n);
+  copy_foreign(addr, out, n);
   return true;
 }
 
