@@ -25,13 +25,23 @@ void fail_grow(const char* path) {
   diag("warning: cannot grow ", path, msg);
 }
 
-// Reserves [off, off + len) of the segment file. On refusal: false, one `valley:` line per
-// image, and no more asking (a full file system would otherwise cost three syscalls a call).
+// Reserves [off, off + len) of the segment file, a range within its size. On refusal: false,
+// one `valley:` line per image, and no more asking (a full file system would otherwise cost a
+// failed call on every call).
 bool allocate(Segment& seg, uint64_t off, uint64_t len) {
-  const int fd = sys::open(seg.seg_path, O_RDWR);
-  int err = fd < 0 ? errno : 0;
-  if (!err) err = posix_fallocate(fd, static_cast<off_t>(off), static_cast<off_t>(len));
-  if (fd >= 0) sys::close(fd);
+  // Write-faulting the pages through the mapping reserves them without an fd: an fd valley
+  // opens, even for a moment, takes the lowest free number, which another thread of the
+  // program may have just closed and be about to dup2 onto (I-19). Where the kernel would
+  // raise SIGBUS (no space) this returns EFAULT instead.
+  int err = 0;
+  if (::madvise(reinterpret_cast<char*>(seg.hdr) + off, len, MADV_POPULATE_WRITE) == 0) return true;
+  err = errno;
+  if (err == EINVAL) { // a kernel before 5.14
+    const int fd = sys::open(seg.seg_path, O_RDWR);
+    err = fd < 0 ? errno : 0;
+    if (!err) err = posix_fallocate(fd, static_cast<off_t>(off), static_cast<off_t>(len));
+    if (fd >= 0) sys::close(fd);
+  }
   if (!err) return true;
   errno = err;
   at(seg.grow_failed).store(1, std::memory_order_relaxed);
