@@ -127,7 +127,9 @@ namespace {
 void narrow_sites(const DumpOptions& o, TraceModel& model) {
   if (o.sites.empty()) return;
   std::erase_if(model.sites, [&](const auto& kv) {
-    return !site_matches(o.sites, kv.second.frame, kv.second.caller);
+    const SiteModel& m = kv.second;
+    return !site_matches(o.sites, m.frame, m.caller) &&
+           !(!m.python.empty() && site_matches(o.sites, m.location(), std::nullopt));
   });
   model.orphan_stacks.clear();
 }

@@ -178,7 +178,9 @@ void narrow(RunModel& m, std::vector<Finding>& findings, const ReportOptions& o)
     for (const SiteSpec& s : o.sites)
       spec += fmt::format("{}--site {}", spec.empty() ? "" : " ", s.text);
     for (const SiteAgg& a : m.sites)
-      if (!site_matches(o.sites, a.frame, a.caller)) m.hidden_sites.insert(a.id);
+      if (!site_matches(o.sites, a.frame, a.caller) &&
+          !(a.python && site_matches(o.sites, *a.python, std::nullopt)))
+        m.hidden_sites.insert(a.id);
     std::erase_if(findings, [&](const Finding& f) {
       if (m.hidden_sites.count(f.site->id) == 0) return false;
       for (const SiteAgg* r : f.related)

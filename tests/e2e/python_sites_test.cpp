@@ -25,10 +25,11 @@ std::unique_ptr<Differential> run_case(Case c) {
   return d;
 }
 
-json report(const Differential& d) {
-  RunResult r =
-      run_pipeline({{VALLEY_BIN, "report", "--format", "json", (d.root() / "trace").string()}},
-                   d.root(), "", base_environment(d.root() / "home"), {});
+json report(const Differential& d, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv{VALLEY_BIN, "report", "--format", "json"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back((d.root() / "trace").string());
+  RunResult r = run_pipeline({argv}, d.root(), "", base_environment(d.root() / "home"), {});
   EXPECT_EQ(describe_status(r.stages[0].status), "exit 0") << r.stages[0].err;
   json j = json::parse(r.out, nullptr, false);
   EXPECT_FALSE(j.is_discarded()) << r.out;
@@ -111,6 +112,13 @@ TEST(PythonSites, PrintFlushInALoopIsOneSiteAtItsLine) {
   ASSERT_FALSE(f["stacks"].empty());
   EXPECT_EQ(f["stacks"][0]["frames"][0]["python"], true);
   EXPECT_EQ(f["stacks"][0]["frames"][0]["function"], "emit");
+  // --site names a Python site by its Python function or file:line, as the report prints it.
+  for (const std::string& spec : {std::string("emit"), "print_flush.py:" + std::to_string(line)}) {
+    json only = report(*d, {"--site", spec});
+    ASSERT_EQ(only["findings"].size(), 1u) << spec << "\n" << only.dump(1);
+    EXPECT_EQ(only["findings"][0]["site_text"], f["site_text"]) << spec;
+  }
+  EXPECT_TRUE(report(*d, {"--site", "no_such_function"})["findings"].empty());
 }
 
 TEST(PythonSites, HelperCalledFromTwoPlacesIsTwoSites) {
