@@ -171,6 +171,17 @@ VALLEY_HOT void log_event(Segment& seg, Thread& t, int phase, bool nested, const
   h.held = 1;
 }
 
+// Fills one of the thread's one-entry caches (key → site). The key is cleared first and set
+// last, so a signal handler between these stores finds no entry, never half of one.
+__attribute__((always_inline)) inline void cache_site(uint64_t& key_slot, uint32_t& site_slot,
+                                                      uint64_t key, uint32_t site) {
+  key_slot = 0;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  site_slot = site;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  key_slot = key;
+}
+
 // The call site of `ra`: this thread's one-entry cache, else the site table.
 VALLEY_HOT uint32_t site_of(Thread& t, Segment& seg, uint64_t ra, bool nested) {
   // Under a Python interpreter the same return address serves every line of Python code: the
@@ -181,11 +192,7 @@ VALLEY_HOT uint32_t site_of(Thread& t, Segment& seg, uint64_t ra, bool nested) {
       if (key == t.py_key) return t.py_site;
       const uint32_t site = python_site_lookup(seg, t, key, ra, g_opts.max_frames);
       if (site != kSiteUnknown) {
-        t.py_key = 0; // a handler between these stores must not find half a pair
-        std::atomic_signal_fence(std::memory_order_seq_cst);
-        t.py_site = site;
-        std::atomic_signal_fence(std::memory_order_seq_cst);
-        t.py_key = key;
+        cache_site(t.py_key, t.py_site, key, site);
         return site;
       }
     }
@@ -197,11 +204,7 @@ VALLEY_HOT uint32_t site_of(Thread& t, Segment& seg, uint64_t ra, bool nested) {
                      (at(seg.sites[site].flags).load(std::memory_order_relaxed) & kSiteReady) &&
                      !(seg.sites[site].flags & kSiteMarker);
   if (plain && !nested) {
-    t.last_ra = 0; // a handler between these stores must not find half a pair
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    t.last_site = site;
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    t.last_ra = ra;
+    cache_site(t.last_ra, t.last_site, ra, site);
   }
   return site;
 }
