@@ -4,6 +4,7 @@
 // --sort narrow and order report and dump to exactly the expected processes and sites; bad
 // values are usage errors (exit 2) naming the option.
 #include "subprocess.h"
+#include "trace_builder.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -30,12 +31,6 @@ std::string victim(const std::string& name) {
 
 class Filters : public ::testing::Test {
 protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/valley-filters.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    tmp_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(tmp_); }
 
   // `valley run --dir NAME -- argv...` in the temp dir; returns the run directory.
   std::string trace(const std::string& name, std::vector<std::string> argv) {
@@ -106,7 +101,8 @@ protected:
     }
     ASSERT_EQ(children.size(), 4u) << d.dump(1);
   }
-  fs::path tmp_;
+  valley::testing::TempDir dir_;
+  const fs::path& tmp_ = dir_.path();
 };
 
 // a run read twice or two builds taken for one would double or mix the counts.
