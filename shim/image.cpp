@@ -228,6 +228,7 @@ void recover_thread(Thread& t) {
   t.py_key = 0;
   t.last_key = 0;
   t.last_row = nullptr;
+  t.lane = {};
   if (t.shard.h) {
     shard_tombstone_open(t.shard);
     uint32_t mine = t.tid;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /// @file recorder.cpp
-/// @brief The per-call path: one call's counters into this thread's shard, its event into the
-/// shard's buffer (or its run record), all with errno as the real call left it.
+/// @brief The per-call path: the call's fd and site, its counters into this thread's shard and
+/// its event to the event log (event_log.cpp), all with errno as the real call left it; and the
+/// coalescer's absorbed writes, counted and logged the same way.
 #include "recorder.h"
 
 #include "clock.h"
@@ -20,26 +21,10 @@ namespace valley::shim {
 
 namespace {
 
-struct Call {
-  Op op;
-  int fd;
-  uint64_t requested, transferred;
-  int64_t offset;
-  ssize_t result;
-  int err; // errno when result < 0
-  uint64_t t0, t1;
-  uint64_t ra;   // return address, or 0 when `site` is given
-  uint32_t site; // used when ra == 0
-  uint8_t flags;
-  uint64_t gen; // the coalescer's buffer, for an absorbed call
-  uint8_t note; // EventRecord::reserved: why the coalescer let an output call go around it
-};
 
 // Set by offer_output when the coalescer let the write go around, taken by the io_done of the
 // same call (the hook makes the real call in between).
 constinit thread_local uint8_t t_straight_note __attribute__((tls_model("initial-exec"))) = 0;
-
-uint32_t sat32(uint64_t v) { return v > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(v); }
 
 uint64_t mix(uint64_t k) {
   k ^= k >> 31;
@@ -93,84 +78,6 @@ VALLEY_COLD void count_shared(Segment& seg, CounterRow* row, const Counts& c) {
   at(seg.hdr->shared_calls).fetch_add(1, std::memory_order_relaxed);
 }
 
-void fill(EventRecord& r, const Call& c, uint32_t tid, uint32_t site, FdKind kind, uint8_t flags) {
-  r.tid = tid;
-  r.ticks = c.t0;
-  r.result = c.result < 0 ? -c.err : static_cast<int32_t>(c.result > 0x7fffffff ? 0x7fffffff : c.result);
-  r.offset = c.offset;
-  r.size = sat32(c.requested);
-  r.duration = sat32(c.t1 - c.t0);
-  r.fd = c.fd;
-  r.site = site;
-  r.op = static_cast<uint8_t>(c.op);
-  r.fd_kind = static_cast<uint8_t>(kind);
-  r.flags = flags;
-  r.reserved = c.note;
-}
-
-// A further absorbed call identical to the held run record (into the same buffer) only counts
-// in it. A reader of a crashed segment may look at any moment: the count and the last time are
-// right before the flag says the record is a run.
-VALLEY_HOT bool extend_held(Thread& t, uint32_t site, FdKind kind, const Call& c) {
-  ShardHeader& h = *t.shard.h;
-  EventRecord& r = h.run;
-  if (!h.held || t.run_gen != c.gen || r.site != site || r.fd != c.fd ||
-      r.op != static_cast<uint8_t>(c.op) || r.fd_kind != static_cast<uint8_t>(kind) ||
-      r.size != sat32(c.requested) || c.result < 0 || r.result != c.result ||
-      (r.flags & ~kEventRun) != kEventCoalesced || r.duration == 0xffffffffu)
-    return false;
-  const uint32_t calls = (r.flags & kEventRun) ? r.duration + 1 : 2;
-  r.offset = static_cast<int64_t>(c.t0);
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  r.duration = calls;
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  r.flags |= kEventRun;
-  return true;
-}
-
-VALLEY_HOT void append(Segment& seg, Thread& t, const Call& c, uint32_t site, FdKind kind,
-                       uint8_t flags) {
-  uint64_t index = 0;
-  EventRecord* r = shard_reserve(t.shard, &index);
-  if (!r) return;
-  fill(*r, c, t.tid, site, kind, flags);
-  shard_commit(r, index);
-  shard_maybe_drain(seg, t.shard, index, t.tid);
-}
-
-// Outside a shard: a thread that found none, or any thread after the final drain.
-VALLEY_COLD void append_unsharded(Segment& seg, Thread& t, int phase, const Call& c,
-                                  uint32_t site, FdKind kind, uint8_t flags) {
-  if (!seg.hdr->body_events) {
-    at(seg.hdr->events_dropped).fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  EventRecord r{};
-  fill(r, c, t.tid, site, kind, phase == kFinished ? static_cast<uint8_t>(flags | kEventLate) : flags);
-  append_direct(seg, r);
-  if (phase == kFinished) at(seg.hdr->events_late).fetch_add(1, std::memory_order_relaxed);
-}
-
-VALLEY_HOT void log_event(Segment& seg, Thread& t, int phase, bool nested, const Call& c,
-                          uint32_t site, FdKind kind) {
-  const uint8_t flags = static_cast<uint8_t>((nested ? kEventNested : 0) | c.flags);
-  if (phase != kActive || !t.shard.h) {
-    if (!nested && t.shard.h && t.shard.h->held) commit_held(t, phase);
-    append_unsharded(seg, t, phase, c, site, kind, flags);
-    return;
-  }
-  // A signal handler's call neither joins nor ends the run its thread holds.
-  if (nested) return append(seg, t, c, site, kind, flags);
-  if (c.flags == kEventCoalesced && extend_held(t, site, kind, c)) return;
-  if (t.shard.h->held) commit_held(t, phase);
-  if (c.flags != kEventCoalesced) return append(seg, t, c, site, kind, flags);
-  ShardHeader& h = *t.shard.h;
-  fill(h.run, c, t.tid, site, kind, flags);
-  t.run_gen = c.gen;
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  h.held = 1;
-}
-
 // Fills one of the thread's one-entry caches (key → site). The key is cleared first and set
 // last, so a signal handler between these stores finds no entry, never half of one.
 __attribute__((always_inline)) inline void cache_site(uint64_t& key_slot, uint32_t& site_slot,
@@ -209,15 +116,32 @@ VALLEY_HOT uint32_t site_of(Thread& t, Segment& seg, uint64_t ra, bool nested) {
   return site;
 }
 
+// Adds one call to its counter row, with its gap since the thread's previous call on the fd.
+__attribute__((always_inline)) inline void count_in(Segment& seg, Thread& t, bool nested,
+                                                    CounterRow* row, bool shared, const Call& c,
+                                                    const FdInfo& fi) {
+  FdStamp& stamp = t.stamps[static_cast<uint32_t>(c.fd) % kFdStamps];
+  const uint64_t gap = stamp.fd == c.fd && stamp.file == fi.file && stamp.ticks && c.t0 > stamp.ticks
+                           ? c.t0 - stamp.ticks
+                           : 0;
+  const Counts counts{c.requested, c.transferred, c.t1 - c.t0, gap, c.result, fi.file};
+  if (shared) count_shared(seg, row, counts);
+  else count(row, counts, local_add);
+  if (!nested) stamp = {c.fd, fi.file, c.t0};
+}
+
+// Every stack_sample-th call of the thread captures its site's stack again.
+__attribute__((always_inline)) inline void sample_stack(Segment& seg, Thread& t, uint32_t site) {
+  if (!g_opts.stack_sample) return;
+  if (t.countdown == 0) t.countdown = g_opts.stack_sample;
+  if (--t.countdown == 0) site_sample(seg, site, g_opts.max_frames);
+}
+
 // Counts and logs one call whose fd and site are known.
 __attribute__((always_inline)) inline void count_and_log(int phase, Thread& t, bool nested,
                                                          const Call& c, const FdInfo& fi,
                                                          uint32_t site) {
   Segment& seg = g_seg;
-  FdStamp& stamp = t.stamps[static_cast<uint32_t>(c.fd) % kFdStamps];
-  const uint64_t gap = stamp.fd == c.fd && stamp.file == fi.file && stamp.ticks && c.t0 > stamp.ticks
-                           ? c.t0 - stamp.ticks
-                           : 0;
   const uint64_t key = counter_key(site, c.op, fi.kind);
   CounterRow* row;
   bool shared;
@@ -237,15 +161,9 @@ __attribute__((always_inline)) inline void count_and_log(int phase, Thread& t, b
       t.last_key = key;
     }
   }
-  const Counts counts{c.requested, c.transferred, c.t1 - c.t0, gap, c.result, fi.file};
-  if (shared) count_shared(seg, row, counts);
-  else count(row, counts, local_add);
-  if (!nested) stamp = {c.fd, fi.file, c.t0};
+  count_in(seg, t, nested, row, shared, c, fi);
 
-  if (g_opts.stack_sample && !nested && c.ra) {
-    if (t.countdown == 0) t.countdown = g_opts.stack_sample;
-    if (--t.countdown == 0) site_sample(seg, site, g_opts.max_frames);
-  }
+  if (!nested && c.ra) sample_stack(seg, t, site);
   log_event(seg, t, phase, nested, c, site, fi.kind);
 }
 
@@ -318,11 +236,46 @@ void record_flush(Op op, int fd, uint64_t requested, uint64_t written, int err, 
   errno = saved;
 }
 
+namespace {
+
+// The coalescer's loop: the site that wrote last into the buffer writes into it again. The
+// fd's kind and file, the site and the counter row are the lane's (thread.h), not looked up
+// again; the call is counted and logged as the full offer below would.
+VALLEY_HOT bool absorb_again(Thread& t, Op op, int fd, const iovec* iov, int iovcnt, uint64_t ra,
+                             uint64_t t0, ssize_t* result) {
+  const Lane& l = t.lane;
+  if (l.ra != ra || l.fd != fd || l.op != static_cast<uint8_t>(op) || fd_identity(fd) != l.fd_id)
+    return false;
+  // Under Python the same return address serves every Python line: the line must be the same.
+  if (py::active() ? !l.py_key || py::call_key(t, ra) != l.py_key : l.py_key != 0) return false;
+  uint64_t n = 0;
+  for (int i = 0; i < iovcnt; ++i) n += iov[i].iov_len;
+  if (n > 0x7fffffff ||
+      !coalesce_append_again(fd, ra, l.gen, iov, iovcnt, n, op_kernel_writes(op)))
+    return false;
+  const int saved = errno; // a drain of the shard's events may write
+  const FdInfo fi{static_cast<FdKind>(l.kind), l.file};
+  const Call c{op, fd, n, n, -1, static_cast<ssize_t>(n), 0, t0, t0, ra, 0, kEventCoalesced, l.gen, 0};
+  Segment& seg = g_seg;
+  count_in(seg, t, false, l.row, false, c, fi);
+  sample_stack(seg, t, l.site);
+  log_event(seg, t, kActive, false, c, l.site, fi.kind);
+  errno = saved;
+  *result = static_cast<ssize_t>(n);
+  return true;
+}
+
+} // namespace
+
 VALLEY_HOT bool offer_output(Op op, int fd, const iovec* iov, int iovcnt, uint64_t ra,
                              uint64_t t0, ssize_t* result) {
   if (recording_phase() != kActive) return false;
   Thread& t = t_thread;
   if (enter_valley(t)) return false; // a signal handler inside valley: around the buffer
+  if (absorb_again(t, op, fd, iov, iovcnt, ra, t0, result)) {
+    leave_valley(t);
+    return true;
+  }
   const int saved = errno;
   if (!t.tid) first_call_of_thread(t);
   Segment& seg = g_seg;
@@ -342,6 +295,15 @@ VALLEY_HOT bool offer_output(Op op, int fd, const iovec* iov, int iovcnt, uint64
                   {op, fd, requested, r > 0 ? static_cast<uint64_t>(r) : 0, -1, r, err, t0, t0, ra,
                    0, o == Offer::taken ? uint8_t{kEventCoalesced} : uint8_t{0}, gen, 0},
                   fi, site);
+    // The next write from here may take the lane: a site counted in the thread's own shard,
+    // under Python one whose Python line site_of just cached.
+    const uint64_t fd_id = fd_identity(fd);
+    const uint64_t py_key = py::active() && t.py_key && t.py_site == site ? t.py_key : 0;
+    const bool lane = o == Offer::taken && fd_id && (py_key || !py::active()) && t.shard.h &&
+                      !t.last_shared && t.last_key == counter_key(site, op, fi.kind);
+    t.lane = lane ? Lane{ra, gen, fd_id, py_key, fd, static_cast<uint8_t>(op),
+                         static_cast<uint8_t>(fi.kind), fi.file, site, t.last_row}
+                  : Lane{};
   }
   leave_valley(t);
   errno = o == Offer::refused ? err : saved;
@@ -364,24 +326,6 @@ bool file_path(uint32_t file, char* out, size_t cap) {
 }
 
 bool site_name(uint64_t ra, char* out, size_t cap) { return site_text(g_seg, ra, out, cap); }
-
-void commit_held(Thread& t, int phase) {
-  ShardHeader& h = *t.shard.h;
-  if (!h.held) return;
-  const EventRecord run = h.run;
-  if (phase == kActive) {
-    uint64_t index = 0;
-    if (EventRecord* r = shard_reserve(t.shard, &index)) {
-      *r = run;
-      shard_commit(r, index);
-      shard_maybe_drain(g_seg, t.shard, index, t.tid);
-    }
-  } else {
-    append_direct(g_seg, run);
-  }
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  h.held = 0;
-}
 
 void summarize_coverage(Segment& seg) {
   Coverage& c = seg.hdr->coverage;

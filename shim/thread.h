@@ -29,6 +29,22 @@ struct FdStamp {
 };
 inline constexpr uint32_t kFdStamps = 64;
 
+/// What the thread's latest absorbed write looked up, for the next one from the same call site
+/// into the same coalescer buffer (recorder.cpp, absorb_again). Valid while the buffer keeps
+/// its generation: a call that changes the fd flushes it first, and a flush starts a new one.
+struct Lane {
+  uint64_t ra;  ///< 0: empty
+  uint64_t gen; ///< the coalescer buffer's generation
+  uint64_t fd_id; ///< fd_identity(fd) then: the fd table has not learned anything new since
+  uint64_t py_key; ///< the Python call key (python/call_site.h) of the site, 0: a native site
+  int32_t fd;
+  uint8_t op;
+  uint8_t kind; ///< FdKind
+  uint32_t file;
+  uint32_t site;
+  CounterRow* row; ///< in the thread's shard
+};
+
 struct Thread {
   uint32_t tid;        ///< 0 until the thread's first call into valley
   uint32_t busy;       ///< 1 while an outermost valley frame of this thread runs (or was left)
@@ -44,6 +60,7 @@ struct Thread {
   uintptr_t py_tstate; ///< the PyThreadState checked to be this thread's (0: none yet)
   uint64_t py_key;     ///< one-entry cache of the last Python call site (key, site)
   uint32_t py_site;
+  Lane lane;
   FdStamp stamps[kFdStamps];
 };
 

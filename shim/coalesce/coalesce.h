@@ -73,6 +73,14 @@ enum class Offer {
 /// Called by the recorder inside its frame for the thread (not for a nested call). Keeps the
 /// program's errno unless refused.
 Offer coalesce_offer(const OfferedWrite& w, ssize_t* result, uint64_t* gen);
+/// The write loop the coalescer exists for: the call site that wrote last into the buffer of
+/// generation `gen` writes `total` more bytes to the same fd. Nothing the full offer decided
+/// can have changed since (a call that changes the fd, a flush or a failure ends the
+/// generation), so the bytes join the buffer without a new verdict. False: the buffer is
+/// another, full, held by a signal handler's thread frame or owes an error; make the full offer.
+/// Called by the recorder inside its frame for the thread; errno is untouched.
+bool coalesce_append_again(int fd, uint64_t ra, uint64_t gen, const iovec* iov, int iovcnt,
+                           uint64_t total, bool kernel_counted);
 /// Why this thread's latest coalesce_offer went around (a Straight of flush_rules.h; 0: it did
 /// not, or nothing is known).
 uint8_t coalesce_last_straight();

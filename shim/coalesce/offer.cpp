@@ -4,6 +4,7 @@
 #include "buffer.h"
 
 #include "clock.h"
+#include "hot.h"
 #include "sys.h"
 
 #include <climits>
@@ -16,6 +17,13 @@
 namespace valley::shim {
 namespace coalesce {
 namespace {
+
+// Pipes: a write of at most PIPE_BUF bytes is atomic, so a flush may never exceed PIPE_BUF nor
+// split one of the program's writes.
+inline size_t capacity(FdKind kind) {
+  return (kind == FdKind::pipe || kind == FdKind::fifo) && g_coalesce.size > PIPE_BUF ? PIPE_BUF
+                                                                                      : g_coalesce.size;
+}
 
 // The program's write goes around the buffer: `around` (make the real call), or `refused` with
 // *result -1 and errno EAGAIN where bytes buffered ahead of it on the same object block it.
@@ -51,11 +59,7 @@ Offer offer(const OfferedWrite& w, ssize_t* result, uint64_t* gen) {
     t_straight = may_buffer(w);
     if (t_straight != Straight::none) return around(fd, kind, result);
   }
-  // Pipes: a write of at most PIPE_BUF bytes is atomic, so a flush may never exceed PIPE_BUF
-  // nor split one of the program's writes.
-  const size_t cap = (kind == FdKind::pipe || kind == FdKind::fifo) && g_coalesce.size > PIPE_BUF
-                         ? PIPE_BUF
-                         : g_coalesce.size;
+  const size_t cap = capacity(kind);
   if (!try_lock()) {
     // Another thread holds the buffer, perhaps blocked flushing into a pipe that this thread
     // drains: a write to another fd does not wait for it and goes straight through (only a
@@ -136,6 +140,30 @@ Offer offer(const OfferedWrite& w, ssize_t* result, uint64_t* gen) {
 
 } // namespace
 } // namespace coalesce
+
+VALLEY_HOT bool coalesce_append_again(int fd, uint64_t ra, uint64_t gen, const iovec* iov,
+                                      int iovcnt, uint64_t total, bool kernel_counted) {
+  using namespace coalesce;
+  if (g_final.load(std::memory_order_relaxed)) return false;
+  if (fd < 0 || fd >= kFdSlots || g_sticky[fd].load(std::memory_order_acquire)) return false;
+  pthread_testcancel(); // before the lock: a cancellation unwinds from here
+  if (!try_lock()) return false;
+  if (g_buf.gen != gen || g_buf.fd != fd || g_buf.ra != ra || g_buf.len == 0 ||
+      g_buf.len + total > capacity(g_buf.kind)) {
+    unlock();
+    return false;
+  }
+  for (int i = 0; i < iovcnt; ++i) {
+    __builtin_memcpy(g_data + g_buf.len, iov[i].iov_base, iov[i].iov_len);
+    g_buf.len += iov[i].iov_len;
+  }
+  ++g_buf.writes;
+  t_straight = Straight::none;
+  t_wrote_gen = gen;
+  if (kernel_counted) note_absorbed(total);
+  unlock();
+  return true;
+}
 
 uint8_t coalesce_last_straight() { return static_cast<uint8_t>(coalesce::t_straight); }
 

@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
 
 namespace valley::coalesce_test {
@@ -221,6 +222,37 @@ TEST_F(Coalesced, PythonSmallWritesThenStat) {
   Split s = split(d->dump(), "python3", "file");
   EXPECT_EQ(s.program_calls, 2001u);
   EXPECT_LT(s.flush_calls, 100u);
+}
+
+// Two Python lines take turns in blocks of 100 writes through one native return address (in
+// os.write): each absorbed write must stay with its own Python line, also where a write follows
+// one of its own line and takes the recorder's lane (recorder.cpp, absorb_again).
+TEST_F(Coalesced, PythonLinesTakingTurnsKeepTheirSites) {
+  auto d = run({.stages = {{"python3", "-c",
+                            "import os\n"
+                            "fd = os.open('f', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)\n"
+                            "def a(): os.write(fd, b'a')\n"
+                            "def b(): os.write(fd, b'bb')\n"
+                            "for r in range(3):\n"
+                            "    for i in range(100): a()\n"
+                            "    for i in range(100): b()\n"
+                            "os.close(fd)\n"}},
+                .out_files = {"f"},
+                .expect_status = {"exit 0"}});
+  std::map<int, std::pair<uint64_t, uint64_t>> by_line; // line → calls, bytes
+  for (const json* t : traces_of(d->dump(), "python3"))
+    for (const json& row : (*t)["counters"])
+      if (row["op"] == "write" && row["fd_kind"] == "file" && !is_flush_site(row["site"]) &&
+          row["line"].is_number()) {
+        auto& [calls, bytes] = by_line[row["line"].get<int>()];
+        calls += row["calls"].get<uint64_t>();
+        bytes += row["bytes"].get<uint64_t>();
+      }
+  using Counts = std::map<int, std::pair<uint64_t, uint64_t>>;
+  EXPECT_EQ(by_line, (Counts{{3, {300, 300}}, {4, {300, 600}}}));
+  Split s = split(d->dump(), "python3", "file");
+  EXPECT_EQ(s.absorbed_bytes, 900u);
+  EXPECT_LT(s.flush_calls, 10u);
 }
 
 // Request/response with a child over two pipes, one request per line.
