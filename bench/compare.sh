@@ -2,7 +2,8 @@
 # Two builds of libvalley.so side by side in one session: a baseline (another checkout's
 # build, e.g. main's) against this build, on the recorder workloads (real write()s to
 # /dev/null; the same without the kernel, over null_write.c; with cold caches, cold_write.c;
-# 4M writes split over 2 and 8 threads) and the coalescer's file loop. Rows alternate run by
+# 4M writes split over 2 and 8 threads) and the coalescer's file loop, next to the 64 KiB stdio
+# loop and the cheapest timed, locked coalescing interposer (coalesce_floor.c). Rows alternate run by
 # run, each round starting one row later, so a slow phase of the VM hits every row alike.
 # Prints one markdown table: median ns per call (min-max over the rounds) and the ratio to bare.
 # Usage: bench/compare.sh BASELINE_LIBVALLEY_SO [BUILD_DIR]   (env: RUNS, default 7)
@@ -42,6 +43,10 @@ for name, calls, argv, extra, pre in loads:
         rows.append((name, label, calls, argv, env(shim, extra if shim else (), pre)))
 rows.append(("1M writes to a file, coalesced (VALLEY_COALESCE=1)", "64 KiB stdio loop (no shim)", 1_000_000,
              [f"{bin_}/valley_bench_file_writes", f"{work}/out", "1000000", "stdio"], env(None)))
+floor = f"{build}/lib/libvalley_bench_coalesce_floor.so"
+if os.path.exists(floor):
+    rows.append(("1M writes to a file, coalesced (VALLEY_COALESCE=1)", "coalescing floor (coalesce_floor.c)", 1_000_000,
+                 [f"{bin_}/valley_bench_file_writes", f"{work}/out", "1000000"], env(floor)))
 times = {i: [] for i in range(len(rows))}
 for r in range(runs + 1):  # round 0 warms up
     order = [(k + r) % len(rows) for k in range(len(rows))]
