@@ -251,11 +251,8 @@ VALLEY_EXPORT int close(int fd) {
 #define VALLEY_THIS_FILE_fd(...) __VA_ARGS__
 #define VALLEY_THIS_FILE_io(...)
 #define VALLEY_THIS_FILE_socket(...)
-#define H(file, name, op, shape, heat)
 #define T(file, name, twin) VALLEY_THIS_FILE_##file(VALLEY_TWIN(name, twin))
 #include "hooks.def"
-#undef H
-#undef T
 
 VALLEY_EXPORT int close_range(unsigned lo, unsigned hi, int flags) noexcept {
   if (flags & CLOSE_RANGE_CLOEXEC)
