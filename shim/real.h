@@ -44,3 +44,16 @@ extern bool g_resolved;
 inline bool ready() { return g_resolved || resolve_all(); }
 
 } // namespace valley::shim::real
+
+namespace valley::shim {
+/// The type of the function `f` points to, without noexcept or attributes (libc declares some
+/// hooked functions noexcept or nonnull).
+template <class R, class... A> std::type_identity<R(A...)> function_type(R (*f)(A...));
+template <class R, class... A> std::type_identity<R(A..., ...)> function_type(R (*f)(A..., ...));
+} // namespace valley::shim
+
+/// For a hooks.def C line of the file that defines its hook: the hook has the type the line
+/// gives its real function.
+#define VALLEY_CHECK_HOOK(name, sig)                                                               \
+  static_assert(std::is_same_v<decltype(::valley::shim::function_type(&::name))::type, sig>,       \
+                "hooks.def: " #name "'s hook is not of its line's type");

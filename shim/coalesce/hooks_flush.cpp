@@ -172,3 +172,12 @@ VALLEY_EXPORT sighandler_t signal(int sig, sighandler_t handler) noexcept {
   if (ours) note_own_handler(sig, false);
   return ours ? SIG_DFL : prev;
 }
+
+// hooks.def's C lines of this file give the types of the hooks above.
+#define VALLEY_C_LINE_fd(...)
+#define VALLEY_C_LINE_socket(...)
+#define VALLEY_C_LINE_sync(...)
+#define VALLEY_C_LINE_process(...)
+#define VALLEY_C_LINE_flush(...) __VA_ARGS__
+#define C(file, name, type) VALLEY_C_LINE_##file(VALLEY_CHECK_HOOK(name, type))
+#include "hooks.def"
