@@ -251,11 +251,8 @@ VALLEY_EXPORT int close(int fd) {
 #define VALLEY_THIS_FILE_fd(...) __VA_ARGS__
 #define VALLEY_THIS_FILE_io(...)
 #define VALLEY_THIS_FILE_socket(...)
-#define H(file, name, op, shape, heat)
 #define T(file, name, twin) VALLEY_THIS_FILE_##file(VALLEY_TWIN(name, twin))
 #include "hooks.def"
-#undef H
-#undef T
 
 VALLEY_EXPORT int close_range(unsigned lo, unsigned hi, int flags) noexcept {
   if (flags & CLOSE_RANGE_CLOEXEC)
@@ -313,3 +310,12 @@ VALLEY_EXPORT int memfd_create(const char* name, unsigned flags) noexcept {
   auto f = VALLEY_REAL(memfd_create);
   return fd_created(f ? f(name, flags) : static_cast<int>(syscall(SYS_memfd_create, name, flags)));
 }
+
+// hooks.def's C lines of this file give the types of the hooks above.
+#define VALLEY_C_LINE_fd(...) __VA_ARGS__
+#define VALLEY_C_LINE_socket(...)
+#define VALLEY_C_LINE_sync(...)
+#define VALLEY_C_LINE_process(...)
+#define VALLEY_C_LINE_flush(...)
+#define C(file, name, type) VALLEY_C_LINE_##file(VALLEY_CHECK_HOOK(name, type))
+#include "hooks.def"

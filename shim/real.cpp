@@ -10,14 +10,8 @@
 namespace valley::shim::real {
 
 #define X(name, type) VALLEY_HOT_DATA std::add_pointer_t<type> name = nullptr;
-VALLEY_REAL_FUNCS(X)
+#include "real_funcs.h"
 #undef X
-#define H(file, name, op, shape, heat) \
-  VALLEY_HOT_DATA std::add_pointer_t<VALLEY_SIG_##shape(op)> name = nullptr;
-#define T(file, name, twin)
-#include "hooks.def"
-#undef H
-#undef T
 
 VALLEY_HOT_DATA bool g_resolved = false;
 
@@ -33,24 +27,15 @@ bool resolve_all() {
   // wrapper falls back to the raw system call.
 #define X(name, type) \
   if (!name) name = reinterpret_cast<std::add_pointer_t<type>>(dlsym(RTLD_NEXT, #name));
-  VALLEY_REAL_FUNCS(X)
+#include "real_funcs.h"
 #undef X
-#define H(file, name, op, shape, heat) \
-  if (!name) name = reinterpret_cast<decltype(name)>(dlsym(RTLD_NEXT, #name));
-#define T(file, name, twin)
-#include "hooks.def"
-#undef H
   // A pointer must never lead back into valley itself (valley dlopen'ed, or RTLD_NEXT
   // confused by another interposer): that would loop forever. Such a function falls back to
   // the raw system call.
   find_self_range();
 #define X(name, type) \
   if (in_self(reinterpret_cast<uint64_t>(name))) name = nullptr;
-  VALLEY_REAL_FUNCS(X)
-#define H(file, name, op, shape, heat) X(name, )
-#include "hooks.def"
-#undef H
-#undef T
+#include "real_funcs.h"
 #undef X
   if (!write || !read || !close) diag("warning: libc's write/read/close not found; using raw system calls");
   g_resolved = true;
