@@ -313,9 +313,4 @@ VALLEY_EXPORT int memfd_create(const char* name, unsigned flags) noexcept {
 
 // hooks.def's C lines of this file give the types of the hooks above.
 #define VALLEY_C_LINE_fd(...) __VA_ARGS__
-#define VALLEY_C_LINE_socket(...)
-#define VALLEY_C_LINE_sync(...)
-#define VALLEY_C_LINE_process(...)
-#define VALLEY_C_LINE_flush(...)
-#define C(file, name, type) VALLEY_C_LINE_##file(VALLEY_CHECK_HOOK(name, type))
-#include "hooks.def"
+#include "hook_checks.h"

@@ -175,3 +175,6 @@ VALLEY_EXPORT int setsockopt(int fd, int level, int name, const void* value, soc
   return r;
 }
 
+// hooks.def's C lines of this file give the types of the hooks above.
+#define VALLEY_C_LINE_socket(...) __VA_ARGS__
+#include "hook_checks.h"

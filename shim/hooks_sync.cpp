@@ -97,10 +97,5 @@ VALLEY_EXPORT int unlinkat(int dirfd, const char* path, int flags) noexcept {
 }
 
 // hooks.def's C lines of this file give the types of the hooks above.
-#define VALLEY_C_LINE_fd(...)
-#define VALLEY_C_LINE_socket(...)
 #define VALLEY_C_LINE_sync(...) __VA_ARGS__
-#define VALLEY_C_LINE_process(...)
-#define VALLEY_C_LINE_flush(...)
-#define C(file, name, type) VALLEY_C_LINE_##file(VALLEY_CHECK_HOOK(name, type))
-#include "hooks.def"
+#include "hook_checks.h"
