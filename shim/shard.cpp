@@ -17,7 +17,6 @@ namespace valley::shim {
 namespace {
 
 // Slots kept free for signal handlers that nest between the owner's room check and its xadd.
-constexpr uint64_t kNestSlack = 16;
 constexpr uint32_t kMaxProbe = 16; // a full shard table must not turn every call into a scan
 constexpr uint32_t kPageRows = 4096 / sizeof(CounterRow); // rows wholly in a table's first page
 constexpr int kBlocksPerWrite = 16;
@@ -197,28 +196,12 @@ VALLEY_HOT CounterRow* shard_row(const ShardRef& s, uint64_t key) {
   return nullptr;
 }
 
-VALLEY_HOT EventRecord* shard_reserve(const ShardRef& s, uint64_t* index) {
-  ShardHeader& h = *s.h;
-  const uint64_t drained = at(h.drained).load(std::memory_order_acquire);
-  if (!s.events || h.head - drained >= s.events_mask + 1 - kNestSlack) {
-    local_add(h.dropped, 1);
-    return nullptr;
-  }
-  // Slots up to head + kNestSlack must be backed: signal handlers that nest before the xadd
-  // below take the slots after this one, and each checks for itself.
-  const uint64_t need = (h.head + kNestSlack + 1) * sizeof(EventRecord);
-  if (need > at(*s.events_backed).load(std::memory_order_acquire) &&
-      !segment_back_events(*s.seg, s.index, need)) {
-    local_add(h.dropped, 1);
-    return nullptr;
-  }
-  *index = local_fetch_inc(h.head);
-  return &s.events[*index & s.events_mask];
+VALLEY_COLD bool shard_back_events(const ShardRef& s, uint64_t need) {
+  return segment_back_events(*s.seg, s.index, need);
 }
 
-VALLEY_HOT void shard_maybe_drain(Segment& seg, const ShardRef& s, uint64_t index, uint32_t tid) {
+VALLEY_COLD void shard_owner_drain(Segment& seg, const ShardRef& s, uint32_t tid) {
   ShardHeader& h = *s.h;
-  if (index + 1 - at(h.drained).load(std::memory_order_relaxed) < (s.events_mask + 1) / 2) return;
   if (!take_drain(h, tid, false)) return;
   drain_held(seg, s.index);
   give_drain(h);

@@ -61,9 +61,31 @@ ShardRef shard_ref(Segment& seg, uint32_t i);
 /// the page of the row could not be backed.
 CounterRow* shard_row(const ShardRef& s, uint64_t key);
 
+/// Slots past the owner's that signal handlers nesting in it may take: kept free and backed.
+inline constexpr uint64_t kNestSlack = 16;
+
+/// Backs the shard's event buffer up to `need` bytes (shard_reserve's slow path).
+bool shard_back_events(const ShardRef& s, uint64_t need);
+
 /// The next event slot and its index; nullptr when the buffer is full, the log is off or the
-/// buffer could not grow (the event is counted as dropped).
-EventRecord* shard_reserve(const ShardRef& s, uint64_t* index);
+/// buffer could not grow (the event is counted as dropped). Inline: every logged call runs it.
+inline EventRecord* shard_reserve(const ShardRef& s, uint64_t* index) {
+  ShardHeader& h = *s.h;
+  const uint64_t drained = at(h.drained).load(std::memory_order_acquire);
+  if (!s.events || h.head - drained >= s.events_mask + 1 - kNestSlack) {
+    local_add(h.dropped, 1);
+    return nullptr;
+  }
+  // Slots up to head + kNestSlack must be backed: signal handlers that nest before the xadd
+  // below take the slots after this one, and each checks for itself.
+  const uint64_t need = (h.head + kNestSlack + 1) * sizeof(EventRecord);
+  if (need > at(*s.events_backed).load(std::memory_order_acquire) && !shard_back_events(s, need)) {
+    local_add(h.dropped, 1);
+    return nullptr;
+  }
+  *index = local_fetch_inc(h.head);
+  return &s.events[*index & s.events_mask];
+}
 
 /// Publishes a record filled after shard_reserve.
 inline void shard_commit(EventRecord* r, uint64_t index) {
@@ -71,8 +93,14 @@ inline void shard_commit(EventRecord* r, uint64_t index) {
                                              std::memory_order_release);
 }
 
-/// The owner's drain, when at least half the buffer waits; a no-op while another drains.
-void shard_maybe_drain(Segment& seg, const ShardRef& s, uint64_t index, uint32_t tid);
+/// The owner's drain of its shard; a no-op while another drains.
+void shard_owner_drain(Segment& seg, const ShardRef& s, uint32_t tid);
+
+/// The owner's drain, when at least half the buffer waits.
+inline void shard_maybe_drain(Segment& seg, const ShardRef& s, uint64_t index, uint32_t tid) {
+  if (index + 1 - at(s.h->drained).load(std::memory_order_relaxed) < (s.events_mask + 1) / 2) return;
+  shard_owner_drain(seg, s, tid);
+}
 
 /// Drains shard i: everything committed, up to the first slot that is not. `wait`: for a
 /// drainer already at work (the final drain). False when not everything up to head was written.
