@@ -132,8 +132,7 @@ void coverage_thread_exited(uint32_t tid) {
   // Raw calls, not counted as valley's own I/O: the kernel adds this read to the thread only
   // after answering it, so it is in neither figure.
   char buf[512];
-  const int fd = static_cast<int>(
-      ::syscall(SYS_openat, AT_FDCWD, "/proc/thread-self/io", O_RDONLY | O_CLOEXEC));
+  const int fd = sys::open("/proc/thread-self/io", O_RDONLY);
   if (fd < 0) return;
   const long n = ::syscall(SYS_read, fd, buf, sizeof buf - 1);
   ::syscall(SYS_close, fd);

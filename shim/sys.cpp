@@ -13,8 +13,23 @@ namespace {
 constinit std::atomic<uint64_t> g_own_reads{0}, g_own_writes{0}, g_own_rbytes{0}, g_own_wbytes{0};
 }
 
+int off_low_numbers(int fd) {
+  if (fd < 0 || fd >= kHighFd) return fd;
+  rlimit lim{};
+  if (::syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, nullptr, &lim) != 0) return fd;
+  const uint64_t top = lim.rlim_cur == RLIM_INFINITY ? uint64_t{kHighFd} + 64 : lim.rlim_cur;
+  if (top < 128) return fd; // a limit this tight leaves no room above the program's fds
+  const int want = static_cast<int>(top - 64 < uint64_t{kHighFd} ? top - 64 : kHighFd);
+  if (fd >= want) return fd;
+  const int high = static_cast<int>(::syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, want));
+  if (high < 0) return fd;
+  ::syscall(SYS_close, fd);
+  return high;
+}
+
 int open(const char* path, int flags, int mode) {
-  return static_cast<int>(::syscall(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC, mode));
+  return off_low_numbers(
+      static_cast<int>(::syscall(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC, mode)));
 }
 int close(int fd) { return static_cast<int>(::syscall(SYS_close, fd)); }
 ssize_t read(int fd, void* buf, size_t n) {

@@ -12,6 +12,15 @@
 
 namespace valley::shim::sys {
 
+/// The fds valley opens for a moment are moved to kHighFd or above (below RLIMIT_NOFILE's soft
+/// limit), at once: a program that closes and reopens low numbers while another of its threads
+/// is inside valley (I-19) races with valley only for the open and the move, not for a whole
+/// drain. Fewer than 1000 keeps the fd table at its usual size.
+inline constexpr int kHighFd = 960;
+/// `fd` moved to the lowest free number at or above kHighFd (and 64 below the soft limit),
+/// closed where it was; `fd` itself when it cannot move.
+int off_low_numbers(int fd);
+/// openat with O_CLOEXEC, off the low numbers.
 int open(const char* path, int flags, int mode = 0);
 int close(int fd);
 ssize_t read(int fd, void* buf, size_t n);
