@@ -222,6 +222,10 @@ VALLEY_COLD void first_call_of_thread(Thread& t) {
   if (g_seg.hdr && g_phase.load(std::memory_order_acquire) == kActive) claim_shard(t);
 }
 
+void own_thread_started() {
+  if (g_thread_key_ok) pthread_setspecific(g_thread_key, reinterpret_cast<void*>(1));
+}
+
 void recover_thread(Thread& t) {
   // The abandoned frame may have been between the halves of a cache pair: start afresh.
   t.last_ra = 0;
