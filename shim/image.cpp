@@ -176,8 +176,10 @@ bool finish(uint32_t state_bit) {
   for (uint32_t i = 0; i < used; ++i)
     if (at(seg.shards[i].state).load(std::memory_order_acquire) & kShardReserved)
       drained[i] = shard_drain(seg, i, me, true);
-  segment_record_end(&seg);
+  // Valley's figures before the kernel's: a call another thread completes in between is then
+  // in the kernel's only, never in valley's only.
   summarize_coverage(seg);
+  segment_record_end(&seg);
   at(seg.hdr->state).fetch_or(state_bit, std::memory_order_release);
   // Storage another live thread may still write into stays (the reader finds what it adds).
   for (uint32_t i = 0; i < used; ++i) {

@@ -609,6 +609,20 @@ TEST(Recorder, CoverageTakenOnALastThreadThatEnded) {
   EXPECT_EQ(c["kernel_wchar"], c["seen_wbytes"]) << c.dump();
 }
 
+// B-18.6: the final count is taken while another thread's reads still complete. Valley's
+// figures are summed first and the kernel's after, so every read valley had seen is in the
+// kernel's too (the other way round, the reads in between were valley's only).
+TEST(Recorder, CoverageNeverAboveTheKernelWhileAThreadReads) {
+  auto t = traced({victim("valley_victim_busy_reader")});
+  ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+  ASSERT_EQ(t->procs().size(), 1u);
+  const json& c = t->proc()["coverage"];
+  ASSERT_EQ(c["valid"], true) << c.dump();
+  EXPECT_GE(c["seen_reads"].get<uint64_t>(), 2000u) << c.dump();
+  EXPECT_LE(c["seen_reads"].get<uint64_t>(), c["kernel_syscr"].get<uint64_t>()) << c.dump();
+  EXPECT_LE(c["seen_rbytes"].get<uint64_t>(), c["kernel_rchar"].get<uint64_t>()) << c.dump();
+}
+
 // In the default location (`$TMPDIR/valley-<uid>/pgid-N`) the shim uses valley-<uid> only if
 // it is a real directory of ours that nobody else may write to, and says which it is not.
 TEST(Recorder, DefaultDirectoryMustBePrivate) {
