@@ -253,6 +253,9 @@ void init() {
   if (getauxval(AT_SECURE) == 0 && read_options(environ, &g_opts) && !g_opts.off &&
       !selected_out()) {
     g_thread_key_ok = pthread_key_create(&g_thread_key, thread_ending) == 0;
+    // Valley's own I/O counts from here, as the kernel's does: the config file read before is
+    // in neither.
+    sys::reset_own_io();
     coverage_start();
     if (segment_create(g_opts, Origin::start, nullptr, &g_seg)) {
       modules_refresh(g_seg);

@@ -623,6 +623,22 @@ TEST(Recorder, CoverageNeverAboveTheKernelWhileAThreadReads) {
   EXPECT_LE(c["seen_rbytes"].get<uint64_t>(), c["kernel_rchar"].get<uint64_t>()) << c.dump();
 }
 
+// The config file is read before the kernel's counts start: that read is in neither figure.
+TEST(Recorder, CoverageLeavesOutTheConfigFileRead) {
+  fs::path dir = temp_dir();
+  std::ofstream(dir / "valley.toml") << "# " << std::string(3000, 'x') << "\n[coalesce]\n";
+  auto t = traced({victim("valley_victim_exited_threads"), dir / "out"},
+                  {"VALLEY_CONFIG=" + (dir / "valley.toml").string()});
+  fs::remove_all(dir);
+  ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+  EXPECT_EQ(t->out.err, "");
+  const json& c = t->proc()["coverage"];
+  ASSERT_EQ(c["valid"], true) << c.dump();
+  EXPECT_EQ(c["seen_reads"], 1001) << c.dump();
+  EXPECT_EQ(c["kernel_syscr"], c["seen_reads"]) << c.dump();
+  EXPECT_EQ(c["kernel_rchar"], c["seen_rbytes"]) << c.dump();
+}
+
 // In the default location (`$TMPDIR/valley-<uid>/pgid-N`) the shim uses valley-<uid> only if
 // it is a real directory of ours that nobody else may write to, and says which it is not.
 TEST(Recorder, DefaultDirectoryMustBePrivate) {
