@@ -176,8 +176,10 @@ bool finish(uint32_t state_bit) {
   for (uint32_t i = 0; i < used; ++i)
     if (at(seg.shards[i].state).load(std::memory_order_acquire) & kShardReserved)
       drained[i] = shard_drain(seg, i, me, true);
-  segment_record_end(&seg);
+  // Valley's figures before the kernel's: a call another thread completes in between is then
+  // in the kernel's only, never in valley's only.
   summarize_coverage(seg);
+  segment_record_end(&seg);
   at(seg.hdr->state).fetch_or(state_bit, std::memory_order_release);
   // Storage another live thread may still write into stays (the reader finds what it adds).
   for (uint32_t i = 0; i < used; ++i) {
@@ -222,6 +224,10 @@ VALLEY_COLD void first_call_of_thread(Thread& t) {
   if (g_seg.hdr && g_phase.load(std::memory_order_acquire) == kActive) claim_shard(t);
 }
 
+void own_thread_started() {
+  if (g_thread_key_ok) pthread_setspecific(g_thread_key, reinterpret_cast<void*>(1));
+}
+
 void recover_thread(Thread& t) {
   // The abandoned frame may have been between the halves of a cache pair: start afresh.
   t.last_ra = 0;
@@ -248,6 +254,9 @@ void init() {
   if (getauxval(AT_SECURE) == 0 && read_options(environ, &g_opts) && !g_opts.off &&
       !selected_out()) {
     g_thread_key_ok = pthread_key_create(&g_thread_key, thread_ending) == 0;
+    // Valley's own I/O counts from here, as the kernel's does: the config file read before is
+    // in neither.
+    sys::reset_own_io();
     coverage_start();
     if (segment_create(g_opts, Origin::start, nullptr, &g_seg)) {
       modules_refresh(g_seg);

@@ -329,8 +329,6 @@ bool site_name(uint64_t ra, char* out, size_t cap) { return site_text(g_seg, ra,
 
 void summarize_coverage(Segment& seg) {
   Coverage& c = seg.hdr->coverage;
-  // Calls the coalescer absorbed made no syscall; its flushes (counted like any write) did.
-  const CoalesceStats cs = coalesce_stats();
   c.seen_reads = c.seen_writes = c.seen_rbytes = c.seen_wbytes = 0;
   auto add = [&](const CounterRow& r) {
     if (!r.key || r.key == kCatchAllKey) return; // the catch-all's op is unknown
@@ -354,6 +352,9 @@ void summarize_coverage(Segment& seg) {
     for (uint32_t i = 0; i < seg.hdr->body_counters; ++i)
       if (segment_backed(seg, &rows[i], sizeof(CounterRow))) add(rows[i]);
   }
+  // Calls the coalescer absorbed made no syscall; its flushes (counted like any write) did.
+  // Taken after the rows: a call is counted absorbed before its row counts it.
+  const CoalesceStats cs = coalesce_stats();
   c.seen_writes -= cs.absorbed_calls < c.seen_writes ? cs.absorbed_calls : c.seen_writes;
   c.seen_wbytes -= cs.absorbed_bytes < c.seen_wbytes ? cs.absorbed_bytes : c.seen_wbytes;
 }

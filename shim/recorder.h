@@ -63,6 +63,11 @@ void image_ending();
 void exec_starting();
 void exec_failed();
 
+/// A thread valley starts for itself (the coalescer's flusher) calls this first: its end is
+/// then counted like a program thread's (B-18.6) even if it never makes a recorded call, so its
+/// own reads of /proc, which the coverage takes off the kernel's figures, are in them.
+void own_thread_started();
+
 /// Environment for exec: `env` with LD_PRELOAD and VALLEY_* put back if the program removed
 /// them, so the new image is traced too. Returns env itself when nothing is missing; otherwise
 /// fills `out` (capacity `cap` pointers, NULL-terminated) and returns it.

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "diag.h"
 #include "real.h"
+#include "recorder.h"
 #include "sys.h"
 
 #include <algorithm>
@@ -43,6 +44,7 @@ bool only_flusher_left() {
 // Bounds the age of buffered bytes. All signals blocked: it must never take the program's.
 void* flusher(void*) {
   t_flusher = true;
+  own_thread_started();
   const uint64_t age_ns = uint64_t{g_coalesce.max_age_us} * 1000;
   constexpr uint64_t kMinNap = 100000;
   constexpr uint64_t kAlonePeriod = 50000000; // /proc is read at most 20 times a second

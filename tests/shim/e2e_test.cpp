@@ -571,6 +571,74 @@ TEST(Recorder, CoverageCountsThreadsThatEnded) {
   }
 }
 
+// B-18.6: the coalescer's flusher thread reads /proc/self/stat, valley's own reads, which the
+// kernel side subtracts; when the flusher ends before the final count (here while the exit's
+// flush waits on a full pipe) its reads must still be in the kernel's figures, or the program
+// seems to have read less than valley saw.
+TEST(Recorder, CoverageKeepsTheFlusherThreadThatEnded) {
+  auto t = traced({victim("valley_victim_flusher_gone")},
+                  {"VALLEY_COALESCE=1", "VALLEY_COALESCE_KINDS=pipe"});
+  ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+  EXPECT_EQ(t->out.out, "ok\n") << "the child did not get the fill and then the buffered byte";
+  ASSERT_EQ(t->procs().size(), 2u);
+  const json& parent = t->proc(0)["origin"] == "start" ? t->proc(0) : t->proc(1);
+  ASSERT_EQ(parent["origin"], "start");
+  EXPECT_EQ(calls(parent, "write", "pipe"), 3u) << "its two and the exit's flush";
+  const json& c = parent["coverage"];
+  ASSERT_EQ(c["valid"], true) << c.dump();
+  EXPECT_EQ(c["seen_reads"], 10) << c.dump();
+  EXPECT_EQ(c["seen_rbytes"], 1000) << c.dump();
+  EXPECT_EQ(c["kernel_syscr"], c["seen_reads"]) << c.dump();
+  EXPECT_EQ(c["kernel_rchar"], c["seen_rbytes"]) << c.dump();
+  EXPECT_EQ(c["kernel_syscw"], c["seen_writes"]) << c.dump();
+  EXPECT_EQ(c["kernel_wchar"], c["seen_wbytes"]) << c.dump();
+}
+
+// B-18.7: a process whose main thread called pthread_exit ends in its last thread, the
+// coalescer's flusher, after that thread's end was counted (B-18.6): the final count is then
+// taken on it, and its writes since (the final drain of main's events) are valley's own.
+TEST(Recorder, CoverageTakenOnALastThreadThatEnded) {
+  auto t = traced({victim("valley_victim_last_thread")}, {"VALLEY_COALESCE=1"});
+  ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+  EXPECT_EQ(t->out.out, std::string(10, 'p') + std::string(20, 'w'));
+  ASSERT_EQ(t->procs().size(), 1u);
+  const json& c = t->proc()["coverage"];
+  ASSERT_EQ(c["valid"], true) << c.dump();
+  EXPECT_EQ(c["seen_writes"], 30) << c.dump();
+  EXPECT_EQ(c["kernel_syscw"], c["seen_writes"]) << c.dump();
+  EXPECT_EQ(c["kernel_wchar"], c["seen_wbytes"]) << c.dump();
+}
+
+// B-18.6: the final count is taken while another thread's reads still complete. Valley's
+// figures are summed first and the kernel's after, so every read valley had seen is in the
+// kernel's too (the other way round, the reads in between were valley's only).
+TEST(Recorder, CoverageNeverAboveTheKernelWhileAThreadReads) {
+  auto t = traced({victim("valley_victim_busy_reader")});
+  ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+  ASSERT_EQ(t->procs().size(), 1u);
+  const json& c = t->proc()["coverage"];
+  ASSERT_EQ(c["valid"], true) << c.dump();
+  EXPECT_GE(c["seen_reads"].get<uint64_t>(), 2000u) << c.dump();
+  EXPECT_LE(c["seen_reads"].get<uint64_t>(), c["kernel_syscr"].get<uint64_t>()) << c.dump();
+  EXPECT_LE(c["seen_rbytes"].get<uint64_t>(), c["kernel_rchar"].get<uint64_t>()) << c.dump();
+}
+
+// The config file is read before the kernel's counts start: that read is in neither figure.
+TEST(Recorder, CoverageLeavesOutTheConfigFileRead) {
+  fs::path dir = temp_dir();
+  std::ofstream(dir / "valley.toml") << "# " << std::string(3000, 'x') << "\n[coalesce]\n";
+  auto t = traced({victim("valley_victim_exited_threads"), dir / "out"},
+                  {"VALLEY_CONFIG=" + (dir / "valley.toml").string()});
+  fs::remove_all(dir);
+  ASSERT_TRUE(t->out.exited(0)) << t->out.describe();
+  EXPECT_EQ(t->out.err, "");
+  const json& c = t->proc()["coverage"];
+  ASSERT_EQ(c["valid"], true) << c.dump();
+  EXPECT_EQ(c["seen_reads"], 1001) << c.dump();
+  EXPECT_EQ(c["kernel_syscr"], c["seen_reads"]) << c.dump();
+  EXPECT_EQ(c["kernel_rchar"], c["seen_rbytes"]) << c.dump();
+}
+
 // In the default location (`$TMPDIR/valley-<uid>/pgid-N`) the shim uses valley-<uid> only if
 // it is a real directory of ours that nobody else may write to, and says which it is not.
 TEST(Recorder, DefaultDirectoryMustBePrivate) {
