@@ -213,6 +213,9 @@ void reset_in_child() {
   g_buf.gen = gen;
   g_flushing.store(false, std::memory_order_relaxed);
   g_pending.store(false, std::memory_order_relaxed);
+  // The child's coverage counts from its own start; the parent's absorbed calls are not its own.
+  g_absorbed.store(0, std::memory_order_relaxed);
+  g_absorbed_bytes.store(0, std::memory_order_relaxed);
 }
 
 } // namespace coalesce

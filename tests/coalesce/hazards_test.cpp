@@ -621,6 +621,14 @@ TEST_P(LastThread, ProcessEndsWithItsLastThread) {
                    : std::string(10, 'p') + std::string(20, 'c') + std::string(30, 'q')),
         /*naive_breaks=*/false);
   EXPECT_GT(ev.absorbed_by_kind["pipe"], 0u) << ev.str();
+  // Each process's coverage is its own: the writes valley saw are the ones the kernel counted
+  // (a forked child does not inherit its parent's absorbed calls).
+  ASSERT_TRUE(coal.dump.contains("processes")) << coal.dump.dump();
+  for (const json& t : coal.dump["processes"]) {
+    const json& c = t["coverage"];
+    EXPECT_EQ(c["seen_writes"], c["kernel_syscw"]) << t["pid"] << " " << c.dump();
+    EXPECT_EQ(c["seen_wbytes"], c["kernel_wchar"]) << t["pid"] << " " << c.dump();
+  }
 }
 INSTANTIATE_TEST_SUITE_P(B18_7, LastThread, ::testing::Values("pthread_exit", "fork_from_thread"));
 
