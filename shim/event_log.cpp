@@ -17,7 +17,8 @@ uint32_t sat32(uint64_t v) { return v > 0xffffffffu ? 0xffffffffu : static_cast<
 void fill(EventRecord& r, const Call& c, uint32_t tid, uint32_t site, FdKind kind, uint8_t flags) {
   r.tid = tid;
   r.ticks = c.t0;
-  r.result = c.result < 0 ? -c.err : static_cast<int32_t>(c.result > 0x7fffffff ? 0x7fffffff : c.result);
+  r.result =
+      c.result < 0 ? -c.err : static_cast<int32_t>(c.result > 0x7fffffff ? 0x7fffffff : c.result);
   r.offset = c.offset;
   r.size = sat32(c.requested);
   r.duration = sat32(c.t1 - c.t0);
@@ -60,14 +61,15 @@ VALLEY_HOT void append(Segment& seg, Thread& t, const Call& c, uint32_t site, Fd
 }
 
 // Outside a shard: a thread that found none, or any thread after the final drain.
-VALLEY_COLD void append_unsharded(Segment& seg, Thread& t, int phase, const Call& c,
-                                  uint32_t site, FdKind kind, uint8_t flags) {
+VALLEY_COLD void append_unsharded(Segment& seg, Thread& t, int phase, const Call& c, uint32_t site,
+                                  FdKind kind, uint8_t flags) {
   if (!seg.hdr->body_events) {
     at(seg.hdr->events_dropped).fetch_add(1, std::memory_order_relaxed);
     return;
   }
   EventRecord r{};
-  fill(r, c, t.tid, site, kind, phase == kFinished ? static_cast<uint8_t>(flags | kEventLate) : flags);
+  fill(r, c, t.tid, site, kind,
+       phase == kFinished ? static_cast<uint8_t>(flags | kEventLate) : flags);
   append_direct(seg, r);
   if (phase == kFinished) at(seg.hdr->events_late).fetch_add(1, std::memory_order_relaxed);
 }

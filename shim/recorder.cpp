@@ -21,7 +21,6 @@ namespace valley::shim {
 
 namespace {
 
-
 // Set by offer_output when the coalescer let the write go around, taken by the io_done of the
 // same call (the hook makes the real call in between).
 constinit thread_local uint8_t t_straight_note __attribute__((tls_model("initial-exec"))) = 0;
@@ -121,12 +120,15 @@ __attribute__((always_inline)) inline void count_in(Segment& seg, Thread& t, boo
                                                     CounterRow* row, bool shared, const Call& c,
                                                     const FdInfo& fi) {
   FdStamp& stamp = t.stamps[static_cast<uint32_t>(c.fd) % kFdStamps];
-  const uint64_t gap = stamp.fd == c.fd && stamp.file == fi.file && stamp.ticks && c.t0 > stamp.ticks
-                           ? c.t0 - stamp.ticks
-                           : 0;
+  const uint64_t gap =
+      stamp.fd == c.fd && stamp.file == fi.file && stamp.ticks && c.t0 > stamp.ticks
+          ? c.t0 - stamp.ticks
+          : 0;
   const Counts counts{c.requested, c.transferred, c.t1 - c.t0, gap, c.result, fi.file};
-  if (shared) count_shared(seg, row, counts);
-  else count(row, counts, local_add);
+  if (shared)
+    count_shared(seg, row, counts);
+  else
+    count(row, counts, local_add);
   if (!nested) stamp = {c.fd, fi.file, c.t0};
 }
 
@@ -249,26 +251,27 @@ VALLEY_HOT bool absorb_again(Thread& t, Op op, int fd, const iovec* iov, int iov
   // Under Python the same return address serves every Python line: the line must be the same.
   if (py::active() ? !l.py_key || py::call_key(t, ra) != l.py_key : l.py_key != 0) return false;
   uint64_t n = 0;
-  for (int i = 0; i < iovcnt; ++i) n += iov[i].iov_len;
-  if (n > 0x7fffffff ||
-      !coalesce_append_again(fd, ra, l.gen, iov, iovcnt, n, op_kernel_writes(op)))
+  for (int i = 0; i < iovcnt; ++i)
+    n += iov[i].iov_len;
+  if (n > 0x7fffffff || !coalesce_append_again(fd, ra, l.gen, iov, iovcnt, n, op_kernel_writes(op)))
     return false;
   const int saved = errno; // a drain of the shard's events may write
   const FdInfo fi{static_cast<FdKind>(l.kind), l.file};
-  const Call c{op, fd, n, n, -1, static_cast<ssize_t>(n), 0, t0, t0, ra, 0, kEventCoalesced, l.gen, 0};
+  const auto r = static_cast<ssize_t>(n);
+  const Call c{op, fd, n, n, -1, r, 0, t0, t0, ra, 0, kEventCoalesced, l.gen, 0};
   Segment& seg = g_seg;
   count_in(seg, t, false, l.row, false, c, fi);
   sample_stack(seg, t, l.site);
   log_event(seg, t, kActive, false, c, l.site, fi.kind);
   errno = saved;
-  *result = static_cast<ssize_t>(n);
+  *result = r;
   return true;
 }
 
 } // namespace
 
-VALLEY_HOT bool offer_output(Op op, int fd, const iovec* iov, int iovcnt, uint64_t ra,
-                             uint64_t t0, ssize_t* result) {
+VALLEY_HOT bool offer_output(Op op, int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t t0,
+                             ssize_t* result) {
   if (recording_phase() != kActive) return false;
   Thread& t = t_thread;
   if (enter_valley(t)) return false; // a signal handler inside valley: around the buffer
@@ -283,13 +286,14 @@ VALLEY_HOT bool offer_output(Op op, int fd, const iovec* iov, int iovcnt, uint64
   const FdInfo fi = fd_lookup(seg, fd, t0);
   const uint32_t site = site_of(t, seg, ra, false);
   uint64_t gen = 0;
-  const Offer o =
-      coalesce_offer({fd, fi.kind, fi.file, site, ra, iov, iovcnt, op_kernel_writes(op)}, result, &gen);
+  const Offer o = coalesce_offer(
+      {fd, fi.kind, fi.file, site, ra, iov, iovcnt, op_kernel_writes(op)}, result, &gen);
   const int err = errno;
   if (o == Offer::around) t_straight_note = coalesce_last_straight();
   if (o != Offer::around) {
     uint64_t requested = 0;
-    for (int i = 0; i < iovcnt; ++i) requested += iov[i].iov_len;
+    for (int i = 0; i < iovcnt; ++i)
+      requested += iov[i].iov_len;
     const ssize_t r = *result;
     count_and_log(kActive, t, false,
                   {op, fd, requested, r > 0 ? static_cast<uint64_t>(r) : 0, -1, r, err, t0, t0, ra,
@@ -301,9 +305,19 @@ VALLEY_HOT bool offer_output(Op op, int fd, const iovec* iov, int iovcnt, uint64
     const uint64_t py_key = py::active() && t.py_key && t.py_site == site ? t.py_key : 0;
     const bool lane = o == Offer::taken && fd_id && (py_key || !py::active()) && t.shard.h &&
                       !t.last_shared && t.last_key == counter_key(site, op, fi.kind);
-    t.lane = lane ? Lane{ra, gen, fd_id, py_key, fd, static_cast<uint8_t>(op),
-                         static_cast<uint8_t>(fi.kind), fi.file, site, t.last_row}
-                  : Lane{};
+    Lane next{};
+    if (lane)
+      next = {ra,
+              gen,
+              fd_id,
+              py_key,
+              fd,
+              static_cast<uint8_t>(op),
+              static_cast<uint8_t>(fi.kind),
+              fi.file,
+              site,
+              t.last_row};
+    t.lane = next;
   }
   leave_valley(t);
   errno = o == Offer::refused ? err : saved;

@@ -98,7 +98,8 @@ void shard_owner_drain(Segment& seg, const ShardRef& s, uint32_t tid);
 
 /// The owner's drain, when at least half the buffer waits.
 inline void shard_maybe_drain(Segment& seg, const ShardRef& s, uint64_t index, uint32_t tid) {
-  if (index + 1 - at(s.h->drained).load(std::memory_order_relaxed) < (s.events_mask + 1) / 2) return;
+  if (index + 1 - at(s.h->drained).load(std::memory_order_relaxed) < (s.events_mask + 1) / 2)
+    return;
   shard_owner_drain(seg, s, tid);
 }
 

@@ -33,9 +33,9 @@ inline constexpr uint32_t kFdStamps = 64;
 /// into the same coalescer buffer (recorder.cpp, absorb_again). Valid while the buffer keeps
 /// its generation: a call that changes the fd flushes it first, and a flush starts a new one.
 struct Lane {
-  uint64_t ra;  ///< 0: empty
-  uint64_t gen; ///< the coalescer buffer's generation
-  uint64_t fd_id; ///< fd_identity(fd) then: the fd table has not learned anything new since
+  uint64_t ra;     ///< 0: empty
+  uint64_t gen;    ///< the coalescer buffer's generation
+  uint64_t fd_id;  ///< fd_identity(fd) then: the fd table has not learned anything new since
   uint64_t py_key; ///< the Python call key (python/call_site.h) of the site, 0: a native site
   int32_t fd;
   uint8_t op;

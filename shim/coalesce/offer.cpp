@@ -21,8 +21,9 @@ namespace {
 // Pipes: a write of at most PIPE_BUF bytes is atomic, so a flush may never exceed PIPE_BUF nor
 // split one of the program's writes.
 inline size_t capacity(FdKind kind) {
-  return (kind == FdKind::pipe || kind == FdKind::fifo) && g_coalesce.size > PIPE_BUF ? PIPE_BUF
-                                                                                      : g_coalesce.size;
+  return (kind == FdKind::pipe || kind == FdKind::fifo) && g_coalesce.size > PIPE_BUF
+             ? PIPE_BUF
+             : g_coalesce.size;
 }
 
 // The program's write goes around the buffer: `around` (make the real call), or `refused` with
