@@ -253,7 +253,8 @@ VALLEY_HOT bool absorb_again(Thread& t, Op op, int fd, const iovec* iov, int iov
   uint64_t n = 0;
   for (int i = 0; i < iovcnt; ++i)
     n += iov[i].iov_len;
-  if (n > 0x7fffffff || !coalesce_append_again(fd, ra, l.gen, iov, iovcnt, n, op_kernel_writes(op)))
+  if (n > 0x7fffffff ||
+      !coalesce_append_again(fd, ra, l.site, l.gen, iov, iovcnt, n, op_kernel_writes(op)))
     return false;
   const int saved = errno; // a drain of the shard's events may write
   const FdInfo fi{static_cast<FdKind>(l.kind), l.file};

@@ -79,8 +79,8 @@ Offer coalesce_offer(const OfferedWrite& w, ssize_t* result, uint64_t* gen);
 /// generation), so the bytes join the buffer without a new verdict. False: the buffer is
 /// another, full, held by a signal handler's thread frame or owes an error; make the full offer.
 /// Called by the recorder inside its frame for the thread; errno is untouched.
-bool coalesce_append_again(int fd, uint64_t ra, uint64_t gen, const iovec* iov, int iovcnt,
-                           uint64_t total, bool kernel_counted);
+bool coalesce_append_again(int fd, uint64_t ra, uint32_t site, uint64_t gen, const iovec* iov,
+                           int iovcnt, uint64_t total, bool kernel_counted);
 /// Why this thread's latest coalesce_offer went around (a Straight of flush_rules.h; 0: it did
 /// not, or nothing is known).
 uint8_t coalesce_last_straight();

@@ -142,8 +142,9 @@ Offer offer(const OfferedWrite& w, ssize_t* result, uint64_t* gen) {
 } // namespace
 } // namespace coalesce
 
-VALLEY_HOT bool coalesce_append_again(int fd, uint64_t ra, uint64_t gen, const iovec* iov,
-                                      int iovcnt, uint64_t total, bool kernel_counted) {
+VALLEY_HOT bool coalesce_append_again(int fd, uint64_t ra, uint32_t site, uint64_t gen,
+                                      const iovec* iov, int iovcnt, uint64_t total,
+                                      bool kernel_counted) {
   using namespace coalesce;
   if (g_final.load(std::memory_order_relaxed)) return false;
   if (fd < 0 || fd >= kFdSlots || g_sticky[fd].load(std::memory_order_acquire)) return false;
@@ -159,6 +160,7 @@ VALLEY_HOT bool coalesce_append_again(int fd, uint64_t ra, uint64_t gen, const i
     g_buf.len += iov[i].iov_len;
   }
   ++g_buf.writes;
+  g_buf.site = site; // another Python line behind the same return address may have been last
   t_straight = Straight::none;
   t_wrote_gen = gen;
   if (kernel_counted) note_absorbed(total);
