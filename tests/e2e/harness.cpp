@@ -4,6 +4,8 @@
 /// the checks every trace must pass.
 #include "harness.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -453,6 +455,15 @@ std::string join(const std::vector<std::string>& lines) {
   std::string s;
   for (const std::string& l : lines) s += "\n  - " + l;
   return s;
+}
+
+std::unique_ptr<Differential> run_case(Case c, const std::vector<std::string>& may_die) {
+  auto d = std::make_unique<Differential>(std::move(c));
+  std::vector<std::string> diffs = d->differences();
+  EXPECT_TRUE(diffs.empty()) << "runs without and with valley differ:" << join(diffs);
+  std::vector<std::string> bad = trace_violations(*d, may_die);
+  EXPECT_TRUE(bad.empty()) << "implausible trace:" << join(bad);
+  return d;
 }
 
 } // namespace valley::e2e

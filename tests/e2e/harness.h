@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -144,5 +145,9 @@ std::vector<std::string> trace_violations(const Differential& d,
 
 /// Joins lines for an assertion message.
 std::string join(const std::vector<std::string>& lines);
+
+/// Runs the case, checks (as gtest expectations) that both runs agree and that the trace passes
+/// trace_violations, and returns it for case-specific checks.
+std::unique_ptr<Differential> run_case(Case c, const std::vector<std::string>& may_die = {});
 
 } // namespace valley::e2e

@@ -21,15 +21,6 @@ void write_file(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary) << bytes;
 }
 
-std::unique_ptr<Differential> run_case(Case c) {
-  auto d = std::make_unique<Differential>(std::move(c));
-  std::vector<std::string> diffs = d->differences();
-  EXPECT_TRUE(diffs.empty()) << "runs without and with valley differ:" << join(diffs);
-  std::vector<std::string> bad = trace_violations(*d);
-  EXPECT_TRUE(bad.empty()) << "implausible trace:" << join(bad);
-  return d;
-}
-
 // `valley report --format json` of the traced run.
 json report(const Differential& d) {
   RunResult r =

@@ -54,17 +54,6 @@ std::string text_lines(size_t lines, uint64_t seed) {
 
 // ---- running a case ----
 
-// Runs the case, checks that both runs agree and that the trace passes the general checks
-// (harness.h: trace_violations), and returns it for case-specific checks.
-std::unique_ptr<Differential> run_case(Case c, const std::vector<std::string>& may_die = {}) {
-  auto d = std::make_unique<Differential>(std::move(c));
-  std::vector<std::string> diffs = d->differences();
-  EXPECT_TRUE(diffs.empty()) << "runs without and with valley differ:" << join(diffs);
-  std::vector<std::string> bad = trace_violations(*d, may_die);
-  EXPECT_TRUE(bad.empty()) << "implausible trace:" << join(bad);
-  return d;
-}
-
 size_t trace_count(const Differential& d) { return traces(d.dump()).size(); }
 
 // Commands of the traces, for assertion messages.

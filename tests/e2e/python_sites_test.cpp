@@ -16,15 +16,6 @@ namespace {
 
 const fs::path kVictims = VALLEY_PY_VICTIMS;
 
-std::unique_ptr<Differential> run_case(Case c) {
-  auto d = std::make_unique<Differential>(std::move(c));
-  std::vector<std::string> diffs = d->differences();
-  EXPECT_TRUE(diffs.empty()) << "runs without and with valley differ:" << join(diffs);
-  std::vector<std::string> bad = trace_violations(*d);
-  EXPECT_TRUE(bad.empty()) << "implausible trace:" << join(bad);
-  return d;
-}
-
 json report(const Differential& d, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> argv{VALLEY_BIN, "report", "--format", "json"};
   argv.insert(argv.end(), extra.begin(), extra.end());
