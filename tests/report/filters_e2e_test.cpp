@@ -31,7 +31,6 @@ std::string victim(const std::string& name) {
 
 class Filters : public ::testing::Test {
 protected:
-
   // `valley run --dir NAME -- argv...` in the temp dir; returns the run directory.
   std::string trace(const std::string& name, std::vector<std::string> argv) {
     std::vector<std::string> cmd{VALLEY_BIN, "run", "--dir", (tmp_ / name).string(), "--"};

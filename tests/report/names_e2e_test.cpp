@@ -4,6 +4,7 @@
 // started through a symlink, and stacks that only differ before symbolization. The victims'
 // ground-truth lines are marked "// SITE", "// CALL", "// LOOP", "// LIB_PUT", … in their source.
 #include "subprocess.h"
+#include "trace_builder.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -24,13 +25,6 @@ namespace {
 
 class Names : public ::testing::Test {
 protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/valley-names.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    tmp_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(tmp_); }
-
   static std::string victim(const std::string& name) {
     return std::string(VALLEY_VICTIM_DIR) + "/valley_report_victim_" + name;
   }
@@ -73,7 +67,8 @@ protected:
     EXPECT_TRUE(r.exited(0)) << r.describe();
     return json::parse(r.out);
   }
-  fs::path tmp_;
+  valley::testing::TempDir dir_;
+  const fs::path& tmp_ = dir_.path();
 };
 
 std::string file_name(const json& frame) {

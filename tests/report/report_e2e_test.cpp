@@ -3,6 +3,7 @@
 // the function and the file:line each victim's ground-truth comment names (the "// SITE" line),
 // and stay quiet on the well-batched one.
 #include "subprocess.h"
+#include "trace_builder.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -24,13 +25,6 @@ std::string fmt_line(const std::string& prefix, int line) { return prefix + std:
 
 class ReportE2E : public ::testing::Test {
 protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/valley-report-e2e.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    tmp_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(tmp_); }
-
   // Runs the victim under `valley run` and returns the JSON report.
   nlohmann::json trace_and_report(const std::string& exe, std::vector<std::string> args = {},
                                   std::vector<std::string> run_opts = {}) {
@@ -77,7 +71,8 @@ protected:
     EXPECT_EQ(fs::path(f["location"]["file"].get<std::string>()).filename(), source + ".c");
     EXPECT_EQ(f["location"]["line"], site_line(source));
   }
-  fs::path tmp_;
+  valley::testing::TempDir dir_;
+  const fs::path& tmp_ = dir_.path();
 };
 
 } // namespace
