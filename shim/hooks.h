@@ -36,6 +36,16 @@ inline uint64_t iov_bytes(const iovec* iov, int n) {
   return total;
 }
 
+/// iov_bytes for an array the kernel may never have read (the call failed: I-20): copied
+/// through the kernel a block at a time; 0 when it is not readable.
+uint64_t iov_bytes_checked(const iovec* iov, int n);
+
+/// The bytes a vector call asked for, read after the call: directly when it succeeded (the
+/// kernel read the array), checked when it failed.
+inline uint64_t iov_bytes_after(const iovec* iov, int n, ssize_t r) {
+  return r >= 0 ? iov_bytes(iov, n) : iov_bytes_checked(iov, n);
+}
+
 /// A flush error on fd that the program has not been told about yet replaces `r`.
 inline int sticky_or(int fd, int r) {
   if (int e = take_sticky_error(fd)) {

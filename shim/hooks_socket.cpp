@@ -3,6 +3,7 @@
 /// @brief send/recv families (hooks.def's socket lines), made as in hooks_io.cpp, and the
 /// socket calls that change what a send costs (shutdown, setsockopt).
 #include "hooks.h"
+#include "sys.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -14,9 +15,24 @@ namespace {
 
 uint64_t msg_bytes(const msghdr* m) { return m ? iov_bytes(m->msg_iov, static_cast<int>(m->msg_iovlen)) : 0; }
 
-uint64_t mmsg_requested(const mmsghdr* v, unsigned n) {
+// msg_bytes of a header the kernel may never have read (the call failed: I-20).
+VALLEY_COLD uint64_t msg_bytes_checked(const msghdr* m) {
+  msghdr copy;
+  if (!sys::copy_from_program(&copy, m, sizeof copy)) return 0;
+  return iov_bytes_checked(copy.msg_iov, static_cast<int>(copy.msg_iovlen));
+}
+
+uint64_t msg_bytes_after(const msghdr* m, ssize_t r) {
+  return r >= 0 ? msg_bytes(m) : msg_bytes_checked(m);
+}
+
+// The kernel reads the headers in order and stops at the first it fails on: only a call that
+// went through them all vouches for every one.
+uint64_t mmsg_requested(const mmsghdr* v, unsigned n, int r) {
+  const bool all_read = r >= 0 && static_cast<unsigned>(r) == n;
   uint64_t total = 0;
-  for (unsigned i = 0; v && i < n; ++i) total += msg_bytes(&v[i].msg_hdr);
+  for (unsigned i = 0; v && i < n; ++i)
+    total += all_read ? msg_bytes(&v[i].msg_hdr) : msg_bytes_checked(&v[i].msg_hdr);
   return total;
 }
 
@@ -76,42 +92,39 @@ template <Op op> ssize_t blocked_behind_buffer(int fd, int flags) {
   }
 
 #define VALLEY_HOOK_msg(name, op, attr)                                                            \
-  attr ssize_t name(int fd, Msg<Op::op> msg, int flags) {                                         \
+  attr ssize_t name(int fd, Msg<Op::op> msg, int flags) {                                          \
     const uint64_t t0 = clock::ticks();                                                            \
-    const uint64_t n = msg_bytes(msg);                                                             \
     auto f = VALLEY_REAL(name);                                                                    \
     ssize_t r = blocked_behind_buffer<Op::op>(fd, flags);                                          \
     if (!r)                                                                                        \
-      r = f ? f(fd, msg, flags) : syscall(op_is_output(Op::op) ? SYS_sendmsg : SYS_recvmsg, fd,    \
-                                          msg, flags);                                             \
-    return io_done(Op::op, fd, n, -1, r, t0, VALLEY_RA);                                           \
+      r = f ? f(fd, msg, flags)                                                                    \
+            : syscall(op_is_output(Op::op) ? SYS_sendmsg : SYS_recvmsg, fd, msg, flags);           \
+    return io_done(Op::op, fd, msg_bytes_after(msg, r), -1, r, t0, VALLEY_RA);                     \
   }
 
 #define VALLEY_HOOK_smmsg(name, op, attr)                                                          \
-  attr int name(int fd, mmsghdr* vec, unsigned vlen, int flags) {                                 \
+  attr int name(int fd, mmsghdr* vec, unsigned vlen, int flags) {                                  \
     static_assert(op_is_output(Op::op) && op_is_mmsg(Op::op));                                     \
     const uint64_t t0 = clock::ticks();                                                            \
-    const uint64_t n = mmsg_requested(vec, vlen);                                                  \
     auto f = VALLEY_REAL(name);                                                                    \
     int r = static_cast<int>(blocked_behind_buffer<Op::op>(fd, flags));                            \
     if (!r)                                                                                        \
       r = f ? f(fd, vec, vlen, flags)                                                              \
             : static_cast<int>(syscall(SYS_sendmmsg, fd, vec, vlen, flags));                       \
-    return static_cast<int>(                                                                       \
-        io_done(Op::op, fd, n, mmsg_transferred(vec, r), -1, r, t0, VALLEY_RA));                   \
+    return static_cast<int>(io_done(Op::op, fd, mmsg_requested(vec, vlen, r),                      \
+                                    mmsg_transferred(vec, r), -1, r, t0, VALLEY_RA));              \
   }
 
 #define VALLEY_HOOK_rmmsg(name, op, attr)                                                          \
-  attr int name(int fd, mmsghdr* vec, unsigned vlen, int flags, timespec* timeout) {              \
+  attr int name(int fd, mmsghdr* vec, unsigned vlen, int flags, timespec* timeout) {               \
     static_assert(!op_is_output(Op::op) && op_is_mmsg(Op::op));                                    \
     const uint64_t t0 = clock::ticks();                                                            \
     flush_point<Op::op>(fd);                                                                       \
-    const uint64_t n = mmsg_requested(vec, vlen);                                                  \
     auto f = VALLEY_REAL(name);                                                                    \
     int r = f ? f(fd, vec, vlen, flags, timeout)                                                   \
               : static_cast<int>(syscall(SYS_recvmmsg, fd, vec, vlen, flags, timeout));            \
-    return static_cast<int>(                                                                       \
-        io_done(Op::op, fd, n, mmsg_transferred(vec, r), -1, r, t0, VALLEY_RA));                   \
+    return static_cast<int>(io_done(Op::op, fd, mmsg_requested(vec, vlen, r),                      \
+                                    mmsg_transferred(vec, r), -1, r, t0, VALLEY_RA));              \
   }
 
 #define VALLEY_HOOK_flags_chk(name, op, attr)                                                      \

@@ -10,6 +10,7 @@
 #include "fd_table.h"
 #include "hot.h"
 #include "python/call_site.h"
+#include "python/mem.h"
 #include "python/runtime.h"
 #include "recorder_internal.h"
 #include "sites.h"
@@ -219,7 +220,12 @@ int path_done(Op op, const char* path, int result, uint64_t t0, uint64_t ra) {
   const int err = errno;
   const int phase = recording_phase();
   if (phase >= 0) {
-    const uint32_t file = path ? path_row(g_seg, path, t0) : 0;
+    // A failed call may not have read the path at all (I-20): through the kernel then.
+    char copy[kPathMax];
+    const char* name = result >= 0 || !path                                     ? path
+                       : sys::copy_string_from_program(copy, path, sizeof copy) ? copy
+                                                                                : nullptr;
+    const uint32_t file = name ? path_row(g_seg, name, t0) : 0;
     record_call(phase, {op, -1, 0, 0, file, result, err, t0, t1, ra, 0, 0, 0, 0}, false);
   }
   errno = err;
@@ -239,6 +245,18 @@ void record_flush(Op op, int fd, uint64_t requested, uint64_t written, int err, 
 }
 
 namespace {
+
+// Every buffer the iovecs name, and for a vector op the program's iovec array itself (a
+// write's one iovec is the hook's own), on pages the kernel could read (I-20).
+VALLEY_HOT bool program_bytes_readable(Op op, const iovec* iov, int iovcnt) {
+  if (iovcnt < 0 ||
+      (op_is_vector(op) && !py::readable(reinterpret_cast<uintptr_t>(iov),
+                                         sizeof(iovec) * static_cast<size_t>(iovcnt))))
+    return false;
+  for (int i = 0; i < iovcnt; ++i)
+    if (!py::readable(reinterpret_cast<uintptr_t>(iov[i].iov_base), iov[i].iov_len)) return false;
+  return true;
+}
 
 // The coalescer's loop: the site that wrote last into the buffer writes into it again. The
 // fd's kind and file, the site and the counter row are the lane's (thread.h), not looked up
@@ -274,6 +292,17 @@ VALLEY_HOT bool absorb_again(Thread& t, Op op, int fd, const iovec* iov, int iov
 VALLEY_HOT bool offer_output(Op op, int fd, const iovec* iov, int iovcnt, uint64_t ra, uint64_t t0,
                              ssize_t* result) {
   if (recording_phase() != kActive) return false;
+  // The coalescer would copy the bytes itself: the kernel must be able to read them, or the
+  // real call is made and fails as it would (EFAULT), behind what the buffer holds for the fd
+  // as any write the coalescer lets go around.
+  if (!program_bytes_readable(op, iov, iovcnt)) {
+    if (const int e = flush_before_write(fd)) {
+      errno = e;
+      *result = -1;
+      return true;
+    }
+    return false;
+  }
   Thread& t = t_thread;
   if (enter_valley(t)) return false; // a signal handler inside valley: around the buffer
   if (absorb_again(t, op, fd, iov, iovcnt, ra, t0, result)) {

@@ -3,9 +3,11 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 namespace valley::shim::sys {
@@ -58,6 +60,38 @@ int mkdir(const char* path, int mode) {
   return static_cast<int>(::syscall(SYS_mkdirat, AT_FDCWD, path, mode));
 }
 pid_t getpid() { return static_cast<pid_t>(::syscall(SYS_getpid)); }
+
+bool copy_from_program(void* out, const void* addr, size_t n) {
+  if (n == 0) return true;
+  if (!addr) return false;
+  const int saved = errno;
+  const iovec local{out, n};
+  const iovec remote{const_cast<void*>(addr), n};
+  const long got =
+      ::syscall(SYS_process_vm_readv, static_cast<long>(getpid()), &local, 1L, &remote, 1L, 0L);
+  errno = saved;
+  return got == static_cast<long>(n);
+}
+
+bool copy_string_from_program(char* out, const char* addr, size_t cap) {
+  if (cap == 0) return false;
+  out[0] = '\0';
+  constexpr uintptr_t kPage = 4096;
+  size_t len = 0;
+  while (len + 1 < cap) {
+    // Up to the end of the page: a page is readable or not as a whole.
+    const uintptr_t at = reinterpret_cast<uintptr_t>(addr) + len;
+    size_t chunk = kPage - at % kPage;
+    if (chunk > cap - 1 - len) chunk = cap - 1 - len;
+    if (!copy_from_program(out + len, addr + len, chunk)) break;
+    const void* nul = memchr(out + len, '\0', chunk);
+    if (nul) return true;
+    len += chunk;
+  }
+  out[len] = '\0';
+  return len > 0;
+}
+
 bool shares_parent_memory() {
   constexpr int kKcmpVm = 1; // KCMP_VM in linux/kcmp.h
   const long self = ::syscall(SYS_getpid), parent = ::syscall(SYS_getppid);

@@ -29,6 +29,14 @@ bool write_all(int fd, const void* buf, size_t n);
 ssize_t readlink(const char* path, char* buf, size_t n);
 int mkdir(const char* path, int mode);
 pid_t getpid();
+/// Copies `n` bytes of the program's memory at `addr` into `out` through the kernel
+/// (process_vm_readv on this process): false, never a fault, where any of them is unreadable.
+/// For pointers a failed call handed back, which the kernel may not have read (I-20). errno
+/// is kept.
+bool copy_from_program(void* out, const void* addr, size_t n);
+/// The NUL-terminated string at `addr` into `out` (at most cap - 1 bytes), read the same way a
+/// page at a time; false when its first byte is unreadable. errno is kept.
+bool copy_string_from_program(char* out, const char* addr, size_t cap);
 // Functions the coalescer wraps as flush points: valley's own calls go around them.
 int fstat(int fd, struct ::stat* st);
 int lstat(const char* path, struct ::stat* st);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "python/mem.h"
 
+#include <cerrno>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -36,6 +37,44 @@ bool read_slow(uintptr_t addr, void* out, size_t n) {
   }
   copy_foreign(addr, out, n);
   return true;
+}
+
+namespace {
+
+// Asks the kernel about `k` pages at once (one byte of each) and remembers the readable ones;
+// true when all are.
+bool confirm(const uintptr_t* pages, uint32_t k) {
+  iovec remote[64];
+  char sink[64];
+  for (uint32_t i = 0; i < k; ++i)
+    remote[i] = {reinterpret_cast<void*>(pages[i] * kPage), 1};
+  iovec local{sink, k};
+  const int saved = errno;
+  const long got = syscall(SYS_process_vm_readv, static_cast<long>(syscall(SYS_getpid)), &local, 1L,
+                           remote, static_cast<long>(k), 0L);
+  errno = saved;
+  if (got != static_cast<long>(k)) return false;
+  for (uint32_t i = 0; i < k; ++i)
+    t_pages.page[page_slot(pages[i])] = pages[i] + 1;
+  return true;
+}
+
+} // namespace
+
+bool readable_slow(uintptr_t addr, size_t n) {
+  if (addr < kPage || addr >= kUserTop || n > kUserTop - addr) return false;
+  const uintptr_t first = addr / kPage, last = (addr + n - 1) / kPage;
+  uintptr_t ask[64];
+  uint32_t k = 0;
+  for (uintptr_t p = first; p <= last; ++p) {
+    if (t_pages.page[page_slot(p)] == p + 1) continue;
+    ask[k++] = p;
+    if (k == 64) {
+      if (!confirm(ask, k)) return false;
+      k = 0;
+    }
+  }
+  return k == 0 || confirm(ask, k);
 }
 
 void forget_pages() { memset(&t_pages, 0, sizeof t_pages); }

@@ -71,6 +71,16 @@ template <class T> inline bool read_as(uintptr_t addr, T* out) {
   return read(addr, out, sizeof(T));
 }
 
+/// The slow path of readable(): asks the kernel about the pages not yet confirmed, 64 a call.
+bool readable_slow(uintptr_t addr, size_t n);
+
+/// True when every byte of [addr, addr + n) may be loaded: on pages this thread has confirmed,
+/// asking the kernel about those it has not. The coalescer copies the program's write buffers
+/// itself, where the kernel would have checked them (I-20).
+inline bool readable(uintptr_t addr, size_t n) {
+  return n == 0 || known_readable(addr, n) || readable_slow(addr, n);
+}
+
 /// Forgets the pages this thread has confirmed (after a test unmaps memory it used).
 void forget_pages();
 

@@ -187,6 +187,28 @@ TEST(Recorder, EveryEntryPointCountedWithErrnoIntact) {
   EXPECT_EQ(p["coverage"]["valid"], true) << p["coverage"].dump();
 }
 
+// I-20: pointers the kernel refuses (EFAULT) make the call fail under valley exactly as
+// without it, recording or coalescing: valley reads the program's memory for a failed call
+// only through the kernel, and the coalescer copies only what the kernel could read.
+TEST(Recorder, BadPointersFailAsWithoutValley) {
+  fs::path data = temp_dir();
+  Outcome bare = run({victim("valley_victim_bad_pointers"), (data / "bare").string()});
+  ASSERT_TRUE(bare.exited(0)) << bare.describe();
+  ASSERT_NE(bare.out.find("writev bad array: -1 errno 14"), std::string::npos) << bare.out;
+  for (const std::vector<std::string>& env :
+       {std::vector<std::string>{}, std::vector<std::string>{"VALLEY_COALESCE=1"}}) {
+    auto t = traced({victim("valley_victim_bad_pointers"), (data / "traced").string()}, env);
+    EXPECT_TRUE(t->out.exited(0)) << (env.empty() ? "recording: " : "coalescing: ")
+                                  << t->out.describe();
+    EXPECT_EQ(t->out.out, bare.out) << (env.empty() ? "recording" : "coalescing");
+    EXPECT_EQ(calls(t->proc(), "writev"), 3u);
+    EXPECT_EQ(sum(t->proc(), "errors", "writev"), 3u);
+    std::ifstream in(data / "traced");
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "ok\nend\n");
+  }
+  fs::remove_all(data);
+}
+
 // I-02 under the coalescer: it classifies a new fd before the real call (for /dev/null that
 // includes a TCGETS probe that fails), and every call's errno must still be the program's.
 TEST(Recorder, ErrnoIntactWhenTheCoalescerLooksFirst) {
